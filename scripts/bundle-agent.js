@@ -1,0 +1,25 @@
+// Bundles the route agent into one file for the infrastructure image: the image then needs only
+// Debian's nodejs, not npm or node_modules. etcd3 loads its .proto files from `__dirname/../proto`,
+// so they are copied beside the bundle's lib/ directory.
+import {build} from 'esbuild'
+import {cpSync, mkdirSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const out = join(root, 'dist', 'agent-image')
+mkdirSync(join(out, 'lib'), {recursive: true})
+await build({
+  entryPoints: [join(root, 'src', 'agent', 'main.ts')],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  outfile: join(out, 'lib', 'agent.cjs'),
+  // ssh2's optional native helper: loaded in a try/catch, never needed by the agent.
+  external: ['cpu-features'],
+  logLevel: 'warning',
+  legalComments: 'none',
+})
+cpSync(join(root, 'node_modules', 'etcd3', 'proto'), join(out, 'proto'), {recursive: true})
+cpSync(join(root, 'assets', 'Dockerfile'), join(out, 'Dockerfile'))

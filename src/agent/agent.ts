@@ -1,0 +1,259 @@
+import type Docker from 'dockerode'
+import type {Watcher} from 'etcd3'
+import {SERVICE} from '../core/labels.js'
+import type {AgentReport, ServiceRecord} from '../core/types.js'
+import {isNotFound} from '../docker/client.js'
+import {HeldKeys, Registry, type ServiceEvent} from '../registry/etcd.js'
+import {agentKey, serviceKey} from '../registry/schema.js'
+import {ProxySync} from './proxy-sync.js'
+import {diffRecords, recordFromContainer, sameRecord, type HostInfo} from './records.js'
+
+export interface AgentOptions {
+  /** Client with per-request timeouts, for inspect and list. */
+  docker: Docker
+  /** Client without a timeout: a client timeout would cut the event stream. */
+  events: Docker
+  registry: Registry
+  host: HostInfo
+  domain: string
+  /** Full reconcile period, in ms. */
+  reconcileEvery?: number
+  runDir?: string
+  log?: (message: string) => void
+}
+
+const EVENT_ACTIONS = new Set(['create', 'start', 'restart', 'die', 'stop', 'kill', 'destroy', 'pause', 'unpause', 'health_status', 'rename', 'update'])
+
+/**
+ * The route agent keeps three things equal: Docker's highway-labelled containers on this host, the
+ * records in etcd, and the proxy's config.
+ *
+ * Docker -> etcd: subscribe to events first, then list and reconcile, so nothing falls in between;
+ * each event re-inspects its container. A full reconcile runs periodically and after every reconnect.
+ * etcd -> proxy: list at a revision, watch from revision + 1, re-list when the watch breaks.
+ * Records are held by a lease: if this host dies, its routes expire with it.
+ */
+export class Agent {
+  private readonly held: HeldKeys
+  private readonly proxy: ProxySync
+  /** Every host's records, as etcd has them: what the proxy renders. */
+  private readonly records = new Map<string, ServiceRecord>()
+  private readonly perContainer = new Map<string, Promise<void>>()
+  private readonly log: (message: string) => void
+  private watcher: Watcher | null = null
+  private eventStream: NodeJS.ReadableStream | null = null
+  private timers: NodeJS.Timeout[] = []
+  private stopped = false
+  private readonly report: AgentReport
+
+  constructor(private readonly options: AgentOptions) {
+    this.log = options.log ?? ((message) => console.log(`${new Date().toISOString()} ${message}`))
+    this.held = new HeldKeys(options.registry)
+    this.held.on('lost', () => this.log('etcd lease lost; granting a new one and putting every record again'))
+    this.held.on('error', (error: Error) => this.log(`etcd lease: ${error.message}`))
+    this.proxy = new ProxySync(() => [...this.records.values()], {domain: options.domain, log: this.log, runDir: options.runDir})
+    this.report = {
+      dockerConnected: false,
+      etcdConnected: false,
+      hostId: options.host.id,
+      hostName: options.host.name,
+      lastReconcileAt: null,
+      proxyConfigHash: null,
+      routes: 0,
+      schema: 1,
+      startedAt: new Date().toISOString(),
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.syncFromEtcd()
+    await this.subscribeToDocker()
+    await this.reconcile('start')
+    this.timers.push(
+      setInterval(() => void this.reconcile('periodic'), this.options.reconcileEvery ?? 30_000),
+      setInterval(() => void this.publishReport(), 5000),
+    )
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    for (const timer of this.timers) clearInterval(timer)
+    this.proxy.stop()
+    ;(this.eventStream as unknown as {destroy?: () => void})?.destroy?.()
+    await this.watcher?.cancel().catch(() => {})
+  }
+
+  // ---- etcd -> proxy ------------------------------------------------------------------------
+
+  private async syncFromEtcd(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const {records, revision} = await this.options.registry.listServices()
+        this.records.clear()
+        for (const [key, record] of records) this.records.set(key, record)
+        await this.watcher?.cancel().catch(() => {})
+        this.watcher = await this.options.registry.watchServices(
+          String(BigInt(revision) + 1n),
+          (event) => this.onServiceEvent(event),
+          (error) => {
+            this.log(`etcd watch broken (${error.message}); listing again`)
+            void this.syncFromEtcd()
+          },
+        )
+        this.report.etcdConnected = true
+        void this.proxy.schedule()
+        return
+      } catch (error) {
+        this.report.etcdConnected = false
+        this.log(`etcd list/watch failed (${(error as Error).message}); retrying`)
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** attempt)))
+      }
+    }
+  }
+
+  private onServiceEvent(event: ServiceEvent): void {
+    if (event.type === 'put') {
+      const existing = this.records.get(event.key)
+      if (existing && sameRecord(existing, event.record)) return
+      this.records.set(event.key, event.record)
+    } else if (!this.records.delete(event.key)) {
+      return
+    }
+    void this.proxy.schedule()
+  }
+
+  // ---- Docker -> etcd -----------------------------------------------------------------------
+
+  private async subscribeToDocker(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const stream = (await this.options.events.getEvents({
+          filters: {label: [SERVICE], type: ['container']},
+        })) as NodeJS.ReadableStream
+        this.eventStream = stream
+        this.report.dockerConnected = true
+        let buffer = ''
+        stream.on('data', (chunk: Buffer) => {
+          buffer += chunk.toString('utf8')
+          let newline
+          while ((newline = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, newline)
+            buffer = buffer.slice(newline + 1)
+            if (line.trim()) this.onDockerEvent(line)
+          }
+        })
+        const reconnect = () => {
+          if (this.stopped || this.eventStream !== stream) return
+          this.eventStream = null
+          this.report.dockerConnected = false
+          this.log('docker event stream ended; reconnecting')
+          setTimeout(() => void this.subscribeToDocker().then(() => this.reconcile('docker reconnect')), 1000)
+        }
+        stream.on('end', reconnect)
+        stream.on('error', reconnect)
+        return
+      } catch (error) {
+        this.report.dockerConnected = false
+        this.log(`docker events unavailable (${(error as Error).message}); retrying`)
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** attempt)))
+      }
+    }
+  }
+
+  private onDockerEvent(line: string): void {
+    let event: {Action?: string; id?: string; Actor?: {ID?: string}}
+    try {
+      event = JSON.parse(line)
+    } catch {
+      return
+    }
+    const action = (event.Action ?? '').split(':')[0]
+    const id = event.Actor?.ID ?? event.id
+    if (!id || !EVENT_ACTIONS.has(action)) return
+    void this.syncContainer(id)
+  }
+
+  /** Events for one container are applied in order; different containers proceed in parallel. */
+  private syncContainer(id: string): Promise<void> {
+    const previous = this.perContainer.get(id) ?? Promise.resolve()
+    const next = previous
+      .then(() => this.applyContainer(id))
+      .catch((error: Error) => this.log(`sync of ${id.slice(0, 12)} failed: ${error.message}`))
+      .finally(() => {
+        if (this.perContainer.get(id) === next) this.perContainer.delete(id)
+      })
+    this.perContainer.set(id, next)
+    return next
+  }
+
+  private async applyContainer(id: string): Promise<void> {
+    let record: ServiceRecord | null = null
+    try {
+      record = recordFromContainer(await this.options.docker.getContainer(id).inspect(), this.options.host)
+    } catch (error) {
+      if (!isNotFound(error)) throw error
+    }
+    const own = [...this.records].filter(([, existing]) => existing.containerId === id && existing.hostId === this.options.host.id)
+    for (const [key] of own) {
+      if (!record || key !== serviceKey(record)) await this.forget(key)
+    }
+    if (record) await this.publish(record)
+  }
+
+  private async publish(record: ServiceRecord): Promise<void> {
+    const key = serviceKey(record)
+    const existing = this.records.get(key)
+    if (existing && sameRecord(existing, record) && this.held.has(key)) return
+    const value = JSON.stringify(record)
+    await this.held.put(key, value)
+    // Our own write also arrives through the watch; applying it now saves the round trip.
+    this.onServiceEvent({key, record, type: 'put'})
+  }
+
+  private async forget(key: string): Promise<void> {
+    await this.held.delete(key)
+    this.onServiceEvent({key, type: 'delete'})
+  }
+
+  /** Makes etcd hold exactly this host's highway containers, whatever events were missed. */
+  async reconcile(reason: string): Promise<void> {
+    try {
+      const containers = await this.options.docker.listContainers({all: true, filters: {label: [SERVICE]}})
+      const desired: ServiceRecord[] = []
+      for (const container of containers) {
+        try {
+          const record = recordFromContainer(await this.options.docker.getContainer(container.Id).inspect(), this.options.host)
+          if (record) desired.push(record)
+        } catch (error) {
+          if (!isNotFound(error)) throw error
+        }
+      }
+      const changes = diffRecords(desired, this.records, this.options.host.id)
+      // Held records are re-put when the lease is not ours yet (after an agent restart).
+      const unheld = desired.filter((record) => !this.held.has(serviceKey(record)) && !changes.put.includes(record))
+      for (const record of [...changes.put, ...unheld]) await this.publish(record)
+      for (const key of changes.delete) await this.forget(key)
+      this.report.dockerConnected = true
+      this.report.lastReconcileAt = new Date().toISOString()
+      if (changes.put.length + changes.delete.length > 0) {
+        this.log(`reconcile (${reason}): ${changes.put.length} put, ${changes.delete.length} deleted`)
+      }
+    } catch (error) {
+      this.log(`reconcile (${reason}) failed: ${(error as Error).message}`)
+    }
+    await this.proxy.schedule()
+    await this.publishReport()
+  }
+
+  private async publishReport(): Promise<void> {
+    this.report.routes = new Set([...this.records.values()].map((record) => record.name)).size
+    this.report.proxyConfigHash = this.proxy.configHash
+    try {
+      await this.held.put(agentKey(this.options.host.id), JSON.stringify(this.report))
+      this.report.etcdConnected = true
+    } catch (error) {
+      this.report.etcdConnected = false
+      this.log(`status report to etcd failed: ${(error as Error).message}`)
+    }
+  }
+}

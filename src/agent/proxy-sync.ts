@@ -1,0 +1,93 @@
+import {execFile} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {readdir, rename, rm, writeFile} from 'node:fs/promises'
+import {basename, join} from 'node:path'
+import {promisify} from 'node:util'
+import type {ServiceRecord} from '../core/types.js'
+import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
+import {reload} from '../proxy/master.js'
+
+const exec = promisify(execFile)
+
+export interface ProxySyncOptions {
+  domain: string
+  runDir?: string
+  log: (message: string) => void
+}
+
+/**
+ * Keeps HAProxy's config equal to the records: render, skip when unchanged, validate with
+ * `haproxy -c` before swapping the file in, then reload through the master socket. Bursts coalesce:
+ * while one render runs, later changes only mark the state dirty and one more render follows.
+ */
+export class ProxySync {
+  private lastHash: string | null = null
+  private running: Promise<void> | null = null
+  private dirty = false
+  private retryTimer: NodeJS.Timeout | null = null
+  renders = 0
+  reloads = 0
+
+  constructor(
+    private readonly records: () => ServiceRecord[],
+    private readonly options: ProxySyncOptions,
+  ) {}
+
+  get configHash(): string | null {
+    return this.lastHash
+  }
+
+  /** Asks for a render; returns when a render that includes this request has finished. */
+  schedule(): Promise<void> {
+    if (this.running) {
+      this.dirty = true
+      return this.running
+    }
+    this.running = (async () => {
+      do {
+        this.dirty = false
+        await this.renderOnce()
+      } while (this.dirty)
+    })().finally(() => (this.running = null))
+    return this.running
+  }
+
+  private async renderOnce(): Promise<void> {
+    const runDir = this.options.runDir ?? RUN_DIR
+    const rendered = renderProxyConfig({domain: this.options.domain, records: this.records()})
+    this.renders++
+    if (rendered.hash === this.lastHash) return
+    const mapPath = join(runDir, basename(rendered.mapPath))
+    const configPath = join(runDir, basename(CONFIG_PATH))
+    const socket = join(runDir, basename(MASTER_SOCKET))
+    try {
+      if (!existsSync(mapPath)) await writeFile(mapPath, rendered.map)
+      const candidate = `${configPath}.new`
+      await writeFile(candidate, rendered.config.replaceAll(rendered.mapPath, mapPath))
+      await exec('haproxy', ['-c', '-q', '-f', candidate]).catch((error: {stderr?: string}) => {
+        throw new Error(`rendered config rejected by haproxy -c: ${error.stderr?.trim() ?? error}`)
+      })
+      await rename(candidate, configPath)
+      await reload(socket)
+      this.reloads++
+      this.lastHash = rendered.hash
+      await this.removeOldMaps(runDir, basename(mapPath))
+    } catch (error) {
+      this.options.log(`proxy update failed, retrying in 1 s: ${(error as Error).message}`)
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = null
+        void this.schedule()
+      }, 1000)
+    }
+  }
+
+  private async removeOldMaps(runDir: string, keep: string): Promise<void> {
+    for (const file of await readdir(runDir)) {
+      if (file.startsWith('routes-') && file.endsWith('.map') && file !== keep) await rm(join(runDir, file), {force: true})
+    }
+  }
+
+  stop(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer)
+  }
+}

@@ -1,0 +1,85 @@
+import type Docker from 'dockerode'
+import {PORTS as PORTS_LABEL, SERVICE} from '../core/labels.js'
+import type {PublishedPort, ServiceRecord} from '../core/types.js'
+import {isDnsLabel} from '../core/validate.js'
+import {serviceKey} from '../registry/schema.js'
+
+export interface HostInfo {
+  id: string
+  name: string
+  bridgeIp: string
+}
+
+function containerPorts(info: Docker.ContainerInspectInfo): string[] {
+  const declared = info.Config.Labels?.[PORTS_LABEL]
+  if (declared) {
+    return declared
+      .split(',')
+      .map((port) => port.trim())
+      .filter(Boolean)
+      .map((port) => (port.includes('/') ? port : `${port}/tcp`))
+  }
+  // A container labelled by hand or by compose without a ports label: use what it publishes.
+  return Object.keys(info.HostConfig.PortBindings ?? {}).sort()
+}
+
+/**
+ * The address other hosts (and the proxy in its own container) use: a binding on the bridge IP or
+ * on every address is reached at the bridge IP; a binding on one specific address is reached there.
+ */
+function publishedPort(info: Docker.ContainerInspectInfo, containerPort: string, bridgeIp: string): PublishedPort {
+  const bindings = (info.NetworkSettings.Ports?.[containerPort] ?? []) as Array<{HostIp: string; HostPort: string}>
+  const binding =
+    bindings.find((candidate) => candidate.HostIp === bridgeIp) ??
+    bindings.find((candidate) => candidate.HostIp === '0.0.0.0' || candidate.HostIp === '') ??
+    bindings.find((candidate) => !candidate.HostIp.includes(':'))
+  if (!binding) return {address: bridgeIp, containerPort, port: 0}
+  const address = binding.HostIp === '0.0.0.0' || binding.HostIp === '' ? bridgeIp : binding.HostIp
+  return {address, containerPort, port: Number(binding.HostPort) || 0}
+}
+
+/** The record for one inspected container, or null when it is not a (valid) highway service. */
+export function recordFromContainer(info: Docker.ContainerInspectInfo, host: HostInfo, now = new Date()): ServiceRecord | null {
+  const name = info.Config.Labels?.[SERVICE]
+  if (!name || !isDnsLabel(name)) return null
+  const ports = containerPorts(info).map((port) => publishedPort(info, port, host.bridgeIp))
+  const running = info.State.Running && !info.State.Paused && !info.State.Restarting
+  const live = running && ports.length > 0 && ports.every((port) => port.port > 0)
+  const networks = Object.values(info.NetworkSettings.Networks ?? {})
+  return {
+    containerId: info.Id,
+    containerIp: (info.NetworkSettings as {IPAddress?: string}).IPAddress || networks.find((network) => network.IPAddress)?.IPAddress || '',
+    containerName: info.Name.replace(/^\//, ''),
+    hostId: host.id,
+    hostName: host.name,
+    name,
+    ports: live ? ports : ports.map((port) => ({...port, port: 0})),
+    schema: 1,
+    state: live ? 'running' : 'stopped',
+    updatedAt: now.toISOString(),
+  }
+}
+
+/** Records are equal when everything but the timestamp is: no etcd write, no reload. */
+export function sameRecord(a: ServiceRecord, b: ServiceRecord): boolean {
+  return JSON.stringify({...a, updatedAt: ''}) === JSON.stringify({...b, updatedAt: ''})
+}
+
+export interface RecordChanges {
+  put: ServiceRecord[]
+  delete: string[]
+}
+
+/**
+ * What to write so etcd holds exactly `desired` for this host: records that differ are put, keys
+ * of this host with no container behind them are deleted (stale routes never outlive a reconcile).
+ */
+export function diffRecords(desired: ServiceRecord[], current: Map<string, ServiceRecord>, hostId: string): RecordChanges {
+  const wanted = new Map(desired.map((record) => [serviceKey(record), record]))
+  const put = desired.filter((record) => {
+    const existing = current.get(serviceKey(record))
+    return !existing || !sameRecord(existing, record)
+  })
+  const del = [...current].filter(([key, record]) => record.hostId === hostId && !wanted.has(key)).map(([key]) => key)
+  return {delete: del, put}
+}

@@ -1,0 +1,25 @@
+import {Flags} from '@oclif/core'
+import {HighwayCommand} from '../cli/base-command.js'
+import {reachableDocker} from '../cli/docker.js'
+import {runDown} from '../infra/down.js'
+
+export default class Down extends HighwayCommand {
+  static summary = "Remove highway's containers (etcd's data stays unless --purge)"
+  static examples = ['<%= config.bin %> down', '<%= config.bin %> down --purge']
+  static enableJsonFlag = true
+  static flags = {
+    purge: Flags.boolean({description: "also remove etcd's data volume: every registration is lost"}),
+  }
+
+  async run(): Promise<{containers: string[]; volumes: string[]}> {
+    const {flags} = await this.parse(Down)
+    const result = await runDown(await reachableDocker(), {purge: flags.purge})
+    if (result.containers.length === 0 && result.volumes.length === 0) {
+      this.log('nothing to remove: highway is not running')
+    } else {
+      if (result.containers.length > 0) this.log(`removed ${result.containers.join(', ')}`)
+      if (result.volumes.length > 0) this.log(`removed volume ${result.volumes.join(', ')}`)
+    }
+    return result
+  }
+}

@@ -1,0 +1,28 @@
+import {HighwayCommand} from '../cli/base-command.js'
+import {reachableDocker} from '../cli/docker.js'
+import {colour, table} from '../cli/output.js'
+import {loadSettings} from '../core/settings.js'
+import {hostIdentity} from '../docker/client.js'
+import {collectStatus, type Status} from '../infra/status.js'
+
+export default class StatusCommand extends HighwayCommand {
+  static summary = "Show each highway component: container state, health, address, image"
+  static examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
+  static enableJsonFlag = true
+
+  async run(): Promise<Status> {
+    await this.parse(StatusCommand)
+    const docker = await reachableDocker()
+    const settings = loadSettings()
+    const status = await collectStatus(docker, settings, (await hostIdentity(docker)).id)
+    const paint = (health: string) => (/failing|not running|DISCONNECTED|no report/.test(health) ? colour.red(health) : colour.green(health))
+    this.log(`domain ${settings.domain}, bridge ${settings.bridgeIp || '(not set: run highway up)'}`)
+    this.log(
+      table(
+        ['COMPONENT', 'STATE', 'HEALTH', 'ADDRESS', 'IMAGE'],
+        status.components.map((component) => [component.component, component.state, paint(component.health), component.address, component.image ?? '-']),
+      ),
+    )
+    return status
+  }
+}

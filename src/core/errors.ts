@@ -1,0 +1,28 @@
+/**
+ * A mistake the user can fix: bad input, a missing prerequisite, a taken port. Commands print
+ * its message as one line (plus the suggestion) and exit with `exitCode`, never with a stack trace.
+ * Anything else that escapes is a bug in highway and is reported as such.
+ */
+export class UserError extends Error {
+  readonly exitCode: number
+  readonly suggestion?: string
+
+  constructor(message: string, options: {suggestion?: string; exitCode?: number; cause?: unknown} = {}) {
+    super(message, {cause: options.cause})
+    this.name = 'UserError'
+    this.exitCode = options.exitCode ?? 1
+    this.suggestion = options.suggestion
+  }
+}
+
+/** A wait that ran out of time; the message names what did not happen. */
+export class TimeoutError extends UserError {
+  constructor(message: string) {
+    super(message, {exitCode: 1})
+    this.name = 'TimeoutError'
+  }
+}
+
+export function isUserError(error: unknown): error is UserError {
+  return error instanceof UserError
+}

@@ -1,0 +1,65 @@
+/** What `highway up` was told, remembered for every later command and handed to the agent. */
+export interface Settings {
+  /** Names under this domain resolve to the bridge IP and are routed by the proxy. */
+  domain: string
+  /** The docker bridge gateway on this host: every highway listener binds here, never 0.0.0.0. */
+  bridgeIp: string
+  /** etcd client URLs; empty means the single-node etcd that `up` starts on this host. */
+  etcdEndpoints: string[]
+  /** DNS servers for names outside the domain; empty means the host's own (via Docker). */
+  upstreamDns: string[]
+  /** Base image the infrastructure image is built from. */
+  baseImage: string
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  domain: 'local',
+  bridgeIp: '',
+  etcdEndpoints: [],
+  upstreamDns: [],
+  baseImage: 'debian:trixie-slim',
+}
+
+export const PORTS = {
+  http: 80,
+  dns: 53,
+  etcd: 2379,
+} as const
+
+export type ServiceState = 'running' | 'stopped'
+
+export interface PublishedPort {
+  /** Port inside the container, with protocol, as Docker writes it: "9090/tcp". */
+  containerPort: string
+  /** Address other hosts and the proxy use to reach it (on one host: the bridge IP). */
+  address: string
+  /** Host port Docker published it on; 0 while stopped. */
+  port: number
+}
+
+/** One container's registration, as stored in etcd (see registry/schema.ts for the keys). */
+export interface ServiceRecord {
+  schema: 1
+  name: string
+  state: ServiceState
+  ports: PublishedPort[]
+  hostId: string
+  hostName: string
+  containerId: string
+  containerName: string
+  containerIp: string
+  updatedAt: string
+}
+
+/** What the agent publishes about itself, read by `highway status`. */
+export interface AgentReport {
+  schema: 1
+  hostId: string
+  hostName: string
+  startedAt: string
+  lastReconcileAt: string | null
+  dockerConnected: boolean
+  etcdConnected: boolean
+  routes: number
+  proxyConfigHash: string | null
+}

@@ -1,0 +1,41 @@
+import {TimeoutError} from './errors.js'
+
+export interface WaitOptions {
+  /** Total time allowed, in ms. */
+  timeout: number
+  /** Pause between attempts, in ms. */
+  interval?: number
+  /** Says what did not happen, e.g. "etcd did not report healthy at http://172.17.0.1:2379/health". */
+  message: string
+  /** Injectable for tests. */
+  now?: () => number
+  sleep?: (ms: number) => Promise<void>
+  signal?: AbortSignal
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Calls `attempt` until it returns a value other than undefined, or the time runs out. An attempt
+ * that throws counts as "not yet"; the last such error is named in the timeout message.
+ */
+export async function waitFor<T>(attempt: () => Promise<T | undefined>, options: WaitOptions): Promise<T> {
+  const now = options.now ?? Date.now
+  const pause = options.sleep ?? sleep
+  const deadline = now() + options.timeout
+  let lastError: unknown
+  for (;;) {
+    options.signal?.throwIfAborted()
+    try {
+      const value = await attempt()
+      if (value !== undefined) return value
+    } catch (error) {
+      lastError = error
+    }
+    if (now() >= deadline) {
+      const reason = lastError instanceof Error ? ` (last error: ${lastError.message})` : ''
+      throw new TimeoutError(`${options.message} after ${options.timeout} ms${reason}`)
+    }
+    await pause(options.interval ?? 100)
+  }
+}

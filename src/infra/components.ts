@@ -1,0 +1,135 @@
+import type Docker from 'dockerode'
+import {createHash} from 'node:crypto'
+import {dnsmasqArgs} from '../dns/dnsmasq.js'
+import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
+import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
+import {PORTS, type Settings} from '../core/types.js'
+
+export const ETCD_VOLUME = 'highway-etcd-data'
+/** Runtime state shared by the proxy and the agent: rendered config, route maps, master socket. */
+export const PROXY_VOLUME = 'highway-proxy-run'
+
+export interface ComponentSpec {
+  component: Component
+  name: string
+  bridgeIp: string
+  /** Named volumes it mounts, created (labelled as highway's) before it. */
+  volumes: string[]
+  /** Ports bound on the bridge IP, for the "port taken" message. */
+  ports: Array<{port: number; protocol: 'tcp' | 'udp'}>
+  create: Docker.ContainerCreateOptions
+}
+
+export interface SpecContext {
+  settings: Settings
+  image: string
+  /** Path of the engine's socket on this host, for the agent. */
+  dockerSocket: string
+}
+
+export function etcdUrl(settings: Settings): string {
+  return `http://${settings.bridgeIp}:${PORTS.etcd}`
+}
+
+export function etcdEndpoints(settings: Settings): string[] {
+  return settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints : [etcdUrl(settings)]
+}
+
+function publish(bridgeIp: string, ports: ComponentSpec['ports']): Docker.HostConfig['PortBindings'] {
+  return Object.fromEntries(ports.map(({port, protocol}) => [`${port}/${protocol}`, [{HostIp: bridgeIp, HostPort: String(port)}]]))
+}
+
+function container(component: Component, context: SpecContext, options: {
+  cmd: string[]
+  ports?: ComponentSpec['ports']
+  binds?: string[]
+  env?: string[]
+  volumes?: string[]
+}): ComponentSpec {
+  const ports = options.ports ?? []
+  const create: Docker.ContainerCreateOptions = {
+    Image: context.image,
+    Cmd: options.cmd,
+    Env: options.env,
+    Labels: {[MANAGED]: 'true', [COMPONENT]: component},
+    ExposedPorts: Object.fromEntries(ports.map(({port, protocol}) => [`${port}/${protocol}`, {}])),
+    HostConfig: {
+      Binds: options.binds,
+      PortBindings: publish(context.settings.bridgeIp, ports),
+      RestartPolicy: {Name: 'unless-stopped'},
+      LogConfig: {Type: 'json-file', Config: {'max-size': '10m', 'max-file': '2'}},
+    },
+  }
+  // The spec label lets `up` tell "already right" from "must be recreated" without diffing inspect output.
+  const spec = createHash('sha256').update(JSON.stringify(create)).digest('hex').slice(0, 16)
+  create.Labels = {...create.Labels, [SPEC]: spec}
+  return {
+    bridgeIp: context.settings.bridgeIp,
+    component,
+    create: {...create, name: `highway-${component}`},
+    name: `highway-${component}`,
+    ports,
+    volumes: options.volumes ?? [],
+  }
+}
+
+/** The containers `highway up` runs, in start order. Pure: the same settings give the same specs. */
+export function componentSpecs(context: SpecContext): ComponentSpec[] {
+  const {settings} = context
+  const specs: ComponentSpec[] = []
+  if (settings.etcdEndpoints.length === 0) {
+    specs.push(container('etcd', context, {
+      binds: [`${ETCD_VOLUME}:/var/lib/etcd`],
+      volumes: [ETCD_VOLUME],
+      cmd: [
+        'etcd',
+        '--name=highway',
+        '--data-dir=/var/lib/etcd/data',
+        // 0.0.0.0 inside the container's own namespace; published only on the bridge IP.
+        `--listen-client-urls=http://0.0.0.0:${PORTS.etcd}`,
+        `--advertise-client-urls=${etcdUrl(settings)}`,
+        '--listen-peer-urls=http://127.0.0.1:2380',
+        '--initial-advertise-peer-urls=http://127.0.0.1:2380',
+        '--initial-cluster=highway=http://127.0.0.1:2380',
+        '--auto-compaction-mode=periodic',
+        '--auto-compaction-retention=1h',
+        '--log-level=warn',
+      ],
+      ports: [{port: PORTS.etcd, protocol: 'tcp'}],
+    }))
+  }
+  const initialConfig = renderProxyConfig({domain: settings.domain, records: []}).config
+  specs.push(
+    container('proxy', context, {
+      binds: [`${PROXY_VOLUME}:${RUN_DIR}`],
+      volumes: [PROXY_VOLUME],
+      cmd: [
+        'sh',
+        '-c',
+        // The agent owns the config once it runs; a restarted proxy keeps the agent's last rendering.
+        `[ -s ${CONFIG_PATH} ] || printf '%s' "$HIGHWAY_INITIAL_CONFIG" > ${CONFIG_PATH}; ` +
+          `exec haproxy -W -db -S ${MASTER_SOCKET},mode,600 -f ${CONFIG_PATH}`,
+      ],
+      env: [`HIGHWAY_INITIAL_CONFIG=${initialConfig}`],
+      ports: [{port: PORTS.http, protocol: 'tcp'}],
+    }),
+    container('dns', context, {
+      cmd: dnsmasqArgs({bridgeIp: settings.bridgeIp, domain: settings.domain, upstreams: settings.upstreamDns}),
+      ports: [
+        {port: PORTS.dns, protocol: 'udp'},
+        {port: PORTS.dns, protocol: 'tcp'},
+      ],
+    }),
+    container('agent', context, {
+      binds: [`${context.dockerSocket}:/var/run/docker.sock`, `${PROXY_VOLUME}:${RUN_DIR}`],
+      cmd: ['node', '/opt/highway/lib/agent.cjs'],
+      volumes: [PROXY_VOLUME],
+      env: [
+        `HIGHWAY_DOMAIN=${settings.domain}`,
+        `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`,
+        `HIGHWAY_ETCD=${etcdEndpoints(settings).join(',')}`,
+      ],
+    }),
+  )
+  return specs
+}

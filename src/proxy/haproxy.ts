@@ -1,0 +1,123 @@
+import {createHash} from 'node:crypto'
+import {isIPv4} from 'node:net'
+import type {ServiceRecord} from '../core/types.js'
+import {isDnsLabel, isDomain, isPort} from '../core/validate.js'
+
+/** Where the proxy container keeps its rendered files and the master socket (a volume shared with the agent). */
+export const RUN_DIR = '/run/highway'
+export const CONFIG_PATH = `${RUN_DIR}/haproxy.cfg`
+export const MASTER_SOCKET = `${RUN_DIR}/master.sock`
+
+/** Response header on every page highway itself answers, so clients and tests can tell them from a service's. */
+export const HIGHWAY_HEADER = 'x-highway'
+export const NOT_FOUND_BACKEND = 'highway_not_found'
+
+export interface ProxyConfigInput {
+  domain: string
+  records: ServiceRecord[]
+}
+
+export interface RenderedProxyConfig {
+  config: string
+  /** Host -> backend map, written beside the config under `mapPath`. */
+  map: string
+  mapPath: string
+  /** Identifies the whole rendering: equal hashes mean nothing to reload. */
+  hash: string
+}
+
+export interface Route {
+  name: string
+  host: string
+  servers: Array<{id: string; address: string; port: number}>
+  /** Registered containers that are not running: with no servers, the route answers 503. */
+  stopped: number
+}
+
+/**
+ * Groups records into one route per name. Records that could smuggle syntax into the config
+ * (a bad name, a non-IPv4 address, a non-port) are dropped here, whatever wrote them to etcd.
+ */
+export function routesFrom(input: ProxyConfigInput): Route[] {
+  const routes = new Map<string, Route>()
+  for (const record of input.records) {
+    if (!isDnsLabel(record.name)) continue
+    const route = routes.get(record.name) ?? {host: `${record.name}.${input.domain}`, name: record.name, servers: [], stopped: 0}
+    routes.set(record.name, route)
+    const port = record.ports[0]
+    const id = record.containerId.replaceAll(/[^a-f0-9]/g, '').slice(0, 12)
+    if (record.state === 'running' && port && isIPv4(port.address) && isPort(port.port) && id) {
+      route.servers.push({address: port.address, id, port: port.port})
+    } else {
+      route.stopped++
+    }
+  }
+  return [...routes.values()].sort((a, b) => a.name.localeCompare(b.name))
+}
+
+function page(status: number, title: string, text: string): string {
+  // HAProxy's `string` argument is one double-quoted word: only names validated above reach `text`.
+  const html = `<!doctype html><html><head><title>${status} ${title}</title></head><body><h1>${title}</h1><p>${text}</p><hr><p>highway</p></body></html>`
+  return `"${html.replaceAll('"', '\\"')}"`
+}
+
+function answer(status: number, kind: string, title: string, text: string): string {
+  return `    http-request return status ${status} content-type "text/html; charset=utf-8" hdr ${HIGHWAY_HEADER} ${kind} string ${page(status, title, text)}`
+}
+
+export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig {
+  if (!isDomain(input.domain)) throw new Error(`refusing to render a proxy config for invalid domain "${input.domain}"`)
+  const routes = routesFrom(input)
+  const map = routes.map((route) => `${route.host} svc_${route.name}\n`).join('')
+  const mapHash = createHash('sha256').update(map).digest('hex').slice(0, 12)
+  const mapPath = `${RUN_DIR}/routes-${mapHash}.map`
+
+  const lines = [
+    '# Rendered by the highway agent from etcd; edits are overwritten on the next route change.',
+    'global',
+    '    master-worker',
+    '    log stdout format raw local0 notice',
+    // Old workers finish their requests after a reload, but never linger forever.
+    '    hard-stop-after 30s',
+    '',
+    'defaults',
+    '    mode http',
+    '    log global',
+    '    option dontlognull',
+    // Without this a reload closes idle keep-alive connections under clients and drops requests.
+    '    option idle-close-on-response',
+    '    option redispatch',
+    '    retries 3',
+    '    timeout connect 5s',
+    '    timeout client 60s',
+    '    timeout server 60s',
+    '    timeout http-request 10s',
+    '    timeout http-keep-alive 60s',
+    '',
+    'frontend http',
+    '    bind :80',
+  ]
+  if (routes.length > 0) {
+    // One map lookup per request, whatever the number of routes; the port in Host is ignored.
+    lines.push(`    use_backend %[req.hdr(host),field(1,:),lower,map_str(${mapPath},${NOT_FOUND_BACKEND})]`)
+  }
+  lines.push(
+    `    default_backend ${NOT_FOUND_BACKEND}`,
+    '',
+    `backend ${NOT_FOUND_BACKEND}`,
+    answer(404, 'not-found', 'No such service', `No service is registered under this name in the ${input.domain} domain.`),
+  )
+  for (const route of routes) {
+    lines.push('', `backend svc_${route.name}`)
+    if (route.servers.length === 0) {
+      lines.push(answer(503, 'stopped', 'Service not running', `${route.host} is registered but its container is not running.`))
+      continue
+    }
+    for (const server of route.servers) {
+      lines.push(`    server c${server.id} ${server.address}:${server.port} check inter 2s fall 2 rise 1`)
+    }
+  }
+  const config = `${lines.join('\n')}\n`
+  const hash = createHash('sha256').update(config).update(map).digest('hex').slice(0, 16)
+  return {config, hash, map, mapPath}
+}

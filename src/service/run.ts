@@ -1,0 +1,94 @@
+import {spawn} from 'node:child_process'
+import {UserError} from '../core/errors.js'
+import {loadSettings} from '../core/settings.js'
+import {PORTS, type Settings} from '../core/types.js'
+import {waitFor} from '../core/wait.js'
+import {dockerRunArgv, parseRunArgs, servicePorts, type ParsedRun} from '../docker/run-args.js'
+import {httpGet} from '../infra/probes.js'
+import {HIGHWAY_HEADER} from '../proxy/haproxy.js'
+
+/**
+ * `highway run`: the docker CLI itself runs the container (exact `docker run` behaviour: stdio,
+ * TTY, signals, exit code, every flag), with highway's additions. This path imports only what it
+ * uses, so it starts about as fast as node itself (bin/run.js takes it without loading oclif).
+ */
+export interface RunIo {
+  env: NodeJS.ProcessEnv
+  stderr: (line: string) => void
+}
+
+export const ROUTE_TIMEOUT_MS = 30_000
+
+/** What the proxy says about a name: not routed, registered but stopped, or routed to a backend. */
+export async function routeState(settings: Settings, name: string): Promise<'none' | 'routed' | 'stopped'> {
+  const answer = await httpGet(settings.bridgeIp, PORTS.http, `${name}.${settings.domain}`, '/', 1000)
+  const kind = answer.headers[HIGHWAY_HEADER]
+  if (kind === 'not-found') return 'none'
+  if (kind === 'stopped') return 'stopped'
+  return 'routed'
+}
+
+async function assertUp(settings: Settings): Promise<void> {
+  const notUp = new UserError('highway is not up on this host', {suggestion: 'run `highway up` first'})
+  if (!settings.bridgeIp) throw notUp
+  try {
+    await routeState(settings, 'highway-probe')
+  } catch (error) {
+    throw Object.assign(notUp, {cause: error})
+  }
+}
+
+function docker(args: string[], env: NodeJS.ProcessEnv, capture: boolean): Promise<{code: number; stdout: string}> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker', args, {env, stdio: capture ? ['inherit', 'pipe', 'inherit'] : 'inherit'})
+    let stdout = ''
+    child.stdout?.on('data', (chunk) => (stdout += chunk))
+    // The terminal sends Ctrl-C to the whole process group: docker handles it (and its --sig-proxy);
+    // highway only stays alive to pass on docker's exit code.
+    const forward = (signal: NodeJS.Signals) => child.kill(signal)
+    process.on('SIGINT', () => {})
+    process.on('SIGTERM', forward)
+    child.on('error', (error) =>
+      reject(new UserError(`cannot run the docker CLI (${error.message})`, {suggestion: 'install the docker client and make sure it is on PATH'})),
+    )
+    child.on('close', (code, signal) => {
+      process.off('SIGTERM', forward)
+      resolve({code: code ?? (signal ? 128 + 15 : 1), stdout})
+    })
+  })
+}
+
+function serviceName(parsed: ParsedRun): string | undefined {
+  return parsed.name !== undefined && parsed.publish.length > 0 ? parsed.name : undefined
+}
+
+/** Runs `docker run` with highway's additions; resolves to the exit code highway should exit with. */
+export async function runService(argv: string[], io: RunIo): Promise<number> {
+  const parsed = parseRunArgs(argv)
+  const ports = servicePorts(parsed)
+  const settings = loadSettings(io.env)
+  await assertUp(settings)
+  const name = serviceName(parsed)
+  if (name && (await routeState(settings, name)) === 'routed') {
+    throw new UserError(`the name "${name}" is already registered to a running container`, {
+      suggestion: `pick another --name, or stop that container first (see \`highway ls\`)`,
+    })
+  }
+  if (parsed.name !== undefined && !name) {
+    io.stderr(`highway: ${parsed.name} publishes no port (-p PORT), so it is not routed by name; it still resolves *.${settings.domain}`)
+  }
+  const args = dockerRunArgv(parsed, {bridgeIp: settings.bridgeIp})
+  if (!parsed.detach) return (await docker(args, io.env, false)).code
+
+  const result = await docker(args, io.env, true)
+  process.stdout.write(result.stdout)
+  if (result.code !== 0 || !name) return result.code
+  const url = `http://${name}.${settings.domain}/`
+  await waitFor(async () => ((await routeState(settings, name)) === 'routed' ? true : undefined), {
+    interval: 10,
+    message: `${url} did not become routable (container ${result.stdout.trim().slice(0, 12)} is running; see \`highway ls\` and \`highway status\`)`,
+    timeout: ROUTE_TIMEOUT_MS,
+  })
+  io.stderr(`${url} -> ${name} (${ports.map((port) => `${port.containerPort}/${port.protocol}`).join(', ')})`)
+  return 0
+}
