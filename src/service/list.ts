@@ -1,0 +1,65 @@
+import type Docker from 'dockerode'
+import {SERVICE} from '../core/labels.js'
+import type {ServiceRecord, Settings} from '../core/types.js'
+import type {Registry} from '../registry/etcd.js'
+
+export interface ServiceRow {
+  name: string
+  url: string
+  backend: string
+  container: string
+  host: string
+  state: string
+  /** Set when etcd and Docker disagree, e.g. a record whose container is gone (the agent is behind or down). */
+  problem: string | null
+}
+
+/**
+ * Joins etcd's records with what Docker reports on this host, so the listing stays truthful when
+ * the agent is down: records without a container, or containers without a record, are flagged.
+ */
+export function serviceRows(records: ServiceRecord[], containers: Docker.ContainerInfo[], settings: Settings, hostId: string): ServiceRow[] {
+  const byId = new Map(containers.map((container) => [container.Id, container]))
+  const rows: ServiceRow[] = records.map((record) => {
+    const port = record.ports[0]
+    let problem: string | null = null
+    if (record.hostId === hostId) {
+      const container = byId.get(record.containerId)
+      const running = container?.State === 'running'
+      if (!container) problem = 'container is gone (agent not caught up)'
+      else if (running !== (record.state === 'running')) problem = `docker says ${container.State}`
+    }
+    return {
+      backend: port && port.port > 0 ? `${port.address}:${port.port}` : '-',
+      container: record.containerName,
+      host: record.hostName,
+      name: record.name,
+      problem,
+      state: record.state,
+      url: `http://${record.name}.${settings.domain}/`,
+    }
+  })
+  const registered = new Set(records.map((record) => record.containerId))
+  for (const container of containers) {
+    const name = container.Labels[SERVICE]
+    if (!name || registered.has(container.Id)) continue
+    rows.push({
+      backend: '-',
+      container: container.Names[0]?.replace(/^\//, '') ?? container.Id.slice(0, 12),
+      host: '(this host)',
+      name,
+      problem: 'not registered (agent down or behind?)',
+      state: container.State,
+      url: `http://${name}.${settings.domain}/`,
+    })
+  }
+  return rows.sort((a, b) => a.name.localeCompare(b.name) || a.container.localeCompare(b.container))
+}
+
+export async function listServices(registry: Registry, docker: Docker, settings: Settings, hostId: string): Promise<ServiceRow[]> {
+  const [{records}, containers] = await Promise.all([
+    registry.listServices(),
+    docker.listContainers({all: true, filters: {label: [SERVICE]}}),
+  ])
+  return serviceRows([...records.values()], containers, settings, hostId)
+}
