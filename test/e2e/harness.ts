@@ -3,7 +3,7 @@
  * engine with its own CLI, and build the tiny application image the tests route to.
  */
 import {execFile, spawn} from 'node:child_process'
-import {mkdtempSync, mkdirSync, copyFileSync, symlinkSync, rmSync} from 'node:fs'
+import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {promisify} from 'node:util'
@@ -57,28 +57,18 @@ export async function dockerResult(...args: string[]): Promise<Result> {
   return run('docker', args)
 }
 
+/** The docker0 address, read from the kernel rather than from highway's own detection. */
 export async function bridgeIp(): Promise<string> {
-  return docker('network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}')
+  const {stdout} = await exec('ip', ['-4', '-o', 'addr', 'show', 'docker0'])
+  const address = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(stdout)?.[1]
+  if (!address) throw new Error(`no IPv4 address on docker0: ${stdout}`)
+  return address
 }
 
-/** Builds APP_IMAGE from the host's busybox-static binary (there is no registry to pull from). */
+/** Builds APP_IMAGE with the same script the README's demo uses (there is no registry to pull from). */
 export async function ensureAppImage(): Promise<void> {
-  const present = await dockerResult('image', 'inspect', APP_IMAGE)
-  if (present.code === 0) return
-  const dir = mkdtempSync(join(tmpdir(), 'highway-app-'))
-  try {
-    mkdirSync(join(dir, 'bin'))
-    mkdirSync(join(dir, 'www'))
-    mkdirSync(join(dir, 'tmp'))
-    copyFileSync('/bin/busybox', join(dir, 'bin', 'busybox'))
-    for (const applet of ['sh', 'httpd', 'wget', 'nslookup', 'timeout', 'echo', 'cat', 'sleep', 'env', 'printf', 'mkdir', 'hostname', 'ls', 'kill']) {
-      symlinkSync('busybox', join(dir, 'bin', applet))
-    }
-    const tar = await run('sh', ['-c', `tar -C ${dir} -c . | docker import -c 'ENV PATH=/bin' - ${APP_IMAGE}`])
-    if (tar.code !== 0) throw new Error(`building ${APP_IMAGE} failed: ${tar.stderr}`)
-  } finally {
-    rmSync(dir, {recursive: true, force: true})
-  }
+  const built = await run('bash', [join(ROOT, 'scripts', 'demo-image.sh'), APP_IMAGE])
+  if (built.code !== 0) throw new Error(`building ${APP_IMAGE} failed: ${built.stderr}`)
 }
 
 /** A command line for APP_IMAGE that serves `text` over HTTP on `port`. */
@@ -86,8 +76,8 @@ export function serve(text: string, port = 9090): string[] {
   return ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p ${port} -h /www`]
 }
 
-export async function dig(name: string, server: string, type = 'A'): Promise<string[]> {
-  const {stdout} = await exec('dig', [`@${server}`, '+short', '+time=2', '+tries=1', name, type])
+export async function dig(name: string, server: string, type = 'A', options: string[] = []): Promise<string[]> {
+  const {stdout} = await exec('dig', [`@${server}`, '+short', '+time=2', '+tries=1', ...options, name, type])
   return stdout.trim().split('\n').filter(Boolean)
 }
 
@@ -97,4 +87,30 @@ export async function curl(url: string, headers: Record<string, string> = {}, ex
   const [head, ...rest] = result.stdout.split('\r\n\r\n')
   const status = Number(/^HTTP\/\S+ (\d+)/.exec(head)?.[1] ?? 0)
   return {status, body: rest.join('\r\n\r\n'), headers: head}
+}
+
+/** IDs of highway's infrastructure containers, by component. */
+export async function infraContainers(): Promise<Record<string, string>> {
+  const out = await docker('ps', '-a', '--filter', 'label=io.highway.managed=true', '--format', '{{.ID}} {{.Label "io.highway.component"}}')
+  return Object.fromEntries(out.split('\n').filter(Boolean).map((line) => line.split(' ').reverse()))
+}
+
+export async function removeServices(): Promise<void> {
+  const ids = await docker('ps', '-aq', '--filter', 'label=io.highway.service')
+  if (ids) await docker('rm', '-f', ...ids.split('\n'))
+}
+
+export async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 5000, intervalMs = 20): Promise<{value: T; ms: number}> {
+  const start = Date.now()
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await attempt()
+      if (value !== undefined) return {ms: Date.now() - start, value}
+    } catch (error) {
+      last = error
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ''}`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
 }

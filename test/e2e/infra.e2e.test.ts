@@ -1,0 +1,204 @@
+// highway up / down / status against the real engine, with real clients: dig, curl, etcd3.
+import {Etcd3} from 'etcd3'
+import {spawn} from 'node:child_process'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {BIN, bridgeIp, curl, dig, docker, highway, infraContainers, makeEnv, until} from './harness.js'
+
+const env = makeEnv()
+let ip: string
+
+beforeAll(async () => {
+  ip = await bridgeIp()
+  await highway(['down'], env)
+  const up = await highway(['up'], env)
+  expect(up.code, up.stdout + up.stderr).toBe(0)
+})
+
+afterAll(async () => {
+  await highway(['down'], env)
+})
+
+describe('highway up', () => {
+  it('starts etcd, proxy, dns and the agent, labelled and restarting unless stopped', async () => {
+    const containers = await infraContainers()
+    expect(Object.keys(containers).sort()).toEqual(['agent', 'dns', 'etcd', 'proxy'])
+    for (const id of Object.values(containers)) {
+      expect(await docker('inspect', id, '--format', '{{.HostConfig.RestartPolicy.Name}}')).toBe('unless-stopped')
+    }
+  })
+
+  it('publishes nothing on 0.0.0.0: every port is bound to the bridge IP', async () => {
+    const bindings = await docker('ps', '--filter', 'label=io.highway.managed=true', '--format', '{{.Ports}}')
+    expect(bindings).toContain(`${ip}:80->80/tcp`)
+    expect(bindings).toContain(`${ip}:53->53/udp`)
+    expect(bindings).toContain(`${ip}:2379->2379/tcp`)
+    expect(bindings).not.toMatch(/0\.0\.0\.0|:::/)
+  })
+
+  it('answers every name under the domain with the bridge IP, over UDP and TCP', async () => {
+    expect(await dig('anything.local', ip)).toEqual([ip])
+    expect(await dig('deep.name.under.local', ip)).toEqual([ip])
+    expect(await dig('over-tcp.local', ip, 'A', ['+tcp'])).toEqual([ip])
+  })
+
+  it('serves highway 404 on the proxy for unknown names', async () => {
+    const answer = await curl(`http://${ip}/`, {Host: 'nobody.local'})
+    expect(answer.status).toBe(404)
+    expect(answer.headers).toMatch(/x-highway: not-found/i)
+    expect(answer.body).toContain('No such service')
+  })
+
+  it('runs an etcd that answers put and get from the host', async () => {
+    const client = new Etcd3({hosts: `http://${ip}:2379`})
+    try {
+      await client.put('/e2e/probe').value('42')
+      expect(await client.get('/e2e/probe').string()).toBe('42')
+      await client.delete().key('/e2e/probe')
+    } finally {
+      client.close()
+    }
+    const etcd = (await infraContainers()).etcd
+    const command = await docker('inspect', etcd, '--format', '{{json .Config.Cmd}}')
+    expect(command).toContain('--auto-compaction-mode=periodic')
+  })
+
+  it('changes nothing when run again', async () => {
+    const before = await infraContainers()
+    const again = await highway(['up'], env)
+    expect(again.code).toBe(0)
+    expect(again.stdout).toContain('nothing to change')
+    expect(await infraContainers()).toEqual(before)
+  })
+
+  it('brings back only a removed component', async () => {
+    const before = await infraContainers()
+    await docker('rm', '-f', before.dns)
+    const repaired = await highway(['up'], env)
+    expect(repaired.code, repaired.stderr).toBe(0)
+    const after = await infraContainers()
+    expect(after.dns).toBeDefined()
+    expect(after.dns).not.toBe(before.dns)
+    expect({...after, dns: ''}).toEqual({...before, dns: ''})
+    expect(await dig('again.local', ip)).toEqual([ip])
+  })
+
+  it('starts stopped components again without recreating them', async () => {
+    const before = await infraContainers()
+    await docker('stop', '-t', '1', before.proxy)
+    const repaired = await highway(['up'], env)
+    expect(repaired.code, repaired.stderr).toBe(0)
+    expect(repaired.stdout).toMatch(/proxy: started/)
+    expect(await infraContainers()).toEqual(before)
+    expect((await curl(`http://${ip}/`, {Host: 'x.local'})).status).toBe(404)
+  })
+
+  it('forwards names outside the domain to the upstream servers', async () => {
+    // A real upstream DNS server of our own (never the machine's): dnsmasq answering one name.
+    const image = await docker('inspect', (await infraContainers()).dns, '--format', '{{.Config.Image}}')
+    const upstream = await docker('run', '-d', '--label', 'highway-e2e=1', image, 'dnsmasq', '-k', '--no-resolv', '--no-hosts', '--address=/upstream.example/10.99.0.7')
+    try {
+      const upstreamIp = await docker('inspect', upstream, '--format', '{{.NetworkSettings.IPAddress}}')
+      // Its own config dir, so the upstream setting is not remembered for the other tests.
+      const up = await highway(['up', '--upstream-dns', upstreamIp], makeEnv())
+      expect(up.code, up.stderr).toBe(0)
+      expect((await until('forwarded answer', async () => ((await dig('upstream.example', ip)).length ? dig('upstream.example', ip) : undefined))).value).toEqual(['10.99.0.7'])
+      expect(await dig('still.local', ip)).toEqual([ip])
+    } finally {
+      await docker('rm', '-f', upstream)
+      const restore = await highway(['up'], env)
+      expect(restore.code, restore.stderr).toBe(0)
+    }
+  })
+})
+
+describe('highway status', () => {
+  it('reports every component with state, health, address and image as JSON', async () => {
+    const status = await highway(['status', '--json'], env)
+    expect(status.code, status.stderr).toBe(0)
+    const parsed = JSON.parse(status.stdout) as {components: Array<{component: string; state: string; health: string; address: string; image: string}>}
+    const byName = Object.fromEntries(parsed.components.map((component) => [component.component, component]))
+    expect(byName.etcd.health).toBe('healthy')
+    expect(byName.proxy.health).toBe('answering')
+    expect(byName.dns.health).toBe('answering')
+    expect(byName.agent.health).toMatch(/docker connected, etcd connected/)
+    expect(byName.proxy.address).toBe(`${ip}:80`)
+    for (const component of parsed.components) {
+      expect(component.state).toBe('running')
+      expect(component.image).toMatch(/^highway\/infra:/)
+    }
+  })
+})
+
+describe('bad input', () => {
+  it('says in one line that Docker is unreachable, exit 1', async () => {
+    const result = await highway(['up'], {...env, DOCKER_HOST: 'unix:///nonexistent/docker.sock'})
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/^highway: cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker.sock/)
+    expect(result.stderr).not.toMatch(/\bat .*\.js:\d+/)
+  })
+
+  it('rejects an invalid --domain or --bridge-ip before creating anything', async () => {
+    await highway(['down'], env)
+    for (const args of [['--domain', 'bad_domain!'], ['--domain', '-x'], ['--bridge-ip', '300.1.1.1'], ['--bridge-ip', '0.0.0.0']]) {
+      const result = await highway(['up', ...args], env)
+      expect(result.code, args.join(' ')).toBe(1)
+      expect(result.stderr).toMatch(/^highway: invalid|cannot be 0\.0\.0\.0/)
+      expect(await infraContainers()).toEqual({})
+    }
+  })
+
+  it('names a taken port 80 and its holder, and leaves nothing behind', async () => {
+    await highway(['down'], env)
+    const squatter = await docker('run', '-d', '--label', 'highway-e2e=1', '--name', 'e2e-port80', '-p', `${ip}:80:9999`, 'highway-test/busybox:1', 'sleep', '300')
+    try {
+      const result = await highway(['up'], env)
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain(`port 80/tcp on ${ip} is taken by container e2e-port80`)
+      expect(await infraContainers()).toEqual({})
+      expect(await docker('inspect', squatter, '--format', '{{.State.Running}}')).toBe('true')
+    } finally {
+      await docker('rm', '-f', squatter)
+    }
+  })
+
+  it('removes what it created when interrupted with Ctrl-C', async () => {
+    await highway(['down'], env)
+    const child = spawn(process.execPath, [BIN, 'up'], {env, stdio: 'pipe'})
+    let output = ''
+    child.stdout.on('data', (chunk) => (output += chunk))
+    child.stderr.on('data', (chunk) => (output += chunk))
+    await until('an infrastructure container to exist', async () => (Object.keys(await infraContainers()).length > 0 ? true : undefined), 60_000, 5)
+    child.kill('SIGINT')
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(code, output).toBe(130)
+    expect(output).toContain('interrupted')
+    expect(await infraContainers()).toEqual({})
+  })
+})
+
+describe('highway down', () => {
+  it('removes every highway container, keeps other containers and the etcd volume, and is idempotent', async () => {
+    const up = await highway(['up'], env)
+    expect(up.code, up.stderr).toBe(0)
+    const bystander = await docker('run', '-d', '--label', 'highway-e2e=1', 'highway-test/busybox:1', 'sleep', '300')
+    try {
+      const down = await highway(['down'], env)
+      expect(down.code).toBe(0)
+      expect(await infraContainers()).toEqual({})
+      expect(await docker('inspect', bystander, '--format', '{{.State.Running}}')).toBe('true')
+      expect(await docker('volume', 'ls', '-q', '--filter', 'name=highway-etcd-data')).toBe('highway-etcd-data')
+      const again = await highway(['down'], env)
+      expect(again.code).toBe(0)
+      expect(again.stdout).toContain('nothing to remove')
+    } finally {
+      await docker('rm', '-f', bystander)
+    }
+  })
+
+  it('removes the etcd volume with --purge', async () => {
+    expect((await highway(['up'], env)).code).toBe(0)
+    const purge = await highway(['down', '--purge'], env)
+    expect(purge.code).toBe(0)
+    expect(await docker('volume', 'ls', '-q', '--filter', 'label=io.highway.managed=true')).toBe('')
+  })
+})
