@@ -87,8 +87,10 @@ export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig 
     // Without this a reload closes idle keep-alive connections under clients and drops requests.
     '    option idle-close-on-response',
     '    option redispatch',
+    // A refused connect is retried after min(timeout connect, 1 s): a short connect timeout keeps a
+    // request that races a container's stop from stalling for seconds (backends are on this LAN).
     '    retries 3',
-    '    timeout connect 5s',
+    '    timeout connect 500ms',
     '    timeout client 60s',
     '    timeout server 60s',
     '    timeout http-request 10s',
