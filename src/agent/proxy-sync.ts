@@ -13,6 +13,17 @@ export interface ProxySyncOptions {
   domain: string
   runDir?: string
   log: (message: string) => void
+  /** Checks a candidate config file; rejects with HAProxy's complaint. Injectable for tests. */
+  validate?: (configPath: string) => Promise<void>
+  /** Loads the swapped-in config; rejects when HAProxy refuses. Injectable for tests. */
+  reload?: (masterSocket: string) => Promise<void>
+  retryDelayMs?: number
+}
+
+async function haproxyCheck(configPath: string): Promise<void> {
+  await exec('haproxy', ['-c', '-q', '-f', configPath]).catch((error: {stderr?: string}) => {
+    throw new Error(`rendered config rejected by haproxy -c: ${error.stderr?.trim() ?? error}`)
+  })
 }
 
 /**
@@ -64,20 +75,19 @@ export class ProxySync {
       if (!existsSync(mapPath)) await writeFile(mapPath, rendered.map)
       const candidate = `${configPath}.new`
       await writeFile(candidate, rendered.config.replaceAll(rendered.mapPath, mapPath))
-      await exec('haproxy', ['-c', '-q', '-f', candidate]).catch((error: {stderr?: string}) => {
-        throw new Error(`rendered config rejected by haproxy -c: ${error.stderr?.trim() ?? error}`)
-      })
+      await (this.options.validate ?? haproxyCheck)(candidate)
       await rename(candidate, configPath)
-      await reload(socket)
+      await (this.options.reload ?? reload)(socket)
       this.reloads++
       this.lastHash = rendered.hash
       await this.removeOldMaps(runDir, basename(mapPath))
     } catch (error) {
-      this.options.log(`proxy update failed, retrying in 1 s: ${(error as Error).message}`)
+      const delay = this.options.retryDelayMs ?? 1000
+      this.options.log(`proxy update failed, retrying in ${delay} ms: ${(error as Error).message}`)
       this.retryTimer ??= setTimeout(() => {
         this.retryTimer = null
         void this.schedule()
-      }, 1000)
+      }, delay)
     }
   }
 

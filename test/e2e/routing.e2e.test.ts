@@ -166,6 +166,19 @@ describe('docker run pass-through', () => {
     expect(result.stdout.trim()).toBe('second|hello world')
   })
 
+  it('routes a foreground run while it runs, then returns its exit code', async () => {
+    // busybox httpd without -f daemonizes inside the container; the shell then keeps it alive 4 s.
+    const foreground = highway(['run', '--rm', '--name', 'fg', '-p', '9090', APP_IMAGE, 'sh', '-c', 'mkdir -p /www && echo hello-fg > /www/index.html && httpd -p 9090 -h /www && sleep 4'], env)
+    const routed = await until('foreground service routed', async () => {
+      const answer = await through('fg', 0.5)
+      return answer.status === 200 ? answer.body.trim() : undefined
+    }, 4000)
+    expect(routed.value).toBe('hello-fg')
+    const result = await foreground
+    expect(result.code, result.stderr).toBe(0)
+    await until('fg gone after --rm', async () => ((await through('fg', 0.2)).status === 404 ? true : undefined), 2000)
+  })
+
   it("returns the container's exit code from a foreground --rm run", async () => {
     const result = await highway(['run', '--rm', APP_IMAGE, 'sh', '-c', 'exit 7'], env)
     expect(result.code).toBe(7)

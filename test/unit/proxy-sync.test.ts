@@ -1,0 +1,104 @@
+import {mkdtempSync, readFileSync, readdirSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {ProxySync} from '../../src/agent/proxy-sync.js'
+import type {ServiceRecord} from '../../src/core/types.js'
+
+function record(name: string, port: number): ServiceRecord {
+  return {
+    containerId: `${name.padEnd(12, '0').replaceAll(/[^a-f0-9]/g, 'a')}${'b'.repeat(52)}`,
+    containerIp: '172.17.0.9',
+    containerName: name,
+    hostId: 'host1',
+    hostName: 'host1',
+    name,
+    ports: [{address: '172.17.0.1', containerPort: '9090/tcp', port}],
+    schema: 1,
+    state: 'running',
+    updatedAt: new Date().toISOString(),
+  }
+}
+
+function harness(records: ServiceRecord[], options: {failValidate?: () => boolean} = {}) {
+  const runDir = mkdtempSync(join(tmpdir(), 'highway-sync-'))
+  const validated: string[] = []
+  const reloads: string[] = []
+  const logs: string[] = []
+  const sync = new ProxySync(() => records, {
+    domain: 'local',
+    log: (message) => logs.push(message),
+    reload: async (socket) => {
+      reloads.push(socket)
+    },
+    retryDelayMs: 5,
+    runDir,
+    validate: async (path) => {
+      // Yield so that schedule() calls made "during" the render really overlap it.
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      if (options.failValidate?.()) throw new Error('rejected')
+      validated.push(readFileSync(path, 'utf8'))
+    },
+  })
+  return {logs, reloads, runDir, sync, validated}
+}
+
+describe('ProxySync', () => {
+  it('writes the config and its map, validates, then reloads through the master socket', async () => {
+    const {reloads, runDir, sync, validated} = harness([record('api', 32768)])
+    await sync.schedule()
+    expect(validated).toHaveLength(1)
+    expect(reloads).toEqual([join(runDir, 'master.sock')])
+    const files = readdirSync(runDir).sort()
+    expect(files).toContain('haproxy.cfg')
+    const map = files.find((file) => file.startsWith('routes-'))!
+    expect(readFileSync(join(runDir, map), 'utf8')).toBe('api.local svc_api\n')
+    expect(readFileSync(join(runDir, 'haproxy.cfg'), 'utf8')).toContain(join(runDir, map))
+  })
+
+  it('skips the reload when the rendered config has not changed', async () => {
+    const {reloads, sync} = harness([record('api', 32768)])
+    await sync.schedule()
+    await sync.schedule()
+    await sync.schedule()
+    expect(reloads).toHaveLength(1)
+    expect(sync.renders).toBe(3)
+  })
+
+  it('coalesces a burst of changes into at most one more render', async () => {
+    const records = [record('api', 32768)]
+    const {reloads, sync} = harness(records)
+    const first = sync.schedule()
+    for (let index = 0; index < 50; index++) {
+      records.push(record(`svc${index}`, 33_000 + index))
+      void sync.schedule()
+    }
+    await first
+    await sync.schedule()
+    expect(sync.renders).toBeLessThanOrEqual(3)
+    expect(reloads.length).toBeLessThanOrEqual(2)
+    expect(sync.configHash).not.toBeNull()
+  })
+
+  it('keeps the old config and retries when validation fails', async () => {
+    let fail = true
+    const {logs, reloads, runDir, sync} = harness([record('api', 32768)], {failValidate: () => fail})
+    await sync.schedule()
+    expect(reloads).toHaveLength(0)
+    expect(readdirSync(runDir)).not.toContain('haproxy.cfg')
+    expect(logs[0]).toMatch(/proxy update failed, retrying in 5 ms: rejected/)
+    fail = false
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(reloads).toHaveLength(1)
+    sync.stop()
+  })
+
+  it('removes route maps the new config no longer uses', async () => {
+    const records = [record('api', 32768)]
+    const {runDir, sync} = harness(records)
+    await sync.schedule()
+    records.push(record('web', 32769))
+    await sync.schedule()
+    expect(readdirSync(runDir).filter((file) => file.startsWith('routes-'))).toHaveLength(1)
+  })
+})
