@@ -66,7 +66,7 @@ export default class Up extends HighwayCommand {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
     }
-    saveSettings(settings)
+    await saveSettings(settings)
     const changed = Object.values(context.outcomes).filter((outcome) => outcome !== 'unchanged').length
     this.log(
       changed === 0

@@ -28,11 +28,12 @@ export async function routeState(settings: Settings, name: string): Promise<'non
   return 'routed'
 }
 
-async function assertUp(settings: Settings): Promise<void> {
+/** Asks the proxy about `name`; no answer at all means highway is not up. */
+async function routeStateOrNotUp(settings: Settings, name: string): Promise<'none' | 'routed' | 'stopped'> {
   const notUp = new UserError('highway is not up on this host', {suggestion: 'run `highway up` first'})
   if (!settings.bridgeIp) throw notUp
   try {
-    await routeState(settings, 'highway-probe')
+    return await routeState(settings, name)
   } catch (error) {
     throw Object.assign(notUp, {cause: error})
   }
@@ -67,9 +68,9 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   const parsed = parseRunArgs(argv)
   const ports = servicePorts(parsed)
   const settings = loadSettings(io.env)
-  await assertUp(settings)
   const name = serviceName(parsed)
-  if (name && (await routeState(settings, name)) === 'routed') {
+  // One request both checks that highway is up and that the name is free.
+  if ((await routeStateOrNotUp(settings, name ?? 'highway-probe')) === 'routed' && name) {
     throw new UserError(`the name "${name}" is already registered to a running container`, {
       suggestion: `pick another --name, or stop that container first (see \`highway ls\`)`,
     })
@@ -85,7 +86,7 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   if (result.code !== 0 || !name) return result.code
   const url = `http://${name}.${settings.domain}/`
   await waitFor(async () => ((await routeState(settings, name)) === 'routed' ? true : undefined), {
-    interval: 10,
+    interval: 5,
     message: `${url} did not become routable (container ${result.stdout.trim().slice(0, 12)} is running; see \`highway ls\` and \`highway status\`)`,
     timeout: ROUTE_TIMEOUT_MS,
   })
