@@ -52,6 +52,8 @@ export function routesFrom(input: ProxyConfigInput): Route[] {
       route.stopped++
     }
   }
+  // Sorted throughout: the same records in any arrival order render the same config (no needless reload).
+  for (const route of routes.values()) route.servers.sort((a, b) => a.id.localeCompare(b.id))
   return [...routes.values()].sort((a, b) => a.name.localeCompare(b.name))
 }
 
