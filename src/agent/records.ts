@@ -20,7 +20,8 @@ function containerPorts(info: Docker.ContainerInspectInfo): string[] {
       .map((port) => (port.includes('/') ? port : `${port}/tcp`))
   }
   // A container labelled by hand or by compose without a ports label: use what it publishes.
-  return Object.keys(info.HostConfig.PortBindings ?? {}).sort()
+  // Numeric order, so 80/tcp comes before 443/tcp and 9090/tcp before 10000/tcp.
+  return Object.keys(info.HostConfig.PortBindings ?? {}).sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10) || a.localeCompare(b))
 }
 
 /**

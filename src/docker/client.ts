@@ -39,10 +39,12 @@ export async function assertDockerReachable(docker: Docker, env: NodeJS.ProcessE
 
 /** The first host address of an IPv4 subnet: where Docker puts a bridge's gateway unless told otherwise. */
 export function firstHost(subnet: string): string | undefined {
-  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(subnet)
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(subnet)
   if (!match) return undefined
-  const base = match.slice(1, 5).reduce((value, octet) => value * 256 + Number(octet), 0)
-  const first = base + 1
+  const octets = match.slice(1, 5).map(Number)
+  const prefix = Number(match[5])
+  if (octets.some((octet) => octet > 255) || prefix > 30) return undefined
+  const first = octets.reduce((value, octet) => value * 256 + octet, 0) + 1
   return [24, 16, 8, 0].map((shift) => Math.floor(first / 2 ** shift) % 256).join('.')
 }
 

@@ -2,6 +2,7 @@ import type Docker from 'dockerode'
 import {createHash} from 'node:crypto'
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join, relative} from 'node:path'
+import {StringDecoder} from 'node:string_decoder'
 import {UserError} from '../core/errors.js'
 import {PACKAGE_ROOT, VERSION} from '../core/package-info.js'
 import {MANAGED} from '../core/labels.js'
@@ -54,30 +55,38 @@ interface ProgressLine {
  */
 export function followStream(stream: NodeJS.ReadableStream, onLine: (text: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
+    // A decoder, not chunk.toString(): a multi-byte character may be split across chunks.
+    const decoder = new StringDecoder('utf8')
     let buffer = ''
     let failure: Error | undefined
+    const handle = (raw: string) => {
+      if (!raw) return
+      let line: ProgressLine
+      try {
+        line = JSON.parse(raw) as ProgressLine
+      } catch {
+        return
+      }
+      if (line.error || line.errorDetail) {
+        failure ??= new Error((line.errorDetail?.message ?? line.error ?? 'unknown error').trim())
+      }
+      const text = (line.stream ?? line.status ?? '').trim()
+      if (text) onLine(text)
+    }
     stream.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8')
+      buffer += decoder.write(chunk)
       let newline
       while ((newline = buffer.indexOf('\n')) >= 0) {
-        const raw = buffer.slice(0, newline).trim()
+        handle(buffer.slice(0, newline).trim())
         buffer = buffer.slice(newline + 1)
-        if (!raw) continue
-        let line: ProgressLine
-        try {
-          line = JSON.parse(raw) as ProgressLine
-        } catch {
-          continue
-        }
-        if (line.error || line.errorDetail) {
-          failure ??= new Error((line.errorDetail?.message ?? line.error ?? 'unknown error').trim())
-        }
-        const text = (line.stream ?? line.status ?? '').trim()
-        if (text) onLine(text)
       }
     })
     stream.on('error', reject)
-    stream.on('end', () => (failure ? reject(failure) : resolve()))
+    stream.on('end', () => {
+      handle((buffer + decoder.end()).trim())
+      if (failure) reject(failure)
+      else resolve()
+    })
   })
 }
 

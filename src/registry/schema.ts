@@ -38,7 +38,8 @@ export function parseRecord(key: string, value: string): ServiceRecord | null {
   if (!parsed) return null
   try {
     const record = JSON.parse(value) as ServiceRecord
-    if (record.schema !== 1 || record.name !== parsed.name || record.containerId !== parsed.containerId) return null
+    // A record must agree with its key: a host's agent deletes its own orphans by the hostId inside.
+    if (record.schema !== 1 || record.name !== parsed.name || record.containerId !== parsed.containerId || record.hostId !== parsed.hostId) return null
     return record
   } catch {
     return null

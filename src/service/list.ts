@@ -1,5 +1,6 @@
 import type Docker from 'dockerode'
 import {SERVICE} from '../core/labels.js'
+import {isDnsLabel} from '../core/validate.js'
 import type {ServiceRecord, Settings} from '../core/types.js'
 import type {Registry} from '../registry/etcd.js'
 
@@ -48,7 +49,7 @@ export function serviceRows(records: ServiceRecord[], containers: Docker.Contain
       container: container.Names[0]?.replace(/^\//, '') ?? container.Id.slice(0, 12),
       host: '(this host)',
       name,
-      problem: 'not registered (agent down or behind?)',
+      problem: isDnsLabel(name) ? 'not registered (agent down or behind?)' : 'never routed: the name is not a DNS label',
       state: container.State,
       url: `http://${name}.${settings.domain}/`,
     })

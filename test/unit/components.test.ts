@@ -1,0 +1,211 @@
+import {createHash} from 'node:crypto'
+import {describe, expect, it} from 'vitest'
+import {UserError} from '../../src/core/errors.js'
+import type {Component} from '../../src/core/labels.js'
+import type {Settings} from '../../src/core/types.js'
+import {dnsmasqArgs} from '../../src/dns/dnsmasq.js'
+import {componentSpecs, etcdEndpoints, etcdUrl, type ComponentSpec, type SpecContext} from '../../src/infra/components.js'
+import {renderProxyConfig} from '../../src/proxy/haproxy.js'
+
+const SETTINGS: Settings = {
+  baseImage: 'debian:trixie-slim',
+  bridgeIp: '172.17.0.1',
+  domain: 'local',
+  etcdEndpoints: [],
+  upstreamDns: [],
+}
+const CONTEXT: SpecContext = {dockerSocket: '/var/run/docker.sock', image: 'highway/infra:0.1.0-0123456789', settings: SETTINGS}
+
+function specs(overrides: {settings?: Partial<Settings>; image?: string; dockerSocket?: string} = {}): Map<Component, ComponentSpec> {
+  const context: SpecContext = {...CONTEXT, ...overrides, settings: {...SETTINGS, ...overrides.settings}}
+  return new Map(componentSpecs(context).map((spec) => [spec.component, spec]))
+}
+
+function spec(component: Component, map = specs()): ComponentSpec {
+  const found = map.get(component)
+  if (!found) throw new Error(`no ${component} spec`)
+  return found
+}
+
+const specLabel = (item: ComponentSpec) => item.create.Labels?.['io.highway.spec']
+const specLabels = (map: Map<Component, ComponentSpec>) => Object.fromEntries([...map].map(([component, item]) => [component, specLabel(item)]))
+
+describe('componentSpecs', () => {
+  it('starts etcd, proxy, dns and agent, in that order, named highway-<component>', () => {
+    const list = componentSpecs(CONTEXT)
+    expect(list.map((item) => item.component)).toEqual(['etcd', 'proxy', 'dns', 'agent'])
+    expect(list.map((item) => item.name)).toEqual(['highway-etcd', 'highway-proxy', 'highway-dns', 'highway-agent'])
+    expect(list.map((item) => item.create.name)).toEqual(['highway-etcd', 'highway-proxy', 'highway-dns', 'highway-agent'])
+    expect(list.map((item) => item.create.Image)).toEqual(Array(4).fill('highway/infra:0.1.0-0123456789'))
+    expect(list.map((item) => item.bridgeIp)).toEqual(Array(4).fill('172.17.0.1'))
+  })
+
+  it('binds every published port on the bridge IP only, never on 0.0.0.0 or every address', () => {
+    for (const bridgeIp of ['172.17.0.1', '10.10.0.1']) {
+      for (const item of componentSpecs({...CONTEXT, settings: {...SETTINGS, bridgeIp}})) {
+        const bindings = Object.values(item.create.HostConfig?.PortBindings ?? {}).flat() as Array<{HostIp: string; HostPort: string}>
+        expect(bindings.length, item.component).toBe(item.ports.length)
+        for (const binding of bindings) expect(binding.HostIp, item.component).toBe(bridgeIp)
+      }
+    }
+  })
+
+  it('publishes etcd on 2379/tcp, the proxy on 80/tcp, dns on 53/udp and 53/tcp, and nothing for the agent', () => {
+    const map = specs()
+    const ip = '172.17.0.1'
+    expect(spec('etcd', map).create.HostConfig?.PortBindings).toEqual({'2379/tcp': [{HostIp: ip, HostPort: '2379'}]})
+    expect(spec('proxy', map).create.HostConfig?.PortBindings).toEqual({'80/tcp': [{HostIp: ip, HostPort: '80'}]})
+    expect(spec('dns', map).create.HostConfig?.PortBindings).toEqual({
+      '53/tcp': [{HostIp: ip, HostPort: '53'}],
+      '53/udp': [{HostIp: ip, HostPort: '53'}],
+    })
+    expect(spec('agent', map).create.HostConfig?.PortBindings).toEqual({})
+    expect(spec('dns', map).ports).toEqual([
+      {port: 53, protocol: 'udp'},
+      {port: 53, protocol: 'tcp'},
+    ])
+    expect(spec('dns', map).create.ExposedPorts).toEqual({'53/tcp': {}, '53/udp': {}})
+    expect(spec('agent', map).create.ExposedPorts).toEqual({})
+  })
+
+  it.each(['0.0.0.0', '', '::', 'not-an-ip'])('refuses the bridge IP %j rather than publish on it', (bridgeIp) => {
+    expect(() => componentSpecs({...CONTEXT, settings: {...SETTINGS, bridgeIp}})).toThrow(UserError)
+  })
+
+  it('restarts every component unless stopped and caps its logs', () => {
+    for (const item of componentSpecs(CONTEXT)) {
+      expect(item.create.HostConfig?.RestartPolicy, item.component).toEqual({Name: 'unless-stopped'})
+      expect(item.create.HostConfig?.LogConfig, item.component).toEqual({Config: {'max-file': '2', 'max-size': '10m'}, Type: 'json-file'})
+    }
+  })
+
+  it('labels every component as managed, with its component and a 16-hex spec hash', () => {
+    for (const item of componentSpecs(CONTEXT)) {
+      expect(Object.keys(item.create.Labels ?? {}).sort(), item.component).toEqual(['io.highway.component', 'io.highway.managed', 'io.highway.spec'])
+      expect(item.create.Labels?.['io.highway.managed']).toBe('true')
+      expect(item.create.Labels?.['io.highway.component']).toBe(item.component)
+      expect(specLabel(item)).toMatch(/^[0-9a-f]{16}$/)
+    }
+  })
+
+  it('derives the spec label from the create options it labels (without the name and the label itself)', () => {
+    for (const item of componentSpecs(CONTEXT)) {
+      const {name: _name, ...create} = item.create
+      const {['io.highway.spec']: label, ...labels} = create.Labels ?? {}
+      const expected = createHash('sha256').update(JSON.stringify({...create, Labels: labels})).digest('hex').slice(0, 16)
+      expect(label, item.component).toBe(expected)
+    }
+  })
+
+  it('is pure: the same context gives the same specs', () => {
+    expect(componentSpecs(CONTEXT)).toEqual(componentSpecs(structuredClone(CONTEXT)))
+    expect(new Set(Object.values(specLabels(specs()))).size).toBe(4)
+  })
+
+  it('changes every spec label when the bridge IP changes', () => {
+    const before = specLabels(specs())
+    const after = specLabels(specs({settings: {bridgeIp: '172.18.0.1'}}))
+    for (const component of ['etcd', 'proxy', 'dns', 'agent'] as const) expect(after[component], component).not.toBe(before[component])
+  })
+
+  it('changes every spec label when the image changes', () => {
+    const before = specLabels(specs())
+    const after = specLabels(specs({image: 'highway/infra:0.1.0-abcdefabcd'}))
+    for (const component of ['etcd', 'proxy', 'dns', 'agent'] as const) expect(after[component], component).not.toBe(before[component])
+  })
+
+  it('changes the proxy, dns and agent specs, not etcd, when the domain changes', () => {
+    const before = specLabels(specs())
+    const after = specLabels(specs({settings: {domain: 'test'}}))
+    expect(after.etcd).toBe(before.etcd)
+    expect(after.proxy).not.toBe(before.proxy)
+    expect(after.dns).not.toBe(before.dns)
+    expect(after.agent).not.toBe(before.agent)
+  })
+
+  it('changes only the dns spec when the upstream servers change', () => {
+    const before = specLabels(specs())
+    const after = specLabels(specs({settings: {upstreamDns: ['9.9.9.9']}}))
+    expect(after).toEqual({...before, dns: after.dns})
+    expect(after.dns).not.toBe(before.dns)
+  })
+
+  it('changes only the agent spec when the docker socket path changes', () => {
+    const before = specLabels(specs())
+    const after = specLabels(specs({dockerSocket: '/run/user/1000/docker.sock'}))
+    expect(after).toEqual({...before, agent: after.agent})
+    expect(after.agent).not.toBe(before.agent)
+  })
+
+  it('does not change any spec when only the base image setting changes (the image tag carries it)', () => {
+    expect(specLabels(specs({settings: {baseImage: 'debian:bookworm-slim'}}))).toEqual(specLabels(specs()))
+  })
+
+  it('runs etcd with periodic auto-compaction, advertised on the bridge IP, data in its volume', () => {
+    const etcd = spec('etcd')
+    expect(etcd.create.Cmd).toEqual(expect.arrayContaining(['--auto-compaction-mode=periodic', '--auto-compaction-retention=1h']))
+    expect(etcd.create.Cmd).toContain('--advertise-client-urls=http://172.17.0.1:2379')
+    expect(etcd.create.Cmd).toContain('--data-dir=/var/lib/etcd/data')
+    expect(etcd.create.Cmd?.[0]).toBe('etcd')
+    expect(etcd.create.HostConfig?.Binds).toEqual(['highway-etcd-data:/var/lib/etcd'])
+    expect(etcd.volumes).toEqual(['highway-etcd-data'])
+  })
+
+  it('runs no etcd with external endpoints, and hands the endpoints to the agent', () => {
+    const map = specs({settings: {etcdEndpoints: ['http://10.0.0.5:2379', 'http://10.0.0.6:2379']}})
+    expect([...map.keys()]).toEqual(['proxy', 'dns', 'agent'])
+    expect(spec('agent', map).create.Env).toContain('HIGHWAY_ETCD=http://10.0.0.5:2379,http://10.0.0.6:2379')
+    // The other components do not depend on where etcd is.
+    expect(specLabel(spec('proxy', map))).toBe(specLabel(spec('proxy')))
+    expect(specLabel(spec('dns', map))).toBe(specLabel(spec('dns')))
+  })
+
+  it('gives the agent the domain, bridge IP and local etcd by default', () => {
+    expect(spec('agent').create.Env).toEqual(['HIGHWAY_DOMAIN=local', 'HIGHWAY_BRIDGE_IP=172.17.0.1', 'HIGHWAY_ETCD=http://172.17.0.1:2379'])
+    expect(spec('agent').create.Cmd).toEqual(['node', '/opt/highway/lib/agent.cjs'])
+  })
+
+  it('mounts the docker socket into the agent only', () => {
+    for (const dockerSocket of ['/var/run/docker.sock', '/run/user/1000/docker.sock']) {
+      const map = specs({dockerSocket})
+      const mounting = [...map.values()].filter((item) =>
+        (item.create.HostConfig?.Binds ?? []).some((bind) => bind.includes('docker.sock') || bind.startsWith(`${dockerSocket}:`)),
+      )
+      expect(mounting.map((item) => item.component)).toEqual(['agent'])
+      expect(spec('agent', map).create.HostConfig?.Binds).toEqual([`${dockerSocket}:/var/run/docker.sock`, 'highway-proxy-run:/run/highway'])
+    }
+  })
+
+  it('shares the proxy run volume between the proxy and the agent only', () => {
+    const map = specs()
+    expect(spec('proxy', map).create.HostConfig?.Binds).toEqual(['highway-proxy-run:/run/highway'])
+    expect(spec('proxy', map).volumes).toEqual(['highway-proxy-run'])
+    expect(spec('agent', map).volumes).toEqual(['highway-proxy-run'])
+    expect(spec('dns', map).volumes).toEqual([])
+    expect(spec('dns', map).create.HostConfig?.Binds).toBeUndefined()
+  })
+
+  it('starts the proxy with the no-route config unless the agent already wrote one', () => {
+    const proxy = spec('proxy')
+    expect(proxy.create.Env).toEqual([`HIGHWAY_INITIAL_CONFIG=${renderProxyConfig({domain: 'local', records: []}).config}`])
+    expect(proxy.create.Cmd).toEqual([
+      'sh',
+      '-c',
+      '[ -s /run/highway/haproxy.cfg ] || printf \'%s\' "$HIGHWAY_INITIAL_CONFIG" > /run/highway/haproxy.cfg; ' +
+        'exec haproxy -W -db -S /run/highway/master.sock,mode,600 -f /run/highway/haproxy.cfg',
+    ])
+  })
+
+  it('runs dnsmasq with the arguments for these settings', () => {
+    const settings = {upstreamDns: ['1.1.1.1'], domain: 'test'}
+    expect(spec('dns', specs({settings})).create.Cmd).toEqual(dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'test', upstreams: ['1.1.1.1']}))
+  })
+})
+
+describe('etcdUrl / etcdEndpoints', () => {
+  it('points at the local etcd on the bridge IP unless endpoints are given', () => {
+    expect(etcdUrl(SETTINGS)).toBe('http://172.17.0.1:2379')
+    expect(etcdEndpoints(SETTINGS)).toEqual(['http://172.17.0.1:2379'])
+    expect(etcdEndpoints({...SETTINGS, etcdEndpoints: ['http://10.0.0.5:2379']})).toEqual(['http://10.0.0.5:2379'])
+  })
+})

@@ -1,0 +1,94 @@
+import {describe, expect, it} from 'vitest'
+import {UserError} from '../../src/core/errors.js'
+import {dnsmasqArgs} from '../../src/dns/dnsmasq.js'
+
+function userError(fn: () => unknown): UserError {
+  try {
+    fn()
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError)
+    return error as UserError
+  }
+  throw new Error('expected a UserError, nothing was thrown')
+}
+
+describe('dnsmasqArgs', () => {
+  it('answers the domain with the bridge IP and uses the container resolv.conf without upstreams', () => {
+    expect(dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'local', upstreams: []})).toEqual([
+      'dnsmasq',
+      '--keep-in-foreground',
+      '--log-facility=-',
+      '--user=root',
+      '--port=53',
+      '--local-service',
+      '--no-hosts',
+      '--domain-needed',
+      '--cache-size=1000',
+      '--address=/local/172.17.0.1',
+    ])
+  })
+
+  it('with upstream servers, stops reading resolv.conf and forwards to each, in order', () => {
+    const args = dnsmasqArgs({bridgeIp: '172.18.0.1', domain: 'test', upstreams: ['9.9.9.9', '1.1.1.1']})
+    expect(args.slice(-4)).toEqual(['--address=/test/172.18.0.1', '--no-resolv', '--server=9.9.9.9', '--server=1.1.1.1'])
+    expect(args.filter((arg) => arg === '--no-resolv')).toHaveLength(1)
+  })
+
+  it('never adds --no-resolv or --server without upstreams', () => {
+    const args = dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'local', upstreams: []})
+    expect(args.filter((arg) => arg === '--no-resolv' || arg.startsWith('--server'))).toEqual([])
+  })
+
+  it('always refuses queries from outside the local subnet', () => {
+    for (const upstreams of [[], ['8.8.8.8']]) {
+      expect(dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'local', upstreams})).toContain('--local-service')
+    }
+  })
+
+  it('never listens on 0.0.0.0 nor names an interface or listen address', () => {
+    const args = dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'local', upstreams: ['8.8.8.8']})
+    expect(args.filter((arg) => arg.includes('0.0.0.0'))).toEqual([])
+    expect(args.filter((arg) => /^--(listen-address|interface|except-interface|bind-)/.test(arg))).toEqual([])
+  })
+
+  it('accepts a multi-label domain and strips leading and trailing dots', () => {
+    expect(dnsmasqArgs({bridgeIp: '10.0.0.1', domain: 'dev.example.test', upstreams: []})).toContain('--address=/dev.example.test/10.0.0.1')
+    expect(dnsmasqArgs({bridgeIp: '10.0.0.1', domain: '.local.', upstreams: []})).toContain('--address=/local/10.0.0.1')
+  })
+
+  it('rejects 0.0.0.0 as the bridge IP', () => {
+    expect(userError(() => dnsmasqArgs({bridgeIp: '0.0.0.0', domain: 'local', upstreams: []})).message).toBe(
+      'bridge IP cannot be 0.0.0.0: highway never listens on every interface; give the docker bridge address',
+    )
+  })
+
+  it.each(['', '172.17.0.1/16', '::1', 'localhost', '172.17.0.1 ', '172.17.0.1\n--server=6.6.6.6', '300.1.1.1'])(
+    'rejects the bridge IP %j',
+    (bridgeIp) => {
+      expect(userError(() => dnsmasqArgs({bridgeIp, domain: 'local', upstreams: []})).message).toBe(
+        `invalid bridge IP "${bridgeIp}": expected an IPv4 address such as 172.17.0.1`,
+      )
+    },
+  )
+
+  it.each(['8.8.8.8#5353', '2001:4860:4860::8888', 'dns.google', ''])('rejects the upstream %j', (server) => {
+    expect(userError(() => dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'local', upstreams: ['1.1.1.1', server]})).message).toBe(
+      `invalid upstream DNS server "${server}": expected an IPv4 address such as 172.17.0.1`,
+    )
+  })
+
+  it('rejects 0.0.0.0 as an upstream', () => {
+    expect(userError(() => dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'local', upstreams: ['0.0.0.0']})).message).toBe(
+      'upstream DNS server cannot be 0.0.0.0: highway never listens on every interface; give the docker bridge address',
+    )
+  })
+
+  it.each(['', '.', 'Local', 'lo_cal', 'local/evil', 'a..b', 'local\n--server=6.6.6.6', '-local', 'local-', 'local test'])(
+    'rejects the domain %j',
+    (domain) => {
+      expect(userError(() => dnsmasqArgs({bridgeIp: '172.17.0.1', domain, upstreams: []})).message).toBe(
+        `invalid domain "${domain}": use DNS labels separated by dots, lowercase letters, digits and hyphens (for example "local" or "test")`,
+      )
+    },
+  )
+})

@@ -1,0 +1,317 @@
+import {createHash} from 'node:crypto'
+import {describe, expect, it} from 'vitest'
+import type {ServiceRecord} from '../../src/core/types.js'
+import {NOT_FOUND_BACKEND, renderProxyConfig, routesFrom} from '../../src/proxy/haproxy.js'
+import {BRIDGE_IP, IDS, makeRecord} from './support/highway-fixtures.js'
+
+/** The config's sections by header line ("frontend http", "backend svc_web"), each with its indented body. */
+function sections(config: string): Map<string, string[]> {
+  const result = new Map<string, string[]>()
+  for (const block of config.trimEnd().split('\n\n')) {
+    const lines = block.split('\n').filter((line) => !line.startsWith('#'))
+    const [header, ...body] = lines
+    expect(result.has(header), `section "${header}" appears twice`).toBe(false)
+    result.set(header, body)
+  }
+  return result
+}
+
+function headers(config: string): string[] {
+  return [...sections(config).keys()]
+}
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex')
+
+const serverLine = (id: string, address: string, port: number) =>
+  `    server c${id.slice(0, 12)} ${address}:${port} check inter 2s fall 2 rise 1`
+
+const page404 = (domain: string) =>
+  `    http-request return status 404 content-type "text/html; charset=utf-8" hdr x-highway not-found string ` +
+  `"<!doctype html><html><head><title>404 No such service</title></head><body><h1>No such service</h1>` +
+  `<p>No service is registered under this name in the ${domain} domain.</p><hr><p>highway</p></body></html>"`
+
+const page503 = (host: string) =>
+  `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway stopped string ` +
+  `"<!doctype html><html><head><title>503 Service not running</title></head><body><h1>Service not running</h1>` +
+  `<p>${host} is registered but its container is not running.</p><hr><p>highway</p></body></html>"`
+
+const web1 = makeRecord()
+const web2 = makeRecord({containerId: IDS.web2, containerName: 'web-2', ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 49_154}]})
+const api = makeRecord({
+  containerId: IDS.api,
+  containerName: 'api',
+  hostId: 'hostb',
+  hostName: 'host-b',
+  name: 'api',
+  ports: [{containerPort: '8080/tcp', address: '10.0.0.12', port: 32_768}],
+})
+const dbStopped = makeRecord({
+  containerId: IDS.db,
+  containerName: 'db',
+  name: 'db',
+  ports: [{containerPort: '5432/tcp', address: BRIDGE_IP, port: 0}],
+  state: 'stopped',
+})
+
+describe('routesFrom', () => {
+  it('groups records into one route per name, servers for running ones, a stopped count for the rest', () => {
+    expect(routesFrom({domain: 'local', records: [web1, dbStopped, api, web2]})).toEqual([
+      {host: 'api.local', name: 'api', servers: [{address: '10.0.0.12', id: '3c3c3c3c3c3c', port: 32_768}], stopped: 0},
+      {host: 'db.local', name: 'db', servers: [], stopped: 1},
+      {
+        host: 'web.local',
+        name: 'web',
+        servers: [
+          {address: BRIDGE_IP, id: '1a1a1a1a1a1a', port: 49_153},
+          {address: BRIDGE_IP, id: '2b2b2b2b2b2b', port: 49_154},
+        ],
+        stopped: 0,
+      },
+    ])
+  })
+
+  it('sorts routes by name whatever the input order', () => {
+    const names = ['zeta', 'alpha', 'm-1', 'm0', 'beta2', 'beta']
+    const records = names.map((name, index) => makeRecord({containerId: `${index}`.repeat(64), name}))
+    expect(routesFrom({domain: 'test', records}).map((route) => route.name)).toEqual(['alpha', 'beta', 'beta2', 'm-1', 'm0', 'zeta'])
+  })
+
+  it('counts a registered running container without a usable port as stopped', () => {
+    const routes = routesFrom({
+      domain: 'local',
+      records: [
+        makeRecord({ports: []}),
+        makeRecord({containerId: IDS.web2, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}]}),
+      ],
+    })
+    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 2}])
+  })
+
+  it('sorts the servers of a route by server id whatever the input order', () => {
+    const ids = ['9f' + '0'.repeat(62), '0a' + '0'.repeat(62), '5c' + '0'.repeat(62)]
+    const routes = routesFrom({domain: 'local', records: ids.map((containerId) => makeRecord({containerId}))})
+    expect(routes[0].servers.map((server) => server.id)).toEqual(['0a0000000000', '5c0000000000', '9f0000000000'])
+  })
+
+  it('uses only the first port of a record', () => {
+    const record = makeRecord({
+      ports: [
+        {containerPort: '8080/tcp', address: BRIDGE_IP, port: 40_000},
+        {containerPort: '80/tcp', address: BRIDGE_IP, port: 40_001},
+      ],
+    })
+    expect(routesFrom({domain: 'local', records: [record]})[0].servers).toEqual([{address: BRIDGE_IP, id: '1a1a1a1a1a1a', port: 40_000}])
+  })
+
+  it.each([
+    ['a newline and a backend', 'web\nbackend evil'],
+    ['a double quote', 'we"b'],
+    ['upper case', 'Web'],
+    ['a leading hyphen', '-web'],
+    ['a trailing newline', 'web\n'],
+    ['a space', 'web x'],
+    ['a dot', 'web.evil'],
+    ['the empty string', ''],
+    ['64 characters', 'a'.repeat(64)],
+  ])('drops a record whose name has %s', (_what, name) => {
+    expect(routesFrom({domain: 'local', records: [makeRecord({name})]})).toEqual([])
+  })
+
+  it.each([
+    ['a config line smuggled after the address', '1.2.3.4 check\nbackend x'],
+    ['an IPv6 address', '::1'],
+    ['a host name', 'localhost'],
+    ['an address with a port', '1.2.3.4:80'],
+    ['an out-of-range octet', '256.1.1.1'],
+    ['the empty string', ''],
+  ])('keeps the route but serves no server for an address with %s', (_what, address) => {
+    const routes = routesFrom({domain: 'local', records: [makeRecord({ports: [{containerPort: '80/tcp', address, port: 8080}]})]})
+    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 1}])
+  })
+
+  it.each([0, -1, 65_536, 80.5, Number.NaN])('counts port %s as no server', (port) => {
+    const routes = routesFrom({domain: 'local', records: [makeRecord({ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port}]})]})
+    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 1}])
+  })
+
+  it('takes the server id from the hex characters of the container id only', () => {
+    const routes = routesFrom({
+      domain: 'local',
+      records: [
+        makeRecord({containerId: 'deadbeef\nbackend x'}),
+        makeRecord({containerId: 'zzzz-xyz-qq', containerName: 'other'}),
+      ],
+    })
+    // "backend x" leaves b, a, c, e, d; a container id with no hex at all gives no server.
+    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [{address: BRIDGE_IP, id: 'deadbeefbace', port: 49_153}], stopped: 1}])
+  })
+})
+
+describe('renderProxyConfig', () => {
+  const records = [web2, dbStopped, api, web1]
+  const rendered = renderProxyConfig({domain: 'local', records})
+
+  it('writes one map line per name, sorted, pointing at the svc_ backend', () => {
+    expect(rendered.map).toBe('api.local svc_api\ndb.local svc_db\nweb.local svc_web\n')
+  })
+
+  it('names the map file after a hash of its content', () => {
+    expect(rendered.mapPath).toBe(`/run/highway/routes-${sha(rendered.map).slice(0, 12)}.map`)
+  })
+
+  it('routes by the Host header through the map, with the 404 backend as default', () => {
+    expect(sections(rendered.config).get('frontend http')).toEqual([
+      '    bind :80',
+      `    use_backend %[req.hdr(host),field(1,:),lower,map_str(${rendered.mapPath},highway_not_found)]`,
+      '    default_backend highway_not_found',
+    ])
+  })
+
+  it('has the global, defaults, frontend and 404 sections followed by one backend per name, sorted', () => {
+    expect(headers(rendered.config)).toEqual([
+      'global',
+      'defaults',
+      'frontend http',
+      `backend ${NOT_FOUND_BACKEND}`,
+      'backend svc_api',
+      'backend svc_db',
+      'backend svc_web',
+    ])
+    expect(sections(rendered.config).get('global')).toContain('    master-worker')
+    expect(sections(rendered.config).get('defaults')).toContain('    mode http')
+  })
+
+  it('answers unknown names with a 404 page naming the domain', () => {
+    expect(sections(rendered.config).get('backend highway_not_found')).toEqual([page404('local')])
+  })
+
+  it('answers a registered name with no running container with a 503 page', () => {
+    expect(sections(rendered.config).get('backend svc_db')).toEqual([page503('db.local')])
+  })
+
+  it('lists every running container of one name as a server of its backend', () => {
+    expect(sections(rendered.config).get('backend svc_web')).toEqual([
+      // Sorted by container id, whatever the order the records came in.
+      serverLine(IDS.web1, BRIDGE_IP, 49_153),
+      serverLine(IDS.web2, BRIDGE_IP, 49_154),
+    ])
+    expect(sections(rendered.config).get('backend svc_api')).toEqual([serverLine(IDS.api, '10.0.0.12', 32_768)])
+  })
+
+  it('serves the running containers and no 503 page when only some containers of a name are stopped', () => {
+    const stoppedWeb = makeRecord({containerId: IDS.db, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}], state: 'stopped'})
+    const config = renderProxyConfig({domain: 'local', records: [stoppedWeb, web1]}).config
+    expect(sections(config).get('backend svc_web')).toEqual([serverLine(IDS.web1, BRIDGE_IP, 49_153)])
+    expect(config).not.toContain('status 503')
+  })
+
+  it('ends the config with a newline and has no trailing whitespace on any line', () => {
+    expect(rendered.config.endsWith('\n')).toBe(true)
+    expect(rendered.config.split('\n').filter((line) => /\s$/.test(line))).toEqual([])
+  })
+
+  it('renders no use_backend line and an empty map when there are no routes', () => {
+    const empty = renderProxyConfig({domain: 'local', records: []})
+    expect(empty.map).toBe('')
+    expect(empty.config).not.toContain('use_backend')
+    expect(empty.config).not.toContain('routes-')
+    expect(sections(empty.config).get('frontend http')).toEqual(['    bind :80', '    default_backend highway_not_found'])
+    expect(headers(empty.config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found'])
+    expect(empty.mapPath).toBe(`/run/highway/routes-${sha('').slice(0, 12)}.map`)
+  })
+
+  it('renders no use_backend line when every record is invalid', () => {
+    const config = renderProxyConfig({domain: 'local', records: [makeRecord({name: 'bad name'}), makeRecord({name: 'x"y'})]}).config
+    expect(config).not.toContain('use_backend')
+    expect(headers(config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found'])
+  })
+
+  it('keeps smuggled syntax out of the config and the map', () => {
+    const evil = [
+      makeRecord({name: 'web\nbackend evil\n    server x 6.6.6.6:80'}),
+      makeRecord({name: 'quote"d'}),
+      makeRecord({containerId: IDS.api, name: 'api', ports: [{containerPort: '80/tcp', address: '1.2.3.4 check\nbackend x', port: 80}]}),
+      makeRecord({containerId: IDS.db, name: 'db', ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 1e6}]}),
+    ]
+    const {config, map} = renderProxyConfig({domain: 'local', records: evil})
+    expect(headers(config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found', 'backend svc_api', 'backend svc_db'])
+    expect(map).toBe('api.local svc_api\ndb.local svc_db\n')
+    expect(config).not.toMatch(/evil|6\.6\.6\.6|1\.2\.3\.4|backend x|quote|1000000/)
+    expect(sections(config).get('backend svc_api')).toEqual([page503('api.local')])
+    expect(sections(config).get('backend svc_db')).toEqual([page503('db.local')])
+    expect(config.split('\n').filter((line) => /^ *server /.test(line))).toEqual([])
+  })
+
+  it('uses the domain in hosts and pages', () => {
+    const {config, map} = renderProxyConfig({domain: 'dev.example.test', records: [web1]})
+    expect(map).toBe('web.dev.example.test svc_web\n')
+    expect(sections(config).get('backend highway_not_found')).toEqual([page404('dev.example.test')])
+  })
+
+  it.each(['Local', 'local\nbackend x', '', 'local.', '.local', 'lo cal', 'lo"cal'])('refuses the invalid domain %j', (domain) => {
+    expect(() => renderProxyConfig({domain, records: [web1]})).toThrow(`refusing to render a proxy config for invalid domain "${domain}"`)
+  })
+})
+
+describe('renderProxyConfig hash', () => {
+  const records = [web1, web2, api, dbStopped]
+  const base = renderProxyConfig({domain: 'local', records})
+
+  it('is 16 hex characters over the config and the map', () => {
+    expect(base.hash).toBe(createHash('sha256').update(base.config).update(base.map).digest('hex').slice(0, 16))
+  })
+
+  it('is the same for the same input, and for a deep copy of it', () => {
+    expect(renderProxyConfig({domain: 'local', records}).hash).toBe(base.hash)
+    const copy = JSON.parse(JSON.stringify(records)) as ServiceRecord[]
+    expect(renderProxyConfig({domain: 'local', records: copy})).toEqual(base)
+  })
+
+  it('does not change when only updatedAt changes (it is not in the config)', () => {
+    const touched = records.map((record) => ({...record, updatedAt: '2030-01-01T00:00:00.000Z'}))
+    const again = renderProxyConfig({domain: 'local', records: touched})
+    expect(again.config).toBe(base.config)
+    expect(again.hash).toBe(base.hash)
+  })
+
+  it('does not change when only the host name or container ip changes', () => {
+    const touched = records.map((record) => ({...record, containerIp: '172.17.0.99', hostName: 'renamed'}))
+    expect(renderProxyConfig({domain: 'local', records: touched}).hash).toBe(base.hash)
+  })
+
+  it('is the same when records of different names arrive in another order', () => {
+    const again = renderProxyConfig({domain: 'local', records: [dbStopped, api, web1, web2]})
+    expect(again.config).toBe(base.config)
+    expect(again.hash).toBe(base.hash)
+  })
+
+  // The agent renders from a Map in etcd-event order: the same records must render the same config.
+  it('is the same when containers of one name arrive in another order', () => {
+    const again = renderProxyConfig({domain: 'local', records: [web2, web1, api, dbStopped]})
+    expect(again.config).toBe(base.config)
+    expect(again.hash).toBe(base.hash)
+  })
+
+  it('changes when a port changes, while the map path stays', () => {
+    const moved = renderProxyConfig({domain: 'local', records: [{...web1, ports: [{...web1.ports[0], port: 49_999}]}, web2, api, dbStopped]})
+    expect(moved.hash).not.toBe(base.hash)
+    expect(moved.mapPath).toBe(base.mapPath)
+    expect(moved.config).toContain(serverLine(IDS.web1, BRIDGE_IP, 49_999))
+  })
+
+  it('changes when a container stops', () => {
+    const stopped = renderProxyConfig({domain: 'local', records: [web1, web2, {...api, state: 'stopped'}, dbStopped]})
+    expect(stopped.hash).not.toBe(base.hash)
+    expect(sections(stopped.config).get('backend svc_api')).toEqual([page503('api.local')])
+  })
+
+  it('changes, with the map path, when a name is added', () => {
+    const more = renderProxyConfig({domain: 'local', records: [...records, makeRecord({containerId: 'e'.repeat(64), name: 'cache'})]})
+    expect(more.hash).not.toBe(base.hash)
+    expect(more.mapPath).not.toBe(base.mapPath)
+  })
+
+  it('changes when the domain changes', () => {
+    expect(renderProxyConfig({domain: 'test', records}).hash).not.toBe(base.hash)
+  })
+})

@@ -1,0 +1,118 @@
+import {PassThrough} from 'node:stream'
+import {describe, expect, it} from 'vitest'
+import {followStream} from '../../src/docker/image.js'
+
+/** Feeds `chunks` into a fresh stream (as Buffers, like the engine's HTTP body) and follows it. */
+async function follow(chunks: Array<string | Buffer>): Promise<{lines: string[]; error?: Error}> {
+  const stream = new PassThrough()
+  const lines: string[] = []
+  const done = followStream(stream, (text) => lines.push(text))
+  for (const chunk of chunks) stream.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk)
+  stream.end()
+  try {
+    await done
+    return {lines}
+  } catch (error) {
+    return {error: error as Error, lines}
+  }
+}
+
+const json = (value: object) => `${JSON.stringify(value)}\r\n`
+
+describe('followStream', () => {
+  it('passes each stream and status text, trimmed, in order, and resolves', async () => {
+    const result = await follow([
+      json({stream: 'Step 1/3 : FROM debian:trixie-slim\n'}),
+      json({stream: ' ---> 3b25b682ea82\n'}),
+      json({id: 'trixie-slim', status: 'Pulling from library/debian'}),
+      json({aux: {ID: 'sha256:abc'}}),
+      json({stream: 'Successfully built abc\n'}),
+    ])
+    expect(result).toEqual({
+      lines: ['Step 1/3 : FROM debian:trixie-slim', '---> 3b25b682ea82', 'Pulling from library/debian', 'Successfully built abc'],
+    })
+  })
+
+  it('skips blank lines, whitespace-only texts and lines that are not JSON', async () => {
+    const result = await follow(['\n\n', json({stream: '\n'}), 'garbage\n', '{"stream":"ok"}\n', '   \n'])
+    expect(result).toEqual({lines: ['ok']})
+  })
+
+  it('rejects on a line with errorDetail even when later lines report success (the followProgress trap)', async () => {
+    const result = await follow([
+      json({stream: 'Step 1/2 : FROM debian:trixie-slim'}),
+      json({error: 'pull access denied for debian', errorDetail: {message: 'pull access denied for debian\n'}}),
+      json({stream: 'Successfully built 0123456789ab'}),
+      json({stream: 'Successfully tagged highway/infra:0.1.0-abc'}),
+    ])
+    expect(result.error).toBeInstanceOf(Error)
+    expect(result.error?.message).toBe('pull access denied for debian')
+    expect(result.lines).toEqual(['Step 1/2 : FROM debian:trixie-slim', 'Successfully built 0123456789ab', 'Successfully tagged highway/infra:0.1.0-abc'])
+  })
+
+  it('reports the first error when there are several', async () => {
+    const result = await follow([
+      json({errorDetail: {code: 1, message: "The command '/bin/sh -c apt-get install haproxy' returned a non-zero code: 100"}}),
+      json({error: 'second', errorDetail: {message: 'second'}}),
+    ])
+    expect(result.error?.message).toBe("The command '/bin/sh -c apt-get install haproxy' returned a non-zero code: 100")
+  })
+
+  it('uses `error` when errorDetail has no message, and a placeholder when there is neither', async () => {
+    expect((await follow([json({error: ' manifest unknown ', errorDetail: {}})])).error?.message).toBe('manifest unknown')
+    expect((await follow([json({errorDetail: {}})])).error?.message).toBe('unknown error')
+    expect((await follow([json({error: 'only error'})])).error?.message).toBe('only error')
+  })
+
+  it('reassembles lines split across chunks, at any point', async () => {
+    const text = json({stream: 'Step 1/2 : FROM x'}) + json({status: 'Downloading', progress: '[==>  ]'}) + json({stream: 'done'})
+    const expected = ['Step 1/2 : FROM x', 'Downloading', 'done']
+    for (let cut = 1; cut < text.length; cut++) {
+      expect(await follow([text.slice(0, cut), text.slice(cut)]), `split at ${cut}`).toEqual({lines: expected})
+    }
+    expect(await follow([...text])).toEqual({lines: expected})
+  })
+
+  it('finds an error line split across chunks', async () => {
+    const text = json({stream: 'a'}) + json({error: 'no space left on device', errorDetail: {message: 'no space left on device'}}) + json({stream: 'b'})
+    const middle = text.indexOf('space')
+    const result = await follow([text.slice(0, middle), text.slice(middle)])
+    expect(result.error?.message).toBe('no space left on device')
+    expect(result.lines).toEqual(['a', 'b'])
+  })
+
+  it('handles many lines in one chunk', async () => {
+    const chunk = Array.from({length: 50}, (_, index) => json({stream: `line ${index}`})).join('')
+    const result = await follow([chunk])
+    expect(result.lines).toHaveLength(50)
+    expect(result.lines[0]).toBe('line 0')
+    expect(result.lines[49]).toBe('line 49')
+    expect(result.error).toBeUndefined()
+  })
+
+  it('rejects with the stream’s own error', async () => {
+    const stream = new PassThrough()
+    const done = followStream(stream, () => {})
+    const failure = new Error('socket hang up')
+    stream.destroy(failure)
+    await expect(done).rejects.toBe(failure)
+  })
+
+  it('resolves on an empty stream', async () => {
+    expect(await follow([])).toEqual({lines: []})
+  })
+
+  // What is left in the buffer at 'end' is a line too: a final error must never pass as success.
+  it('rejects when the final error line has no trailing newline', async () => {
+    const result = await follow([json({stream: 'Step 1/1'}), JSON.stringify({error: 'boom', errorDetail: {message: 'boom'}})])
+    expect(result.error?.message).toBe('boom')
+  })
+
+  // A multi-byte character split between chunks must not become U+FFFD replacement characters.
+  it('keeps a multi-byte character split across chunks', async () => {
+    const bytes = Buffer.from(json({stream: 'Schritt 1/2 : FROM debian — ok ✓'}), 'utf8')
+    const cut = bytes.indexOf(Buffer.from('—', 'utf8')) + 1
+    const result = await follow([bytes.subarray(0, cut), bytes.subarray(cut)])
+    expect(result.lines).toEqual(['Schritt 1/2 : FROM debian — ok ✓'])
+  })
+})

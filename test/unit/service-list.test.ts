@@ -1,0 +1,138 @@
+import type Docker from 'dockerode'
+import {describe, expect, it} from 'vitest'
+import type {Settings} from '../../src/core/types.js'
+import {serviceRows} from '../../src/service/list.js'
+import {BRIDGE_IP, IDS, makeRecord} from './support/highway-fixtures.js'
+
+const SETTINGS: Settings = {baseImage: 'debian:trixie-slim', bridgeIp: BRIDGE_IP, domain: 'local', etcdEndpoints: [], upstreamDns: []}
+
+/** One entry of `docker ps -a` (GET /containers/json), API 1.41 shape. */
+function listed(id: string, name: string, state: string, labels: Record<string, string>): Docker.ContainerInfo {
+  return {
+    Command: 'nginx -g \'daemon off;\'',
+    Created: 1_795_000_000,
+    HostConfig: {NetworkMode: 'default'},
+    Id: id,
+    Image: 'nginx:1.27',
+    ImageID: 'sha256:3b25b682ea82b2db3cc4fd48db818be788ee3f902ac7378090cf2624ec2442df',
+    Labels: labels,
+    Mounts: [],
+    Names: [`/${name}`],
+    NetworkSettings: {Networks: {}},
+    Ports: [],
+    State: state,
+    Status: state === 'running' ? 'Up 5 minutes' : 'Exited (0) 2 minutes ago',
+  } as unknown as Docker.ContainerInfo
+}
+
+const svc = (name: string) => ({'io.highway.ports': '80/tcp', 'io.highway.service': name})
+
+describe('serviceRows', () => {
+  it('shows a registered running container with its backend and no problem', () => {
+    const rows = serviceRows([makeRecord()], [listed(IDS.web1, 'web-1', 'running', svc('web'))], SETTINGS, 'hosta')
+    expect(rows).toEqual([
+      {
+        backend: '172.17.0.1:49153',
+        container: 'web-1',
+        host: 'host-a',
+        name: 'web',
+        problem: null,
+        state: 'running',
+        url: 'http://web.local/',
+      },
+    ])
+  })
+
+  it('shows a stopped record with no backend, agreeing with docker', () => {
+    const record = makeRecord({ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port: 0}], state: 'stopped'})
+    expect(serviceRows([record], [listed(IDS.web1, 'web-1', 'exited', svc('web'))], SETTINGS, 'hosta')).toEqual([
+      {backend: '-', container: 'web-1', host: 'host-a', name: 'web', problem: null, state: 'stopped', url: 'http://web.local/'},
+    ])
+  })
+
+  it('flags a record of this host whose container is gone', () => {
+    const [row] = serviceRows([makeRecord()], [], SETTINGS, 'hosta')
+    expect(row.problem).toBe('container is gone (agent not caught up)')
+    expect(row.state).toBe('running')
+    expect(row.backend).toBe('172.17.0.1:49153')
+  })
+
+  it('flags a running record whose container docker reports exited', () => {
+    const [row] = serviceRows([makeRecord()], [listed(IDS.web1, 'web-1', 'exited', svc('web'))], SETTINGS, 'hosta')
+    expect(row.problem).toBe('docker says exited')
+  })
+
+  it('flags a stopped record whose container docker reports running', () => {
+    const record = makeRecord({ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port: 0}], state: 'stopped'})
+    const [row] = serviceRows([record], [listed(IDS.web1, 'web-1', 'running', svc('web'))], SETTINGS, 'hosta')
+    expect(row.problem).toBe('docker says running')
+  })
+
+  it('does not flag a stopped record of a paused container (neither is running)', () => {
+    const record = makeRecord({ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port: 0}], state: 'stopped'})
+    const [row] = serviceRows([record], [listed(IDS.web1, 'web-1', 'paused', svc('web'))], SETTINGS, 'hosta')
+    expect(row.problem).toBeNull()
+  })
+
+  it('never flags another host’s records, though their containers are not on this engine', () => {
+    const remote = makeRecord({
+      containerId: IDS.api,
+      containerName: 'api-1',
+      hostId: 'hostb',
+      hostName: 'host-b',
+      name: 'api',
+      ports: [{address: '10.0.0.12', containerPort: '8080/tcp', port: 32_768}],
+    })
+    const remoteStopped = makeRecord({containerId: IDS.db, hostId: 'hostb', hostName: 'host-b', name: 'db', state: 'stopped'})
+    expect(serviceRows([remote, remoteStopped], [], SETTINGS, 'hosta')).toEqual([
+      {backend: '10.0.0.12:32768', container: 'api-1', host: 'host-b', name: 'api', problem: null, state: 'running', url: 'http://api.local/'},
+      {backend: '172.17.0.1:49153', container: 'web-1', host: 'host-b', name: 'db', problem: null, state: 'stopped', url: 'http://db.local/'},
+    ])
+  })
+
+  it('adds a labelled container of this host that has no record, flagged', () => {
+    const rows = serviceRows([makeRecord()], [listed(IDS.web1, 'web-1', 'running', svc('web')), listed(IDS.web2, 'web-2', 'created', svc('web'))], SETTINGS, 'hosta')
+    expect(rows).toEqual([
+      {backend: '172.17.0.1:49153', container: 'web-1', host: 'host-a', name: 'web', problem: null, state: 'running', url: 'http://web.local/'},
+      {
+        backend: '-',
+        container: 'web-2',
+        host: '(this host)',
+        name: 'web',
+        problem: 'not registered (agent down or behind?)',
+        state: 'created',
+        url: 'http://web.local/',
+      },
+    ])
+  })
+
+  it('says a label that is not a DNS label is never routed, rather than blaming the agent', () => {
+    const [row] = serviceRows([], [listed(IDS.web2, 'web-2', 'running', svc('Web_App'))], SETTINGS, 'hosta')
+    expect(row.problem).toBe('never routed: the name is not a DNS label')
+  })
+
+  it('ignores containers without the service label', () => {
+    expect(serviceRows([], [listed(IDS.db, 'postgres', 'running', {'com.docker.compose.service': 'db'})], SETTINGS, 'hosta')).toEqual([])
+  })
+
+  it('names an unregistered container by its id when it has no name', () => {
+    const container = listed(IDS.api, 'x', 'running', svc('api'))
+    container.Names = []
+    expect(serviceRows([], [container], SETTINGS, 'hosta')[0].container).toBe('3c3c3c3c3c3c')
+  })
+
+  it('uses the configured domain in URLs', () => {
+    const rows = serviceRows([makeRecord()], [listed(IDS.api, 'api', 'running', svc('api'))], {...SETTINGS, domain: 'dev.test'}, 'hosta')
+    expect(rows.map((row) => row.url)).toEqual(['http://api.dev.test/', 'http://web.dev.test/'])
+  })
+
+  it('sorts rows by name, then container', () => {
+    const records = [
+      makeRecord({containerId: IDS.web2, containerName: 'web-b', hostId: 'hostb'}),
+      makeRecord({containerId: IDS.api, containerName: 'api-1', hostId: 'hostb', name: 'api'}),
+      makeRecord({containerId: IDS.web1, containerName: 'web-a', hostId: 'hostb'}),
+    ]
+    const rows = serviceRows(records, [listed(IDS.db, 'cache-1', 'running', svc('cache'))], SETTINGS, 'hosta')
+    expect(rows.map((row) => `${row.name}/${row.container}`)).toEqual(['api/api-1', 'cache/cache-1', 'web/web-a', 'web/web-b'])
+  })
+})
