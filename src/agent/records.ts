@@ -46,6 +46,9 @@ export function recordFromContainer(info: Docker.ContainerInspectInfo, host: Hos
   const ports = containerPorts(info).map((port) => publishedPort(info, port, host.bridgeIp))
   const running = info.State.Running && !info.State.Paused && !info.State.Restarting
   const live = running && ports.length > 0 && ports.every((port) => port.port > 0)
+  // Only a failing check holds traffic back: "starting" is routed, so requests reach a container as
+  // soon as it listens (the proxy retries refused connects) instead of 503s until the first check.
+  const unhealthy = live && info.State.Health?.Status === 'unhealthy'
   const networks = Object.values(info.NetworkSettings.Networks ?? {})
   return {
     containerId: info.Id,
@@ -56,7 +59,7 @@ export function recordFromContainer(info: Docker.ContainerInspectInfo, host: Hos
     name,
     ports: live ? ports : ports.map((port) => ({...port, port: 0})),
     schema: 1,
-    state: live ? 'running' : 'stopped',
+    state: unhealthy ? 'unhealthy' : live ? 'running' : 'stopped',
     updatedAt: now.toISOString(),
   }
 }

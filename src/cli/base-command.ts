@@ -8,8 +8,9 @@ import {isUserError} from '../core/errors.js'
 export abstract class HighwayCommand extends Command {
   protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
     if (isUserError(error)) {
-      this.logToStderr(`highway: ${error.message}`)
-      if (error.suggestion) this.logToStderr(`  ${error.suggestion}`)
+      // Straight to stderr: oclif silences logToStderr under --json, and the line must always show.
+      process.stderr.write(`highway: ${error.message}\n${error.suggestion ? `  ${error.suggestion}\n` : ''}`)
+      if (this.jsonEnabled()) this.logJson({error: {exitCode: error.exitCode, message: error.message, suggestion: error.suggestion ?? null}})
       this.exit(error.exitCode)
     }
     if (error instanceof Errors.ExitError) throw error

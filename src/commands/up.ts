@@ -9,6 +9,7 @@ import {assertDomain, assertIPv4} from '../core/validate.js'
 import {bridgeGateway, hostIdentity} from '../docker/client.js'
 import {CreatedThisRun} from '../infra/containers.js'
 import {runUp, type UpContext} from '../infra/up.js'
+import {checkRuntimeSetup, systemRunner} from '../resolvers/index.js'
 
 export default class Up extends HighwayCommand {
   static summary = "Start highway's etcd, proxy, DNS and route agent containers"
@@ -67,6 +68,9 @@ export default class Up extends HighwayCommand {
       process.off('SIGTERM', onSignal)
     }
     await saveSettings(settings)
+    // dns-setup's runtime-only settings (resolved per link, resolvconf) vanish with a reboot or a new docker0.
+    const resolver = await checkRuntimeSetup('/', systemRunner(), settings)
+    if (resolver.message) this.log(resolver.status === 'ok' || resolver.status === 'reapplied' ? resolver.message : colour.yellow(resolver.message))
     const changed = Object.values(context.outcomes).filter((outcome) => outcome !== 'unchanged').length
     this.log(
       changed === 0

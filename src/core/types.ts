@@ -26,7 +26,8 @@ export const PORTS = {
   etcd: 2379,
 } as const
 
-export type ServiceState = 'running' | 'stopped'
+/** `unhealthy`: running, but its Docker health check fails; it gets no traffic until it passes again. */
+export type ServiceState = 'running' | 'stopped' | 'unhealthy'
 
 export interface PublishedPort {
   /** Port inside the container, with protocol, as Docker writes it: "9090/tcp". */

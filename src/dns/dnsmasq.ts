@@ -1,6 +1,9 @@
 import {PORTS} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 
+/** Where the container keeps the host's servers, less highway's own address (see dnsCommand). */
+export const UPSTREAM_FILE = '/tmp/highway-upstream.conf'
+
 export interface DnsInput {
   domain: string
   bridgeIp: string
@@ -28,6 +31,20 @@ export function dnsmasqArgs(input: DnsInput): string[] {
     '--domain-needed',
     '--cache-size=1000',
     `--address=/${domain}/${ip}`,
-    ...(upstreams.length > 0 ? ['--no-resolv', ...upstreams.map((server) => `--server=${server}`)] : []),
+    // A forwarding loop (an upstream that sends queries back here) is detected and that server dropped.
+    '--dns-loop-detect',
+    ...(upstreams.length > 0 ? ['--no-resolv', ...upstreams.map((server) => `--server=${server}`)] : [`--resolv-file=${UPSTREAM_FILE}`]),
   ]
+}
+
+/**
+ * The DNS container's command. Docker copies the host's resolv.conf into the container; after
+ * `dns-setup` on a plain resolv.conf that file names highway's own address first, and dnsmasq
+ * would forward every other name to itself. So that address is filtered out before dnsmasq starts.
+ */
+export function dnsCommand(input: DnsInput): string[] {
+  const args = dnsmasqArgs(input)
+  if (input.upstreams.length > 0) return args
+  const ip = input.bridgeIp.replaceAll('.', '\\.')
+  return ['sh', '-c', `grep -v '^nameserver[[:space:]]*${ip}[[:space:]]*$' /etc/resolv.conf > ${UPSTREAM_FILE}; exec "$@"`, 'dns', ...args]
 }

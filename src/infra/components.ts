@@ -1,6 +1,6 @@
 import type Docker from 'dockerode'
 import {createHash} from 'node:crypto'
-import {dnsmasqArgs} from '../dns/dnsmasq.js'
+import {dnsCommand} from '../dns/dnsmasq.js'
 import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
 import {PORTS, type Settings} from '../core/types.js'
@@ -114,7 +114,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
       ports: [{port: PORTS.http, protocol: 'tcp'}],
     }),
     container('dns', context, {
-      cmd: dnsmasqArgs({bridgeIp: settings.bridgeIp, domain: settings.domain, upstreams: settings.upstreamDns}),
+      cmd: dnsCommand({bridgeIp: settings.bridgeIp, domain: settings.domain, upstreams: settings.upstreamDns}),
       ports: [
         {port: PORTS.dns, protocol: 'udp'},
         {port: PORTS.dns, protocol: 'tcp'},

@@ -32,6 +32,8 @@ export interface Route {
   servers: Array<{id: string; address: string; port: number}>
   /** Registered containers that are not running: with no servers, the route answers 503. */
   stopped: number
+  /** Running containers whose health check fails: no traffic, and the 503 page says why. */
+  unhealthy: number
 }
 
 /**
@@ -42,12 +44,14 @@ export function routesFrom(input: ProxyConfigInput): Route[] {
   const routes = new Map<string, Route>()
   for (const record of input.records) {
     if (!isDnsLabel(record.name)) continue
-    const route = routes.get(record.name) ?? {host: `${record.name}.${input.domain}`, name: record.name, servers: [], stopped: 0}
+    const route = routes.get(record.name) ?? {host: `${record.name}.${input.domain}`, name: record.name, servers: [], stopped: 0, unhealthy: 0}
     routes.set(record.name, route)
     const port = record.ports[0]
     const id = record.containerId.replaceAll(/[^a-f0-9]/g, '').slice(0, 12)
     if (record.state === 'running' && port && isIPv4(port.address) && isPort(port.port) && id) {
       route.servers.push({address: port.address, id, port: port.port})
+    } else if (record.state === 'unhealthy') {
+      route.unhealthy++
     } else {
       route.stopped++
     }
@@ -114,7 +118,11 @@ export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig 
   for (const route of routes) {
     lines.push('', `backend svc_${route.name}`)
     if (route.servers.length === 0) {
-      lines.push(answer(503, 'stopped', 'Service not running', `${route.host} is registered but its container is not running.`))
+      lines.push(
+        route.unhealthy > 0
+          ? answer(503, 'unhealthy', 'Service unhealthy', `${route.host} is running but its health check fails.`)
+          : answer(503, 'stopped', 'Service not running', `${route.host} is registered but its container is not running.`),
+      )
       continue
     }
     for (const server of route.servers) {

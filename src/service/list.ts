@@ -28,7 +28,7 @@ export function serviceRows(records: ServiceRecord[], containers: Docker.Contain
       const container = byId.get(record.containerId)
       const running = container?.State === 'running'
       if (!container) problem = 'container is gone (agent not caught up)'
-      else if (running !== (record.state === 'running')) problem = `docker says ${container.State}`
+      else if (running !== (record.state !== 'stopped')) problem = `docker says ${container.State}`
     }
     return {
       backend: port && port.port > 0 ? `${port.address}:${port.port}` : '-',

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {UserError} from '../../src/core/errors.js'
 import type {Component} from '../../src/core/labels.js'
 import type {Settings} from '../../src/core/types.js'
-import {dnsmasqArgs} from '../../src/dns/dnsmasq.js'
+import {dnsCommand} from '../../src/dns/dnsmasq.js'
 import {componentSpecs, etcdEndpoints, etcdUrl, type ComponentSpec, type SpecContext} from '../../src/infra/components.js'
 import {renderProxyConfig} from '../../src/proxy/haproxy.js'
 
@@ -198,7 +198,7 @@ describe('componentSpecs', () => {
 
   it('runs dnsmasq with the arguments for these settings', () => {
     const settings = {upstreamDns: ['1.1.1.1'], domain: 'test'}
-    expect(spec('dns', specs({settings})).create.Cmd).toEqual(dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'test', upstreams: ['1.1.1.1']}))
+    expect(spec('dns', specs({settings})).create.Cmd).toEqual(dnsCommand({bridgeIp: '172.17.0.1', domain: 'test', upstreams: ['1.1.1.1']}))
   })
 })
 

@@ -1,6 +1,10 @@
 import {describe, expect, it} from 'vitest'
 import {UserError} from '../../src/core/errors.js'
-import {dnsmasqArgs} from '../../src/dns/dnsmasq.js'
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {UPSTREAM_FILE, dnsCommand, dnsmasqArgs} from '../../src/dns/dnsmasq.js'
 
 function userError(fn: () => unknown): UserError {
   try {
@@ -13,7 +17,7 @@ function userError(fn: () => unknown): UserError {
 }
 
 describe('dnsmasqArgs', () => {
-  it('answers the domain with the bridge IP and uses the container resolv.conf without upstreams', () => {
+  it('answers the domain with the bridge IP and reads the filtered resolv.conf without upstreams', () => {
     expect(dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'local', upstreams: []})).toEqual([
       'dnsmasq',
       '--keep-in-foreground',
@@ -25,12 +29,15 @@ describe('dnsmasqArgs', () => {
       '--domain-needed',
       '--cache-size=1000',
       '--address=/local/172.17.0.1',
+      '--dns-loop-detect',
+      `--resolv-file=${UPSTREAM_FILE}`,
     ])
   })
 
   it('with upstream servers, stops reading resolv.conf and forwards to each, in order', () => {
     const args = dnsmasqArgs({bridgeIp: '172.18.0.1', domain: 'test', upstreams: ['9.9.9.9', '1.1.1.1']})
-    expect(args.slice(-4)).toEqual(['--address=/test/172.18.0.1', '--no-resolv', '--server=9.9.9.9', '--server=1.1.1.1'])
+    expect(args.slice(-5)).toEqual(['--address=/test/172.18.0.1', '--dns-loop-detect', '--no-resolv', '--server=9.9.9.9', '--server=1.1.1.1'])
+    expect(args.some((arg) => arg.startsWith('--resolv-file'))).toBe(false)
     expect(args.filter((arg) => arg === '--no-resolv')).toHaveLength(1)
   })
 
@@ -91,4 +98,26 @@ describe('dnsmasqArgs', () => {
       )
     },
   )
+})
+
+describe('dnsCommand', () => {
+  it('passes explicit upstreams straight to dnsmasq', () => {
+    const input = {bridgeIp: '172.17.0.1', domain: 'local', upstreams: ['192.0.2.53']}
+    expect(dnsCommand(input)).toEqual(dnsmasqArgs(input))
+  })
+
+  it("filters highway's own address out of the inherited resolv.conf, so dnsmasq never forwards to itself", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'highway-dns-'))
+    const resolv = join(dir, 'resolv.conf')
+    const upstream = join(dir, 'upstream.conf')
+    writeFileSync(resolv, 'nameserver 172.17.0.1 \nnameserver 172.17.0.10\nnameserver 10.255.255.53\nsearch example\n')
+    const [sh, flag, script, name, ...args] = dnsCommand({bridgeIp: '172.17.0.1', domain: 'local', upstreams: []})
+    expect(args).toContain(`--resolv-file=${UPSTREAM_FILE}`)
+    expect(args).toContain('--dns-loop-detect')
+    // Run the real script against scratch files, with `cat` standing in for dnsmasq.
+    const local = script.replaceAll('/etc/resolv.conf', resolv).replaceAll(UPSTREAM_FILE, upstream)
+    const output = execFileSync(sh, [flag, local, name, 'cat', upstream], {encoding: 'utf8'})
+    expect(output).toBe('nameserver 172.17.0.10\nnameserver 10.255.255.53\nsearch example\n')
+    expect(readFileSync(upstream, 'utf8')).toBe(output)
+  })
 })

@@ -56,8 +56,8 @@ const dbStopped = makeRecord({
 describe('routesFrom', () => {
   it('groups records into one route per name, servers for running ones, a stopped count for the rest', () => {
     expect(routesFrom({domain: 'local', records: [web1, dbStopped, api, web2]})).toEqual([
-      {host: 'api.local', name: 'api', servers: [{address: '10.0.0.12', id: '3c3c3c3c3c3c', port: 32_768}], stopped: 0},
-      {host: 'db.local', name: 'db', servers: [], stopped: 1},
+      {host: 'api.local', name: 'api', servers: [{address: '10.0.0.12', id: '3c3c3c3c3c3c', port: 32_768}], stopped: 0, unhealthy: 0},
+      {host: 'db.local', name: 'db', servers: [], stopped: 1, unhealthy: 0},
       {
         host: 'web.local',
         name: 'web',
@@ -66,6 +66,7 @@ describe('routesFrom', () => {
           {address: BRIDGE_IP, id: '2b2b2b2b2b2b', port: 49_154},
         ],
         stopped: 0,
+        unhealthy: 0,
       },
     ])
   })
@@ -84,7 +85,7 @@ describe('routesFrom', () => {
         makeRecord({containerId: IDS.web2, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}]}),
       ],
     })
-    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 2}])
+    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 2, unhealthy: 0}])
   })
 
   it('sorts the servers of a route by server id whatever the input order', () => {
@@ -126,12 +127,12 @@ describe('routesFrom', () => {
     ['the empty string', ''],
   ])('keeps the route but serves no server for an address with %s', (_what, address) => {
     const routes = routesFrom({domain: 'local', records: [makeRecord({ports: [{containerPort: '80/tcp', address, port: 8080}]})]})
-    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 1}])
+    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 1, unhealthy: 0}])
   })
 
   it.each([0, -1, 65_536, 80.5, Number.NaN])('counts port %s as no server', (port) => {
     const routes = routesFrom({domain: 'local', records: [makeRecord({ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port}]})]})
-    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 1}])
+    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 1, unhealthy: 0}])
   })
 
   it('takes the server id from the hex characters of the container id only', () => {
@@ -143,7 +144,7 @@ describe('routesFrom', () => {
       ],
     })
     // "backend x" leaves b, a, c, e, d; a container id with no hex at all gives no server.
-    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [{address: BRIDGE_IP, id: 'deadbeefbace', port: 49_153}], stopped: 1}])
+    expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [{address: BRIDGE_IP, id: 'deadbeefbace', port: 49_153}], stopped: 1, unhealthy: 0}])
   })
 })
 
@@ -187,6 +188,18 @@ describe('renderProxyConfig', () => {
 
   it('answers a registered name with no running container with a 503 page', () => {
     expect(sections(rendered.config).get('backend svc_db')).toEqual([page503('db.local')])
+  })
+
+  it('gives an unhealthy container no traffic, and says so on its 503 page', () => {
+    const sick = renderProxyConfig({domain: 'local', records: [{...api, state: 'unhealthy'}]})
+    expect(sections(sick.config).get('backend svc_api')).toEqual([
+      `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway unhealthy string ` +
+        `"<!doctype html><html><head><title>503 Service unhealthy</title></head><body><h1>Service unhealthy</h1>` +
+        `<p>api.local is running but its health check fails.</p><hr><p>highway</p></body></html>"`,
+    ])
+    // A healthy sibling keeps serving: only the failing container is left out.
+    const mixed = renderProxyConfig({domain: 'local', records: [{...web1, state: 'unhealthy'}, web2]})
+    expect(sections(mixed.config).get('backend svc_web')).toEqual([serverLine(IDS.web2, BRIDGE_IP, 49_154)])
   })
 
   it('lists every running container of one name as a server of its backend', () => {

@@ -8,6 +8,16 @@ const HOST: HostInfo = {bridgeIp: BRIDGE_IP, id: 'hosta', name: 'host-a'}
 const NOW = new Date('2026-11-27T09:20:00.000Z')
 
 describe('recordFromContainer', () => {
+  it('marks a running container whose health check fails as unhealthy, and routes one still starting', () => {
+    const info = loadInspect('web-running-bridge.json')
+    info.State.Health = {FailingStreak: 3, Log: [], Status: 'unhealthy'}
+    expect(recordFromContainer(info, HOST, NOW)?.state).toBe('unhealthy')
+    info.State.Health = {FailingStreak: 0, Log: [], Status: 'starting'}
+    expect(recordFromContainer(info, HOST, NOW)?.state).toBe('running')
+    info.State.Health = {FailingStreak: 0, Log: [], Status: 'healthy'}
+    expect(recordFromContainer(info, HOST, NOW)?.state).toBe('running')
+  })
+
   it('orders published ports numerically when there is no ports label: HTTP goes to the lowest', () => {
     const info = loadInspect('compose-no-ports-label.json')
     info.Config.Labels = {'io.highway.service': 'web'}

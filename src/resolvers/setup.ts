@@ -1,0 +1,235 @@
+/**
+ * `highway dns-setup` and `--undo` as functions: detect, look at what is in place, plan, then
+ * (unless it is a dry run) carry the plan out, record it, and verify through the OS's resolver.
+ * The command file only parses flags and prints what these return.
+ */
+import {UserError} from '../core/errors.js'
+import {assertDomain, assertIPv4} from '../core/validate.js'
+import {executePlan, newExecution, type Execution} from './apply.js'
+import {detect} from './detect.js'
+import {Host} from './host.js'
+import {findLink, linkSettings, nrptRules, observeFiles, resolvconfRecordPath, type Observed} from './observe.js'
+import {buildPlan, planPaths} from './plan.js'
+import {assertPrivileged} from './privileges.js'
+import {backupPath, loadState, removeState, saveState, sha256, statePath, type DnsSetupState, type StateFileEntry} from './state.js'
+import {isEmptyPlan, type Detection, type Plan, type ResolverContext} from './types.js'
+import {buildUndoPlan} from './undo-plan.js'
+import {verifyResolution, type VerifyResult} from './verify.js'
+
+export interface ApplyOptions {
+  domain: string
+  dnsIp: string
+  dryRun?: boolean
+  /** Check through the OS's own resolver afterwards. Default: only when the root is '/'. */
+  verify?: boolean
+  /** What verification runs with, when it must differ from the context (a scratch root verified live). */
+  verifyWith?: Partial<ResolverContext>
+}
+
+export interface ApplyResult {
+  action: 'apply'
+  dryRun: boolean
+  /** False when everything was already in place (or for a dry run). */
+  changed: boolean
+  detection: Detection
+  plan: Plan
+  execution: Execution | null
+  statePath: string
+  verify: VerifyResult | {skipped: string} | null
+}
+
+export interface UndoResult {
+  action: 'undo'
+  dryRun: boolean
+  changed: boolean
+  /** True when there was no record, so nothing to undo. */
+  nothingRecorded: boolean
+  plan: Plan | null
+  execution: Execution | null
+  statePath: string
+  /** Steps that could not be undone, each with what to run by hand. */
+  warnings: string[]
+}
+
+function sameSetupOrFail(state: DnsSetupState | null, domain: string, dnsIp: string, path: string): void {
+  if (state && (state.domain !== domain || state.dnsIp !== dnsIp)) {
+    throw new UserError(`dns-setup is already in place for .${state.domain} -> ${state.dnsIp} (recorded in ${path}), not for .${domain} -> ${dnsIp}`, {
+      suggestion: 'undo it first (`sudo highway dns-setup --undo`), then rerun `sudo highway dns-setup`',
+    })
+  }
+}
+
+export async function observeForApply(ctx: ResolverContext, host: Host, detection: Detection, domain: string, dnsIp: string): Promise<Observed> {
+  const observed: Observed = {files: await observeFiles(host, planPaths(detection, domain))}
+  if (detection.mechanism === 'systemd-resolved' || detection.mechanism === 'systemd-resolved-direct') {
+    const {link, found} = await findLink(ctx, dnsIp)
+    observed.link = link
+    observed.linkFound = found
+    observed.linkSettings = await linkSettings(ctx, link)
+  } else if (detection.mechanism === 'resolvconf' || detection.mechanism === 'openresolv') {
+    observed.resolvconfRecord = await host.read(resolvconfRecordPath(detection.mechanism))
+  } else if (detection.mechanism === 'windows-nrpt') {
+    observed.nrptRules = await nrptRules(ctx)
+  }
+  return observed
+}
+
+export async function observeForUndo(ctx: ResolverContext, host: Host, state: DnsSetupState): Promise<Observed> {
+  const observed: Observed = {files: await observeFiles(host, state.files.map((entry) => entry.path))}
+  for (const runtime of state.runtime) {
+    if (runtime.kind === 'resolved-link') {
+      observed.link = runtime.link
+      observed.linkSettings = await linkSettings(ctx, runtime.link)
+    } else if (runtime.kind === 'resolvconf') {
+      observed.resolvconfRecord = await host.read(resolvconfRecordPath(state.mechanism))
+    } else {
+      observed.nrptRules = await nrptRules(ctx)
+    }
+  }
+  return observed
+}
+
+/** Detection and plan for `domain` -> `dnsIp`, refusing when a different setup is recorded. */
+export async function prepareApply(
+  ctx: ResolverContext,
+  host: Host,
+  domain: string,
+  dnsIp: string,
+): Promise<{state: DnsSetupState | null; detection: Detection; plan: Plan}> {
+  const state = await loadState(host, ctx.platform)
+  sameSetupOrFail(state, domain, dnsIp, statePath(ctx.platform))
+  const detection = await detect(ctx, host)
+  if (state && state.mechanism !== detection.mechanism) {
+    throw new UserError(
+      `dns-setup was done for ${state.mechanism} (${state.description}), but this machine now uses ${detection.mechanism} (${detection.description})`,
+      {suggestion: 'undo the old change first (`sudo highway dns-setup --undo`), then rerun `sudo highway dns-setup`'},
+    )
+  }
+  const observed = await observeForApply(ctx, host, detection, domain, dnsIp)
+  return {state, detection, plan: buildPlan({detection, domain, dnsIp, observed})}
+}
+
+function recordApply(ctx: ResolverContext, previous: DnsSetupState | null, plan: Plan, execution: Execution, stateDirs: string[]): DnsSetupState {
+  const now = (ctx.now ?? (() => new Date()))().toISOString()
+  const files: StateFileEntry[] = [...(previous?.files ?? [])]
+  for (const outcome of execution.files) {
+    if (outcome.after === null) continue
+    const writtenSha256 = sha256(outcome.after)
+    const index = files.findIndex((entry) => entry.path === outcome.path)
+    const existing = index >= 0 ? files[index] : undefined
+    let entry: StateFileEntry
+    if (outcome.action === 'create' || existing?.action === 'created') {
+      // Created by highway (now or before): still highway's own file.
+      entry = {path: outcome.path, action: 'created', writtenSha256}
+    } else {
+      // A shared file: the original is what it was just before this edit (anything highway wrote
+      // before is gone from it, or the plan would have been empty).
+      const original = outcome.before ?? ''
+      entry = {path: outcome.path, action: 'edited', original, originalSha256: sha256(original), writtenSha256, backup: outcome.backup ?? backupPath(ctx.platform, outcome.path)}
+    }
+    if (index >= 0) files[index] = entry
+    else files.push(entry)
+  }
+  return {
+    schema: 1,
+    tool: 'highway dns-setup',
+    createdAt: previous?.createdAt ?? now,
+    updatedAt: now,
+    platform: ctx.platform,
+    mechanism: plan.mechanism,
+    description: plan.description,
+    domain: plan.domain,
+    dnsIp: plan.dnsIp,
+    files,
+    dirsCreated: [...(previous?.dirsCreated ?? []), ...execution.dirsCreated],
+    stateDirsCreated: [...(previous?.stateDirsCreated ?? []), ...stateDirs],
+    runtime: plan.runtime.length > 0 ? plan.runtime : (previous?.runtime ?? []),
+    runtimeOnly: plan.runtimeOnly,
+    commands: [
+      ...(previous?.commands ?? []),
+      ...execution.commands.filter((outcome) => outcome.ok).map(({cmd, args, input}) => ({cmd, args, ...(input === undefined ? {} : {input})})),
+    ],
+    undo: plan.undo.map(({cmd, args, input}) => ({cmd, args, ...(input === undefined ? {} : {input})})),
+  }
+}
+
+/** Carries out a non-empty plan and records it, even when it fails halfway. */
+export async function carryOut(ctx: ResolverContext, host: Host, state: DnsSetupState | null, plan: Plan): Promise<Execution> {
+  const execution = newExecution()
+  const owned = new Set((state?.files ?? []).filter((entry) => entry.action === 'created').map((entry) => entry.path))
+  const stateDirs: string[] = []
+  const backup = async (path: string, content: string) => {
+    if (owned.has(path)) return undefined
+    const to = backupPath(ctx.platform, path)
+    stateDirs.push(...(await host.ensureDirs(await host.missingDirs(to))))
+    await host.write(to, content)
+    return to
+  }
+  try {
+    await executePlan(ctx, host, plan, execution, {backup, stopOnCommandFailure: true})
+  } finally {
+    if (execution.files.length > 0 || execution.commands.length > 0 || execution.dirsCreated.length > 0) {
+      await saveState(host, recordApply(ctx, state, plan, execution, stateDirs))
+    }
+  }
+  return execution
+}
+
+export async function applyDnsSetup(ctx: ResolverContext, options: ApplyOptions): Promise<ApplyResult> {
+  const domain = assertDomain(options.domain)
+  const dnsIp = assertIPv4(options.dnsIp, 'DNS address')
+  const host = new Host(ctx.root, ctx.fs)
+  const {state, detection, plan} = await prepareApply(ctx, host, domain, dnsIp)
+  const result: ApplyResult = {
+    action: 'apply',
+    dryRun: Boolean(options.dryRun),
+    changed: false,
+    detection,
+    plan,
+    execution: null,
+    statePath: host.real(statePath(ctx.platform)),
+    verify: null,
+  }
+  if (options.dryRun) return result
+  if (!isEmptyPlan(plan)) {
+    await assertPrivileged(ctx, false)
+    result.execution = await carryOut(ctx, host, state, plan)
+    result.changed = true
+  }
+  const verify = options.verify ?? ctx.root === '/'
+  if (verify) result.verify = await verifyResolution({...ctx, ...options.verifyWith}, detection, plan)
+  else if (options.verify === false) result.verify = {skipped: 'skipped (--no-verify)'}
+  else result.verify = {skipped: `skipped: --root ${ctx.root} is a scratch directory, not this machine (pass --verify to check this machine's resolver anyway)`}
+  return result
+}
+
+export async function undoDnsSetup(ctx: ResolverContext, options: {dryRun?: boolean} = {}): Promise<UndoResult> {
+  const host = new Host(ctx.root, ctx.fs)
+  const path = statePath(ctx.platform)
+  const result: UndoResult = {
+    action: 'undo',
+    dryRun: Boolean(options.dryRun),
+    changed: false,
+    nothingRecorded: false,
+    plan: null,
+    execution: null,
+    statePath: host.real(path),
+    warnings: [],
+  }
+  const state = await loadState(host, ctx.platform)
+  if (!state) return {...result, nothingRecorded: true}
+  const plan = buildUndoPlan(state, await observeForUndo(ctx, host, state))
+  result.plan = plan
+  if (options.dryRun) return result
+  await assertPrivileged(ctx, true)
+  const execution = newExecution()
+  result.execution = execution
+  await executePlan(ctx, host, plan, execution, {stopOnCommandFailure: false})
+  for (const outcome of execution.commands.filter((candidate) => !candidate.ok)) {
+    const detail = (outcome.stderr || outcome.stdout).trim().split('\n')[0] || 'no message'
+    result.warnings.push(`\`${outcome.command}\` failed (exit ${outcome.code}: ${detail}): run it by hand if the setting is still there`)
+  }
+  await removeState(host, state)
+  result.changed = !isEmptyPlan(plan) || execution.dirsRemoved.length > 0
+  return result
+}
