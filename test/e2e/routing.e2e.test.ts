@@ -122,6 +122,18 @@ describe('the route agent keeps routes in step with Docker', () => {
     expect(after).not.toBe(before)
   })
 
+  it('holds traffic back from a container whose health check fails, with a 503 that says so', async () => {
+    await runService('sick', 'hello-sick', ['--health-cmd', 'false', '--health-interval', '1s', '--health-retries', '1'])
+    const sick = await until('unhealthy 503', async () => {
+      const answer = await through('sick', 0.5)
+      return /x-highway: unhealthy/i.test(answer.headers) ? answer : undefined
+    }, 10_000, 50)
+    expect(sick.value.status).toBe(503)
+    expect(sick.value.body).toContain('health check fails')
+    expect((await ls()).find((row) => row.name === 'sick')?.state).toBe('unhealthy')
+    await docker('rm', '-f', 'sick')
+  })
+
   it('drops the record when the container is removed', async () => {
     await docker('rm', '-f', 'web')
     await until('404 after rm', async () => ((await through('web', 0.2)).status === 404 ? true : undefined), 1000, 5)
