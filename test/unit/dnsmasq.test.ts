@@ -1,20 +1,10 @@
 import {describe, expect, it} from 'vitest'
-import {UserError} from '../../src/core/errors.js'
+import {userError} from './support/user-error.js'
 import {execFileSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {UPSTREAM_FILE, dnsCommand, dnsmasqArgs} from '../../src/dns/dnsmasq.js'
-
-function userError(fn: () => unknown): UserError {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError)
-    return error as UserError
-  }
-  throw new Error('expected a UserError, nothing was thrown')
-}
 
 describe('dnsmasqArgs', () => {
   it('answers the domain with the bridge IP and reads the filtered resolv.conf without upstreams', () => {

@@ -1,19 +1,10 @@
 import {describe, expect, it} from 'vitest'
 import {UserError} from '../../src/core/errors.js'
+import {userError} from './support/user-error.js'
 import {PORTS, SERVICE} from '../../src/core/labels.js'
 import {dockerRunArgv, parseRunArgs, servicePorts} from '../../src/docker/run-args.js'
 
 const IP = '172.17.0.1'
-
-function userError(fn: () => unknown): UserError {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError)
-    return error as UserError
-  }
-  throw new Error('expected a UserError, nothing was thrown')
-}
 
 function argvFor(args: string[], domain?: string): string[] {
   return dockerRunArgv(parseRunArgs(args), {bridgeIp: IP, domain})

@@ -1,16 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {UserError} from '../../src/core/errors.js'
+import {userError} from './support/user-error.js'
 import {assertDomain, assertIPv4, assertServiceName, isDnsLabel, isDomain, isPort} from '../../src/core/validate.js'
-
-function userError(fn: () => unknown): UserError {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError)
-    return error as UserError
-  }
-  throw new Error('expected a UserError, nothing was thrown')
-}
 
 const label63 = 'a'.repeat(63)
 
