@@ -6,7 +6,7 @@ import {isNotFound} from '../docker/client.js'
 import {HeldKeys, Registry, type ServiceEvent} from '../registry/etcd.js'
 import {agentKey, serviceKey} from '../registry/schema.js'
 import {ProxySync} from './proxy-sync.js'
-import {diffRecords, recordFromContainer, sameRecord, type HostInfo} from './records.js'
+import {diffRecords, recordFromContainer, sameRecord, stoppedRecord, type HostInfo} from './records.js'
 
 export interface AgentOptions {
   /** Client with per-request timeouts, for inspect and list. */
@@ -51,7 +51,12 @@ export class Agent {
     this.held = new HeldKeys(options.registry)
     this.held.on('lost', () => this.log('etcd lease lost; granting a new one and putting every record again'))
     this.held.on('error', (error: Error) => this.log(`etcd lease: ${error.message}`))
-    this.proxy = new ProxySync(() => [...this.records.values()], {domain: options.domain, log: this.log, runDir: options.runDir})
+    this.proxy = new ProxySync(() => [...this.records.values()], {
+      domain: options.domain,
+      localHostId: options.host.id,
+      log: this.log,
+      runDir: options.runDir,
+    })
     this.report = {
       dockerConnected: false,
       etcdConnected: false,
@@ -170,20 +175,34 @@ export class Agent {
     const action = (event.Action ?? '').split(':')[0]
     const id = event.Actor?.ID ?? event.id
     if (!id || !EVENT_ACTIONS.has(action)) return
-    void this.syncContainer(id)
+    void this.syncContainer(id, action === 'die')
   }
 
-  /** Events for one container are applied in order; different containers proceed in parallel. */
-  private syncContainer(id: string): Promise<void> {
+  /**
+   * Events for one container are applied in order; different containers proceed in parallel.
+   * A dead container is marked stopped at once: Docker answers an inspect only after its network
+   * teardown, about 100 ms later, and the route should not wait for that.
+   */
+  private syncContainer(id: string, died = false): Promise<void> {
     const previous = this.perContainer.get(id) ?? Promise.resolve()
     const next = previous
-      .then(() => this.applyContainer(id))
+      .then(async () => {
+        if (died) await this.markStopped(id)
+        await this.applyContainer(id)
+      })
       .catch((error: Error) => this.log(`sync of ${id.slice(0, 12)} failed: ${error.message}`))
       .finally(() => {
         if (this.perContainer.get(id) === next) this.perContainer.delete(id)
       })
     this.perContainer.set(id, next)
     return next
+  }
+
+  private async markStopped(id: string): Promise<void> {
+    for (const record of this.records.values()) {
+      if (record.containerId !== id || record.hostId !== this.options.host.id || record.state === 'stopped') continue
+      await this.publish(stoppedRecord(record))
+    }
   }
 
   private async applyContainer(id: string): Promise<void> {

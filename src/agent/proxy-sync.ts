@@ -11,6 +11,8 @@ const exec = promisify(execFile)
 
 export interface ProxySyncOptions {
   domain: string
+  /** This agent's host: its containers are reached directly (see renderProxyConfig). */
+  localHostId?: string
   runDir?: string
   log: (message: string) => void
   /** Checks a candidate config file; rejects with HAProxy's complaint. Injectable for tests. */
@@ -65,7 +67,7 @@ export class ProxySync {
 
   private async renderOnce(): Promise<void> {
     const runDir = this.options.runDir ?? RUN_DIR
-    const rendered = renderProxyConfig({domain: this.options.domain, records: this.records()})
+    const rendered = renderProxyConfig({domain: this.options.domain, localHostId: this.options.localHostId, records: this.records()})
     this.renders++
     if (rendered.hash === this.lastHash) return
     const mapPath = join(runDir, basename(rendered.mapPath))

@@ -49,10 +49,10 @@ export function recordFromContainer(info: Docker.ContainerInspectInfo, host: Hos
   // Only a failing check holds traffic back: "starting" is routed, so requests reach a container as
   // soon as it listens (the proxy retries refused connects) instead of 503s until the first check.
   const unhealthy = live && info.State.Health?.Status === 'unhealthy'
-  const networks = Object.values(info.NetworkSettings.Networks ?? {})
   return {
     containerId: info.Id,
-    containerIp: (info.NetworkSettings as {IPAddress?: string}).IPAddress || networks.find((network) => network.IPAddress)?.IPAddress || '',
+    // Only the default bridge: the proxy lives there, and an address on another network is unreachable from it.
+    containerIp: info.NetworkSettings.Networks?.bridge?.IPAddress || '',
     containerName: info.Name.replace(/^\//, ''),
     hostId: host.id,
     hostName: host.name,
@@ -62,6 +62,11 @@ export function recordFromContainer(info: Docker.ContainerInspectInfo, host: Hos
     state: unhealthy ? 'unhealthy' : live ? 'running' : 'stopped',
     updatedAt: now.toISOString(),
   }
+}
+
+/** The same registration with its container known to be stopped: no ports to route to. */
+export function stoppedRecord(record: ServiceRecord, now = new Date()): ServiceRecord {
+  return {...record, containerIp: '', ports: record.ports.map((port) => ({...port, port: 0})), state: 'stopped', updatedAt: now.toISOString()}
 }
 
 /** Records are equal when everything but the timestamp is: no etcd write, no reload. */

@@ -48,6 +48,7 @@ export interface ServiceRecord {
   hostName: string
   containerId: string
   containerName: string
+  /** The container's address on Docker's default bridge, '' when not on it: the proxy on the same host connects there directly. */
   containerIp: string
   updatedAt: string
 }

@@ -15,6 +15,12 @@ export const NOT_FOUND_BACKEND = 'highway_not_found'
 export interface ProxyConfigInput {
   domain: string
   records: ServiceRecord[]
+  /**
+   * The host this proxy runs on. Its own containers on the default bridge are reached at their
+   * container address, skipping Docker's userland port proxy (a measurable hop per request);
+   * other hosts' containers through their published address.
+   */
+  localHostId?: string
 }
 
 export interface RenderedProxyConfig {
@@ -49,7 +55,9 @@ export function routesFrom(input: ProxyConfigInput): Route[] {
     const port = record.ports[0]
     const id = record.containerId.replaceAll(/[^a-f0-9]/g, '').slice(0, 12)
     if (record.state === 'running' && port && isIPv4(port.address) && isPort(port.port) && id) {
-      route.servers.push({address: port.address, id, port: port.port})
+      const [inside, protocol] = port.containerPort.split('/')
+      const direct = record.hostId === input.localHostId && isIPv4(record.containerIp) && protocol === 'tcp' && isPort(Number(inside))
+      route.servers.push(direct ? {address: record.containerIp, id, port: Number(inside)} : {address: port.address, id, port: port.port})
     } else if (record.state === 'unhealthy') {
       route.unhealthy++
     } else {

@@ -328,3 +328,31 @@ describe('renderProxyConfig hash', () => {
     expect(renderProxyConfig({domain: 'test', records}).hash).not.toBe(base.hash)
   })
 })
+
+describe('renderProxyConfig for the local host', () => {
+  const local = makeRecord({containerIp: '172.17.0.5', hostId: 'hosta'})
+  const remote = makeRecord({containerId: IDS.web2, containerIp: '172.17.0.9', hostId: 'hostb', ports: [{address: '10.0.0.2', containerPort: '80/tcp', port: 40_000}]})
+
+  it("reaches this host's containers at their default-bridge address and container port", () => {
+    const {config} = renderProxyConfig({domain: 'local', localHostId: 'hosta', records: [local]})
+    expect(sections(config).get('backend svc_web')).toEqual([serverLine(IDS.web1, '172.17.0.5', 80)])
+  })
+
+  it("reaches other hosts' containers at their published address", () => {
+    const {config} = renderProxyConfig({domain: 'local', localHostId: 'hosta', records: [local, remote]})
+    expect(sections(config).get('backend svc_web')).toEqual([serverLine(IDS.web1, '172.17.0.5', 80), serverLine(IDS.web2, '10.0.0.2', 40_000)])
+  })
+
+  it('falls back to the published port off the default bridge, for udp, or without a local host id', () => {
+    const published = serverLine(IDS.web1, BRIDGE_IP, 49_153)
+    const cases: Array<[ServiceRecord, string | undefined]> = [
+      [{...local, containerIp: ''}, 'hosta'],
+      [{...local, ports: [{...local.ports[0], containerPort: '80/udp'}]}, 'hosta'],
+      [local, undefined],
+    ]
+    for (const [record, host] of cases) {
+      const {config} = renderProxyConfig({domain: 'local', localHostId: host, records: [record]})
+      expect(sections(config).get('backend svc_web')).toEqual([published])
+    }
+  })
+})

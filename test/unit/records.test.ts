@@ -168,10 +168,10 @@ describe('recordFromContainer', () => {
     expect(recordFromContainer(info, HOST, NOW)).toBeNull()
   })
 
-  it('without a ports label, uses the published ports sorted, and the network IP when there is no default-bridge IP', () => {
+  it('without a ports label, uses the published ports sorted, and no direct address off the default bridge', () => {
     expect(recordFromContainer(loadInspect('compose-no-ports-label.json'), HOST, NOW)).toEqual({
       containerId: 'f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8',
-      containerIp: '172.20.0.2',
+      containerIp: '',
       containerName: 'metrics-prometheus-1',
       hostId: 'hosta',
       hostName: 'host-a',
