@@ -47,12 +47,14 @@ function docker(args: string[], env: NodeJS.ProcessEnv, capture: boolean): Promi
     // The terminal sends Ctrl-C to the whole process group: docker handles it (and its --sig-proxy);
     // highway only stays alive to pass on docker's exit code.
     const forward = (signal: NodeJS.Signals) => child.kill(signal)
-    process.on('SIGINT', () => {})
+    const ignore = () => {}
+    process.on('SIGINT', ignore)
     process.on('SIGTERM', forward)
     child.on('error', (error) =>
       reject(new UserError(`cannot run the docker CLI (${error.message})`, {suggestion: 'install the docker client and make sure it is on PATH'})),
     )
     child.on('close', (code, signal) => {
+      process.off('SIGINT', ignore)
       process.off('SIGTERM', forward)
       resolve({code: code ?? (signal ? 128 + 15 : 1), stdout})
     })

@@ -9,7 +9,7 @@ import {copyFileSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {APP_IMAGE, BIN, bridgeIp, ensureAppImage, highway, makeEnv, removeServices, run, serve} from './harness.js'
+import {APP_IMAGE, BIN, bridgeIp, docker, ensureAppImage, highway, makeEnv, removeServices, run, serve} from './harness.js'
 
 const env = makeEnv()
 const DOMAIN = 'local'
@@ -17,6 +17,7 @@ const work = mkdtempSync(join(tmpdir(), 'highway-dns-setup-'))
 const realBefore = sha256('/etc/resolv.conf')
 let ip: string
 let transcript = ''
+let upstream = ''
 const sections = new Map<string, {output: string; code: number}>()
 
 function sha256(path: string): string {
@@ -40,6 +41,7 @@ function script(): string {
     step('getent-api', `getent hosts api.${DOMAIN}`),
     step('curl-api', `curl -s -m 5 --noproxy '*' http://api.${DOMAIN}/`),
     step('localhost-after', 'getent hosts localhost'),
+    step('getent-upstream', 'getent hosts upstream.example'),
     step('setup-again', `${q(node)} ${q(BIN)} dns-setup`),
     step('undo', `${q(node)} ${q(BIN)} dns-setup --undo`),
     step('cmp', `cmp /etc/resolv.conf ${q(join(work, 'saved'))} && stat -c '%a %u:%g' /etc/resolv.conf ${q(join(work, 'saved'))}`),
@@ -57,7 +59,14 @@ beforeAll(async () => {
   ip = await bridgeIp()
   await ensureAppImage()
   await removeServices()
-  const up = await highway(['up'], env)
+  // Names outside the domain must still resolve through the system resolver once every lookup goes
+  // to highway's DNS first: an upstream server of our own (never the machine's) answers one name.
+  const first = await highway(['up'], env)
+  expect(first.code, first.stdout + first.stderr).toBe(0)
+  const infraImage = await docker('ps', '--filter', 'label=io.highway.component=dns', '--format', '{{.Image}}')
+  upstream = await docker('run', '-d', '--label', 'highway-e2e=1', infraImage, 'dnsmasq', '-k', '--no-resolv', '--no-hosts', '--address=/upstream.example/10.99.0.7')
+  const upstreamIp = await docker('inspect', upstream, '--format', '{{.NetworkSettings.IPAddress}}')
+  const up = await highway(['up', '--upstream-dns', upstreamIp], env)
   expect(up.code, up.stdout + up.stderr).toBe(0)
   const api = await highway(['run', '-d', '--name', 'api', '-p', '9090', APP_IMAGE, ...serve('hello-api')], env)
   expect(api.code, api.stdout + api.stderr).toBe(0)
@@ -77,6 +86,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  if (upstream) await docker('rm', '-f', upstream)
   await removeServices()
   await highway(['down'], env)
   rmSync(work, {recursive: true, force: true})
@@ -111,6 +121,12 @@ describe('highway dns-setup (in a private mount namespace)', () => {
   it('still resolves names outside the domain as before (/etc/hosts)', () => {
     expect(section('localhost-after')).toEqual(section('localhost-before'))
     expect(section('localhost-after').code).toBe(0)
+  })
+
+  it('still resolves names outside the domain through the system resolver: highway forwards them upstream', () => {
+    const lookup = section('getent-upstream')
+    expect(lookup.code, lookup.output).toBe(0)
+    expect(lookup.output.trim().split(/\s+/)).toEqual(['10.99.0.7', 'upstream.example'])
   })
 
   it('changes nothing when run again, and says so', () => {
