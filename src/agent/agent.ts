@@ -39,6 +39,11 @@ export class Agent {
   /** Every host's records, as etcd has them: what the proxy renders. */
   private readonly records = new Map<string, ServiceRecord>()
   private readonly perContainer = new Map<string, Promise<void>>()
+  /**
+   * Revision of this agent's latest write per key, applied locally at once: the watch's echo of an
+   * older write must not flip the route back (a start's put arriving after the die's).
+   */
+  private readonly ownRevisions = new Map<string, bigint>()
   private readonly log: (message: string) => void
   private watcher: Watcher | null = null
   private eventStream: NodeJS.ReadableStream | null = null
@@ -95,6 +100,7 @@ export class Agent {
       try {
         const {records, revision} = await this.options.registry.listServices()
         this.records.clear()
+        this.ownRevisions.clear()
         for (const [key, record] of records) this.records.set(key, record)
         await this.watcher?.cancel().catch(() => {})
         this.watcher = await this.options.registry.watchServices(
@@ -116,7 +122,15 @@ export class Agent {
     }
   }
 
-  private onServiceEvent(event: ServiceEvent): void {
+  private onServiceEvent(event: ServiceEvent, own = false): void {
+    const revision = BigInt(event.revision)
+    const latestOwn = this.ownRevisions.get(event.key)
+    if (own) {
+      this.ownRevisions.set(event.key, revision)
+    } else if (latestOwn !== undefined) {
+      if (revision < latestOwn) return
+      this.ownRevisions.delete(event.key)
+    }
     if (event.type === 'put') {
       const existing = this.records.get(event.key)
       if (existing && sameRecord(existing, event.record)) return
@@ -224,14 +238,14 @@ export class Agent {
     const existing = this.records.get(key)
     if (existing && sameRecord(existing, record) && this.held.has(key)) return
     const value = JSON.stringify(record)
-    await this.held.put(key, value)
+    const revision = await this.held.put(key, value)
     // Our own write also arrives through the watch; applying it now saves the round trip.
-    this.onServiceEvent({key, record, type: 'put'})
+    this.onServiceEvent({key, record, revision, type: 'put'}, true)
   }
 
   private async forget(key: string): Promise<void> {
-    await this.held.delete(key)
-    this.onServiceEvent({key, type: 'delete'})
+    const revision = await this.held.delete(key)
+    this.onServiceEvent({key, revision, type: 'delete'}, true)
   }
 
   /** Makes etcd hold exactly this host's highway containers, whatever events were missed. */

@@ -15,7 +15,8 @@ export interface RegistryOptions {
   callTimeout?: number
 }
 
-export type ServiceEvent = {type: 'put'; key: string; record: ServiceRecord} | {type: 'delete'; key: string}
+/** A change under the services prefix; `revision` is etcd's revision of that change. */
+export type ServiceEvent = {type: 'put'; key: string; record: ServiceRecord; revision: string} | {type: 'delete'; key: string; revision: string}
 
 export class Registry {
   readonly client: Etcd3
@@ -64,8 +65,9 @@ export class Registry {
     await this.client.put(key).value(value)
   }
 
-  async delete(key: string): Promise<void> {
-    await this.client.delete().key(key)
+  /** Returns the revision of the delete. */
+  async delete(key: string): Promise<string> {
+    return (await this.client.delete().key(key)).header.revision
   }
 
   /**
@@ -76,9 +78,10 @@ export class Registry {
     const watcher = await this.client.watch().prefix(SERVICES).startRevision(fromRevision).create()
     const toEvent = (kv: IKeyValue, type: 'delete' | 'put'): ServiceEvent | null => {
       const key = kv.key.toString()
-      if (type === 'delete') return {key, type}
+      const revision = kv.mod_revision
+      if (type === 'delete') return {key, revision, type}
       const record = parseRecord(key, kv.value.toString())
-      return record ? {key, record, type} : null
+      return record ? {key, record, revision, type} : null
     }
     watcher.on('put', (kv) => {
       const event = toEvent(kv, 'put')
@@ -144,14 +147,16 @@ export class HeldKeys extends EventEmitter {
     return value === undefined ? this.values.has(key) : this.values.get(key) === value
   }
 
-  async put(key: string, value: string): Promise<void> {
+  /** Returns the revision of the put. */
+  async put(key: string, value: string): Promise<string> {
     this.values.set(key, value)
-    await this.current().put(key).value(value)
+    return (await this.current().put(key).value(value)).header.revision
   }
 
-  async delete(key: string): Promise<void> {
+  /** Returns the revision of the delete. */
+  async delete(key: string): Promise<string> {
     this.values.delete(key)
-    await this.registry.delete(key)
+    return this.registry.delete(key)
   }
 
   /** Revokes the lease: every held key disappears at once (a clean agent shutdown). */
