@@ -31,6 +31,9 @@ export function dnsmasqArgs(input: DnsInput): string[] {
     '--domain-needed',
     '--cache-size=1000',
     `--address=/${domain}/${ip}`,
+    // Since dnsmasq 2.86 --address answers only A: without this, AAAA for a service name is forwarded
+    // upstream, and a client asking for both (busybox wget, glibc) waits for that answer.
+    `--local=/${domain}/`,
     // A forwarding loop (an upstream that sends queries back here) is detected and that server dropped.
     '--dns-loop-detect',
     ...(upstreams.length > 0 ? ['--no-resolv', ...upstreams.map((server) => `--server=${server}`)] : [`--resolv-file=${UPSTREAM_FILE}`]),

@@ -81,6 +81,12 @@ export async function dig(name: string, server: string, type = 'A', options: str
   return stdout.trim().split('\n').filter(Boolean)
 }
 
+/** The response code dig reports (NOERROR, NXDOMAIN, REFUSED, ...). */
+export async function digStatus(name: string, server: string, type = 'A'): Promise<string> {
+  const {stdout} = await exec('dig', [`@${server}`, '+time=2', '+tries=1', '+noall', '+comments', name, type])
+  return /status: (\w+)/.exec(stdout)?.[1] ?? 'no answer'
+}
+
 export async function curl(url: string, headers: Record<string, string> = {}, extra: string[] = []): Promise<{status: number; body: string; headers: string}> {
   const args = ['-s', '-m', '5', '-D', '-', ...Object.entries(headers).flatMap(([key, value]) => ['-H', `${key}: ${value}`]), ...extra, url]
   const result = await run('curl', args)

@@ -2,7 +2,7 @@
 import {Etcd3} from 'etcd3'
 import {spawn} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {BIN, bridgeIp, curl, dig, docker, highway, infraContainers, makeEnv, until} from './harness.js'
+import {BIN, bridgeIp, curl, dig, digStatus, docker, highway, infraContainers, makeEnv, until} from './harness.js'
 
 const env = makeEnv()
 let ip: string
@@ -103,6 +103,10 @@ describe('highway up', () => {
       expect(up.code, up.stderr).toBe(0)
       expect((await until('forwarded answer', async () => ((await dig('upstream.example', ip)).length ? dig('upstream.example', ip) : undefined))).value).toEqual(['10.99.0.7'])
       expect(await dig('still.local', ip)).toEqual([ip])
+      // AAAA for a name in the domain is answered here (empty), never forwarded: this upstream would refuse it.
+      expect(await digStatus('still.local', ip, 'AAAA')).toBe('NOERROR')
+      expect(await dig('still.local', ip, 'AAAA')).toEqual([])
+      expect(await digStatus('elsewhere.example', ip)).toBe('REFUSED')
     } finally {
       await docker('rm', '-f', upstream)
       const restore = await highway(['up'], env)

@@ -66,7 +66,7 @@ describe('highway run -d', () => {
   })
 
   it('reaches a service by name from inside another container started by highway run', async () => {
-    const result = await highway(['run', '--rm', APP_IMAGE, 'sh', '-c', 'timeout 5 wget -qO- http://api.local/'], env)
+    const result = await highway(['run', '--rm', APP_IMAGE, 'sh', '-c', 'timeout 5 wget -qO- http://api.local/; exit $?'], env)
     expect(result.code, result.stderr).toBe(0)
     expect(result.stdout.trim()).toBe('hello-api')
   })

@@ -19,6 +19,7 @@ describe('dnsmasqArgs', () => {
       '--domain-needed',
       '--cache-size=1000',
       '--address=/local/172.17.0.1',
+      '--local=/local/',
       '--dns-loop-detect',
       `--resolv-file=${UPSTREAM_FILE}`,
     ])
@@ -26,7 +27,7 @@ describe('dnsmasqArgs', () => {
 
   it('with upstream servers, stops reading resolv.conf and forwards to each, in order', () => {
     const args = dnsmasqArgs({bridgeIp: '172.18.0.1', domain: 'test', upstreams: ['9.9.9.9', '1.1.1.1']})
-    expect(args.slice(-5)).toEqual(['--address=/test/172.18.0.1', '--dns-loop-detect', '--no-resolv', '--server=9.9.9.9', '--server=1.1.1.1'])
+    expect(args.slice(-6)).toEqual(['--address=/test/172.18.0.1', '--local=/test/', '--dns-loop-detect', '--no-resolv', '--server=9.9.9.9', '--server=1.1.1.1'])
     expect(args.some((arg) => arg.startsWith('--resolv-file'))).toBe(false)
     expect(args.filter((arg) => arg === '--no-resolv')).toHaveLength(1)
   })
