@@ -22,7 +22,9 @@ export interface AgentOptions {
   log?: (message: string) => void
 }
 
-const EVENT_ACTIONS = new Set(['create', 'start', 'restart', 'die', 'stop', 'kill', 'destroy', 'pause', 'unpause', 'health_status', 'rename', 'update'])
+// Not 'kill': it only sends a signal (a 'die' follows if the container exits), and Docker holds the
+// container's lock while stopping it, so an inspect then would wait ~100 ms and delay the 'die'.
+const EVENT_ACTIONS = new Set(['create', 'start', 'restart', 'die', 'stop', 'destroy', 'pause', 'unpause', 'health_status', 'rename', 'update'])
 
 /**
  * The route agent keeps three things equal: Docker's highway-labelled containers on this host, the
@@ -189,21 +191,17 @@ export class Agent {
     const action = (event.Action ?? '').split(':')[0]
     const id = event.Actor?.ID ?? event.id
     if (!id || !EVENT_ACTIONS.has(action)) return
-    void this.syncContainer(id, action === 'die')
+    // A dead container is marked stopped at once, ahead of anything queued for it: Docker answers an
+    // inspect only after its network teardown, about 100 ms later, and the route should not wait.
+    if (action === 'die') void this.markStopped(id).catch((error: Error) => this.log(`marking ${id.slice(0, 12)} stopped failed: ${error.message}`))
+    void this.syncContainer(id)
   }
 
-  /**
-   * Events for one container are applied in order; different containers proceed in parallel.
-   * A dead container is marked stopped at once: Docker answers an inspect only after its network
-   * teardown, about 100 ms later, and the route should not wait for that.
-   */
-  private syncContainer(id: string, died = false): Promise<void> {
+  /** Events for one container are applied in order; different containers proceed in parallel. */
+  private syncContainer(id: string): Promise<void> {
     const previous = this.perContainer.get(id) ?? Promise.resolve()
     const next = previous
-      .then(async () => {
-        if (died) await this.markStopped(id)
-        await this.applyContainer(id)
-      })
+      .then(() => this.applyContainer(id))
       .catch((error: Error) => this.log(`sync of ${id.slice(0, 12)} failed: ${error.message}`))
       .finally(() => {
         if (this.perContainer.get(id) === next) this.perContainer.delete(id)

@@ -5,7 +5,7 @@ import {basename, join} from 'node:path'
 import {promisify} from 'node:util'
 import type {ServiceRecord} from '../core/types.js'
 import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
-import {reload} from '../proxy/master.js'
+import {masterCommand, reload} from '../proxy/master.js'
 
 const exec = promisify(execFile)
 
@@ -19,7 +19,15 @@ export interface ProxySyncOptions {
   validate?: (configPath: string) => Promise<void>
   /** Loads the swapped-in config; rejects when HAProxy refuses. Injectable for tests. */
   reload?: (masterSocket: string) => Promise<void>
+  /** Sends runtime API commands to the current worker. Injectable for tests. */
+  runtime?: (masterSocket: string, commands: string[]) => Promise<void>
   retryDelayMs?: number
+}
+
+async function disableServers(masterSocket: string, servers: string[]): Promise<void> {
+  // `@1` addresses the current worker through the master CLI.
+  const output = await masterCommand(masterSocket, servers.map((server) => `@1 set server ${server} state maint`).join('; '))
+  if (/No such|Unknown|error/i.test(output)) throw new Error(output.trim())
 }
 
 async function haproxyCheck(configPath: string): Promise<void> {
@@ -35,6 +43,8 @@ async function haproxyCheck(configPath: string): Promise<void> {
  */
 export class ProxySync {
   private lastHash: string | null = null
+  /** Servers of the config HAProxy runs now. */
+  private liveServers = new Set<string>()
   private running: Promise<void> | null = null
   private dirty = false
   private retryTimer: NodeJS.Timeout | null = null
@@ -73,14 +83,30 @@ export class ProxySync {
     const mapPath = join(runDir, basename(rendered.mapPath))
     const configPath = join(runDir, basename(CONFIG_PATH))
     const socket = join(runDir, basename(MASTER_SOCKET))
+    // A server that left (its container died or stopped) is taken out at once through the runtime
+    // API: the reload below takes ~50 ms, and Docker's teardown of the container makes it slower.
+    const wanted = new Set(rendered.servers)
+    const gone = [...this.liveServers].filter((server) => !wanted.has(server))
+    if (gone.length > 0) {
+      await (this.options.runtime ?? disableServers)(socket, gone).catch((error: Error) =>
+        this.options.log(`taking ${gone.length} server(s) out at runtime failed (the reload follows): ${error.message}`),
+      )
+    }
     try {
       if (!existsSync(mapPath)) await writeFile(mapPath, rendered.map)
       const candidate = `${configPath}.new`
       await writeFile(candidate, rendered.config.replaceAll(rendered.mapPath, mapPath))
+      const started = performance.now()
       await (this.options.validate ?? haproxyCheck)(candidate)
+      const checked = performance.now()
       await rename(candidate, configPath)
       await (this.options.reload ?? reload)(socket)
+      const reloaded = performance.now()
       this.reloads++
+      this.liveServers = wanted
+      if (process.env.HIGHWAY_DEBUG || reloaded - started > 500) {
+        this.options.log(`proxy updated: check ${(checked - started).toFixed(1)} ms, reload ${(reloaded - checked).toFixed(1)} ms`)
+      }
       this.lastHash = rendered.hash
       await this.removeOldMaps(runDir, basename(mapPath))
     } catch (error) {

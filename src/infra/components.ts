@@ -128,6 +128,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         `HIGHWAY_DOMAIN=${settings.domain}`,
         `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`,
         `HIGHWAY_ETCD=${etcdEndpoints(settings).join(',')}`,
+        ...(process.env.HIGHWAY_DEBUG ? ['HIGHWAY_DEBUG=1'] : []),
       ],
     }),
   )

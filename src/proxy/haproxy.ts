@@ -30,6 +30,8 @@ export interface RenderedProxyConfig {
   mapPath: string
   /** Identifies the whole rendering: equal hashes mean nothing to reload. */
   hash: string
+  /** Every server as `backend/server`, the names HAProxy's runtime API takes. */
+  servers: string[]
 }
 
 export interface Route {
@@ -123,6 +125,7 @@ export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig 
     `backend ${NOT_FOUND_BACKEND}`,
     answer(404, 'not-found', 'No such service', `No service is registered under this name in the ${input.domain} domain.`),
   )
+  const servers: string[] = []
   for (const route of routes) {
     lines.push('', `backend svc_${route.name}`)
     if (route.servers.length === 0) {
@@ -133,11 +136,15 @@ export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig 
       )
       continue
     }
+    // When every server is out (put in maintenance at runtime the moment its container dies, or
+    // failing its checks), highway's page answers rather than HAProxy's bare 503.
+    lines.push(answer(503, 'stopped', 'Service not running', `${route.host} is registered but none of its containers is running.`).replace(/$/, ' if { nbsrv lt 1 }'))
     for (const server of route.servers) {
       lines.push(`    server c${server.id} ${server.address}:${server.port} check inter 2s fall 2 rise 1`)
+      servers.push(`svc_${route.name}/c${server.id}`)
     }
   }
   const config = `${lines.join('\n')}\n`
   const hash = createHash('sha256').update(config).update(map).digest('hex').slice(0, 16)
-  return {config, hash, map, mapPath}
+  return {config, hash, map, mapPath, servers}
 }

@@ -35,6 +35,12 @@ const page503 = (host: string) =>
   `"<!doctype html><html><head><title>503 Service not running</title></head><body><h1>Service not running</h1>` +
   `<p>${host} is registered but its container is not running.</p><hr><p>highway</p></body></html>"`
 
+/** First line of every backend with servers: highway's 503 once no server is usable. */
+const noServer503 = (host: string) =>
+  `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway stopped string ` +
+  `"<!doctype html><html><head><title>503 Service not running</title></head><body><h1>Service not running</h1>` +
+  `<p>${host} is registered but none of its containers is running.</p><hr><p>highway</p></body></html>" if { nbsrv lt 1 }`
+
 const web1 = makeRecord()
 const web2 = makeRecord({containerId: IDS.web2, containerName: 'web-2', ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 49_154}]})
 const api = makeRecord({
@@ -199,23 +205,28 @@ describe('renderProxyConfig', () => {
     ])
     // A healthy sibling keeps serving: only the failing container is left out.
     const mixed = renderProxyConfig({domain: 'local', records: [{...web1, state: 'unhealthy'}, web2]})
-    expect(sections(mixed.config).get('backend svc_web')).toEqual([serverLine(IDS.web2, BRIDGE_IP, 49_154)])
+    expect(sections(mixed.config).get('backend svc_web')).toEqual([noServer503('web.local'), serverLine(IDS.web2, BRIDGE_IP, 49_154)])
+  })
+
+  it('names every server as backend/server for the runtime API', () => {
+    expect(rendered.servers).toEqual([`svc_api/c${IDS.api.slice(0, 12)}`, `svc_web/c${IDS.web1.slice(0, 12)}`, `svc_web/c${IDS.web2.slice(0, 12)}`])
   })
 
   it('lists every running container of one name as a server of its backend', () => {
     expect(sections(rendered.config).get('backend svc_web')).toEqual([
+      noServer503('web.local'),
       // Sorted by container id, whatever the order the records came in.
       serverLine(IDS.web1, BRIDGE_IP, 49_153),
       serverLine(IDS.web2, BRIDGE_IP, 49_154),
     ])
-    expect(sections(rendered.config).get('backend svc_api')).toEqual([serverLine(IDS.api, '10.0.0.12', 32_768)])
+    expect(sections(rendered.config).get('backend svc_api')).toEqual([noServer503('api.local'), serverLine(IDS.api, '10.0.0.12', 32_768)])
   })
 
-  it('serves the running containers and no 503 page when only some containers of a name are stopped', () => {
+  it('serves the running containers, with the 503 page only for when none is usable, when some containers of a name are stopped', () => {
     const stoppedWeb = makeRecord({containerId: IDS.db, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}], state: 'stopped'})
     const config = renderProxyConfig({domain: 'local', records: [stoppedWeb, web1]}).config
-    expect(sections(config).get('backend svc_web')).toEqual([serverLine(IDS.web1, BRIDGE_IP, 49_153)])
-    expect(config).not.toContain('status 503')
+    expect(sections(config).get('backend svc_web')).toEqual([noServer503('web.local'), serverLine(IDS.web1, BRIDGE_IP, 49_153)])
+    expect(config.match(/status 503/g)).toHaveLength(1)
   })
 
   it('ends the config with a newline and has no trailing whitespace on any line', () => {
@@ -335,12 +346,16 @@ describe('renderProxyConfig for the local host', () => {
 
   it("reaches this host's containers at their default-bridge address and container port", () => {
     const {config} = renderProxyConfig({domain: 'local', localHostId: 'hosta', records: [local]})
-    expect(sections(config).get('backend svc_web')).toEqual([serverLine(IDS.web1, '172.17.0.5', 80)])
+    expect(sections(config).get('backend svc_web')).toEqual([noServer503('web.local'), serverLine(IDS.web1, '172.17.0.5', 80)])
   })
 
   it("reaches other hosts' containers at their published address", () => {
     const {config} = renderProxyConfig({domain: 'local', localHostId: 'hosta', records: [local, remote]})
-    expect(sections(config).get('backend svc_web')).toEqual([serverLine(IDS.web1, '172.17.0.5', 80), serverLine(IDS.web2, '10.0.0.2', 40_000)])
+    expect(sections(config).get('backend svc_web')).toEqual([
+      noServer503('web.local'),
+      serverLine(IDS.web1, '172.17.0.5', 80),
+      serverLine(IDS.web2, '10.0.0.2', 40_000),
+    ])
   })
 
   it('falls back to the published port off the default bridge, for udp, or without a local host id', () => {
@@ -352,7 +367,7 @@ describe('renderProxyConfig for the local host', () => {
     ]
     for (const [record, host] of cases) {
       const {config} = renderProxyConfig({domain: 'local', localHostId: host, records: [record]})
-      expect(sections(config).get('backend svc_web')).toEqual([published])
+      expect(sections(config).get('backend svc_web')).toEqual([noServer503('web.local'), published])
     }
   })
 })

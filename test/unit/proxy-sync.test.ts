@@ -24,12 +24,18 @@ function harness(records: ServiceRecord[], options: {failValidate?: () => boolea
   const runDir = mkdtempSync(join(tmpdir(), 'highway-sync-'))
   const validated: string[] = []
   const reloads: string[] = []
+  /** Runtime API calls, in order with reloads: "runtime:<commands>" or "reload". */
+  const calls: string[] = []
   const logs: string[] = []
   const sync = new ProxySync(() => records, {
     domain: 'local',
     log: (message) => logs.push(message),
     reload: async (socket) => {
       reloads.push(socket)
+      calls.push('reload')
+    },
+    runtime: async (_socket, servers) => {
+      calls.push(`runtime:${servers.join(',')}`)
     },
     retryDelayMs: 5,
     runDir,
@@ -40,7 +46,7 @@ function harness(records: ServiceRecord[], options: {failValidate?: () => boolea
       validated.push(readFileSync(path, 'utf8'))
     },
   })
-  return {logs, reloads, runDir, sync, validated}
+  return {calls, logs, reloads, runDir, sync, validated}
 }
 
 describe('ProxySync', () => {
@@ -91,6 +97,21 @@ describe('ProxySync', () => {
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(reloads).toHaveLength(1)
     sync.stop()
+  })
+
+  it('takes a departed server out through the runtime API before the reload', async () => {
+    const records = [record('api', 32768), record('web', 32769)]
+    const {calls, sync} = harness(records)
+    await sync.schedule()
+    expect(calls).toEqual(['reload'])
+    records[1] = {...records[1], ports: [{...records[1].ports[0], port: 0}], state: 'stopped'}
+    await sync.schedule()
+    const webServer = `svc_web/c${records[1].containerId.slice(0, 12)}`
+    expect(calls).toEqual(['reload', `runtime:${webServer}`, 'reload'])
+    // Nothing left to take out: the next change goes through the reload alone.
+    records.push(record('db', 32770))
+    await sync.schedule()
+    expect(calls).toEqual(['reload', `runtime:${webServer}`, 'reload', 'reload'])
   })
 
   it('removes route maps the new config no longer uses', async () => {
