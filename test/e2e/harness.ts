@@ -21,20 +21,24 @@ export interface Result {
   stderr: string
 }
 
+/**
+ * Runs a command to its end. Without `input`, stdin is closed from the start: many commands (ip,
+ * nsenter, a docker CLI polling an engine not up yet) exit before a write to it could land (EPIPE).
+ */
 export function run(command: string, args: string[], options: {env?: NodeJS.ProcessEnv; input?: string; timeout?: number} = {}): Promise<Result> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, {env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe']})
+    const child = spawn(command, args, {env: options.env ?? process.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.stdout?.on('data', (chunk) => (stdout += chunk))
+    child.stderr?.on('data', (chunk) => (stderr += chunk))
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 180_000)
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       resolvePromise({code: code ?? (signal ? 128 : 1), stdout, stderr})
     })
-    child.stdin.end(options.input ?? '')
+    child.stdin?.end(options.input)
   })
 }
 

@@ -3,6 +3,7 @@
 // started with `up --etcd http://<A's bridge IP>:2379`. A service on either host is reached by name from
 // the other, through the proxy and through DNS, and a dead host's routes expire with its lease.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {ServiceRow} from '../../src/service/list.js'
 import {APP_IMAGE, bridgeIp, curl, docker, dockerResult, ensureAppImage, highway, makeEnv, serve, until} from './harness.js'
 import {HOST_B, copyImages, curlB, dockerB, highwayB, inB, startHostB, stopHostB} from './second-host.js'
 
@@ -14,15 +15,7 @@ let ipA: string
 let nameA: string
 let nameB: string
 
-interface Row {
-  name: string
-  url: string
-  backend: string
-  container: string
-  host: string
-  state: string
-  problem: string | null
-}
+type Row = ServiceRow
 
 function parseRows(result: {code: number; stdout: string; stderr: string}): Row[] {
   expect(result.code, result.stderr).toBe(0)

@@ -1,19 +1,13 @@
 // highway run, the route agent and highway ls, end to end: real containers reached by name through
 // the real proxy and DNS, from the host (curl) and from other containers (busybox wget).
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {ServiceRow} from '../../src/service/list.js'
 import {APP_IMAGE, bridgeIp, curl, dig, docker, ensureAppImage, highway, makeEnv, removeServices, serve, until} from './harness.js'
 
 const env = makeEnv()
 let ip: string
 
-interface Row {
-  name: string
-  url: string
-  backend: string
-  container: string
-  state: string
-  problem: string | null
-}
+type Row = ServiceRow
 
 async function ls(): Promise<Row[]> {
   const result = await highway(['ls', '--json'], env)

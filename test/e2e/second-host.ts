@@ -17,7 +17,7 @@
 import {spawn} from 'node:child_process'
 import {closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {BIN, type Result} from './harness.js'
+import {BIN, run, type Result} from './harness.js'
 
 export const HOST_B = {
   ns: 'hwb',
@@ -41,26 +41,6 @@ export const HOST_B = {
 } as const
 
 const log = (message: string) => console.log(`[host B] ${message}`)
-
-/**
- * Like the harness's run, with stdin closed from the start: many commands here (ip, nsenter, a
- * docker CLI polling an engine not up yet) exit before a write to their stdin could land (EPIPE).
- */
-function run(command: string, args: string[], options: {env?: NodeJS.ProcessEnv; timeout?: number} = {}): Promise<Result> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, {env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 180_000)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolvePromise({code: code ?? (signal ? 128 : 1), stderr, stdout})
-    })
-  })
-}
 
 async function must(command: string, args: string[], options: {env?: NodeJS.ProcessEnv; timeout?: number} = {}): Promise<string> {
   const result = await run(command, args, options)
