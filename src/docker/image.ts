@@ -96,7 +96,7 @@ async function ensureBaseImage(docker: Docker, baseImage: string, onLine: (text:
     onLine(`pulling ${baseImage}`)
     await followStream(await docker.pull(baseImage), onLine)
   } catch (error) {
-    throw new UserError(`base image ${baseImage} is not on this engine and could not be pulled (${(error as Error).message})`, {
+    throw new UserError(`base image ${baseImage} is not on this engine and could not be pulled (${(error as Error).message.trim()})`, {
       suggestion: `build it locally (for example \`debootstrap --variant=minbase trixie DIR && tar -C DIR -c . | docker import - ${baseImage}\`) or pass --base-image`,
       cause: error,
     })

@@ -2,7 +2,7 @@
 import {Etcd3} from 'etcd3'
 import {spawn} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {BIN, bridgeIp, curl, dig, digStatus, docker, highway, infraContainers, makeEnv, until} from './harness.js'
+import {BIN, bridgeIp, curl, dig, digStatus, docker, ensureAppImage, highway, infraContainers, makeEnv, until} from './harness.js'
 
 const env = makeEnv()
 let ip: string
@@ -149,6 +149,24 @@ describe('bad input', () => {
       expect(result.stderr).toMatch(/^highway: invalid|cannot be 0\.0\.0\.0/)
       expect(await infraContainers()).toEqual({})
     }
+  })
+
+  it('says a base image that is missing and cannot be pulled is missing, and how to make it', async () => {
+    await highway(['down'], env)
+    const result = await highway(['up', '--base-image', 'highway-test/no-such-base:1'], makeEnv())
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/^highway: base image highway-test\/no-such-base:1 is not on this engine and could not be pulled/m)
+    expect(result.stderr).toContain('debootstrap')
+    expect(await infraContainers()).toEqual({})
+  })
+
+  it("shows a failed build step's own error (docker-modem reports success on such streams)", async () => {
+    // A base image without apt-get: the Dockerfile's RUN step fails inside the build.
+    await ensureAppImage()
+    const result = await highway(['up', '--base-image', 'highway-test/busybox:1'], makeEnv())
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/^highway: building highway\/infra:\S+ failed: The command .*apt-get update.* returned a non-zero code/m)
+    expect(await infraContainers()).toEqual({})
   })
 
   it('names a taken port 80 and its holder, and leaves nothing behind', async () => {
