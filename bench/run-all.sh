@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every benchmark, then rewrites docs/benchmarks.md from their results.
+#
+#   bash bench/run-all.sh
+#
+# Each script takes the machine-wide Docker lock (/tmp/highway-docker.lock) for its own run only,
+# brings highway up (idempotent) with its own config dir (/tmp/highway-bench-config), removes every
+# container it created (label highway-bench=1) and exits non-zero only when something failed.
+# Results land in bench/results/*.json (HIGHWAY_BENCH_RESULTS to change); counts can be lowered
+# for a quick try, e.g. `RUNS=3 EVENTS=10 CHURN=20 SERVICES=200 bash bench/run-all.sh`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export HIGHWAY_BENCH_RESULTS="${HIGHWAY_BENCH_RESULTS:-$PWD/bench/results}"
+mkdir -p "$HIGHWAY_BENCH_RESULTS"
+rm -f "$HIGHWAY_BENCH_RESULTS"/*.json
+
+status=0
+for name in machine run-d propagation proxy-overhead reload scale cli up evidence; do
+  echo
+  if ! node "bench/$name.mjs"; then
+    echo "bench/$name.mjs FAILED" >&2
+    status=1
+  fi
+done
+echo
+node bench/report.mjs || status=1
+exit $status
