@@ -3,7 +3,14 @@
 // belongs to the container, and `run` must start about as fast as `docker run` itself.
 const argv = process.argv.slice(2)
 let handled = false
-if (argv[0] === 'run' && argv.length > 1) {
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+  // oclif's own format, without loading oclif.
+  const {readFileSync} = await import('node:fs')
+  const {version} = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  console.log(`highway/${version} ${process.platform}-${process.arch} node-${process.version}`)
+  handled = true
+}
+if (!handled && argv[0] === 'run' && argv.length > 1) {
   const {main} = await import('../dist/service/main.js')
   const code = await main(argv.slice(1))
   if (code !== 'help') {

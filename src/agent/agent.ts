@@ -24,7 +24,8 @@ export interface AgentOptions {
 
 // Not 'kill': it only sends a signal (a 'die' follows if the container exits), and Docker holds the
 // container's lock while stopping it, so an inspect then would wait ~100 ms and delay the 'die'.
-const EVENT_ACTIONS = new Set(['create', 'start', 'restart', 'die', 'stop', 'destroy', 'pause', 'unpause', 'health_status', 'rename', 'update'])
+// Not 'create' either: a created container is not running yet, and its 'start' follows.
+const EVENT_ACTIONS = new Set(['start', 'restart', 'die', 'stop', 'destroy', 'pause', 'unpause', 'health_status', 'rename', 'update'])
 
 /**
  * The route agent keeps three things equal: Docker's highway-labelled containers on this host, the
