@@ -13,24 +13,24 @@ function required(name: string): string {
 }
 
 async function main(): Promise<void> {
-const domain = required('HIGHWAY_DOMAIN')
-const bridgeIp = required('HIGHWAY_BRIDGE_IP')
-const endpoints = required('HIGHWAY_ETCD').split(',')
+  const domain = required('HIGHWAY_DOMAIN')
+  const bridgeIp = required('HIGHWAY_BRIDGE_IP')
+  const endpoints = required('HIGHWAY_ETCD').split(',')
 
-const docker = connectDocker()
-const host = await hostIdentity(docker)
-const registry = new Registry({endpoints})
-const agent = new Agent({docker, domain, events: connectDocker({timeout: 0}), host: {...host, bridgeIp}, registry})
+  const docker = connectDocker()
+  const host = await hostIdentity(docker)
+  const registry = new Registry({endpoints})
+  const agent = new Agent({docker, domain, events: connectDocker({timeout: 0}), host: {...host, bridgeIp}, registry})
 
-// On SIGTERM the records stay: a restarted agent takes them over, a host gone for good loses them when the lease expires.
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    void agent.stop().finally(() => process.exit(0))
-  })
-}
+  // On SIGTERM the records stay: a restarted agent takes them over, a host gone for good loses them when the lease expires.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      void agent.stop().finally(() => process.exit(0))
+    })
+  }
 
-console.log(`highway agent on ${host.name} (${host.id}): domain ${domain}, bridge ${bridgeIp}, etcd ${endpoints.join(',')}`)
-await agent.start()
+  console.log(`highway agent on ${host.name} (${host.id}): domain ${domain}, bridge ${bridgeIp}, etcd ${endpoints.join(',')}`)
+  await agent.start()
 }
 
 main().catch((error: Error) => {
