@@ -4,7 +4,7 @@ import {readdir, rename, rm, writeFile} from 'node:fs/promises'
 import {basename, join} from 'node:path'
 import {promisify} from 'node:util'
 import type {ServiceRecord} from '../core/types.js'
-import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
+import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, SPARE_BACKENDS, renderProxyConfig} from '../proxy/haproxy.js'
 import {masterCommand, reload} from '../proxy/master.js'
 
 const exec = promisify(execFile)
@@ -19,16 +19,18 @@ export interface ProxySyncOptions {
   validate?: (configPath: string) => Promise<void>
   /** Loads the swapped-in config; rejects when HAProxy refuses. Injectable for tests. */
   reload?: (masterSocket: string) => Promise<void>
-  /** Sends runtime API commands to the current worker. Injectable for tests. */
+  /** Sends runtime API commands (each already prefixed for the current worker). Injectable for tests. */
   runtime?: (masterSocket: string, commands: string[]) => Promise<void>
   retryDelayMs?: number
 }
 
-async function disableServers(masterSocket: string, servers: string[]): Promise<void> {
-  // `@1` addresses the current worker through the master CLI.
-  const output = await masterCommand(masterSocket, servers.map((server) => `@1 set server ${server} state maint`).join('; '))
-  if (/No such|Unknown|error/i.test(output)) throw new Error(output.trim())
+async function runtimeCommands(masterSocket: string, commands: string[]): Promise<void> {
+  const output = await masterCommand(masterSocket, commands.join('; '))
+  if (/No such|Unknown|error|invalid|not found/i.test(output)) throw new Error(output.trim())
 }
+
+/** `@1` addresses the current worker through the master CLI. */
+const worker = (command: string) => `@1 ${command}`
 
 async function haproxyCheck(configPath: string): Promise<void> {
   await exec('haproxy', ['-c', '-q', '-f', configPath]).catch((error: {stderr?: string}) => {
@@ -45,6 +47,11 @@ export class ProxySync {
   private lastHash: string | null = null
   /** Servers of the config HAProxy runs now. */
   private liveServers = new Set<string>()
+  /** Names in the config HAProxy runs now, and its route map: new names go live at runtime against it. */
+  private liveNames = new Set<string>()
+  private liveMapPath: string | null = null
+  /** Spare backends the running worker has used since its reload. */
+  private sparesUsed = 0
   private running: Promise<void> | null = null
   private dirty = false
   private retryTimer: NodeJS.Timeout | null = null
@@ -86,10 +93,23 @@ export class ProxySync {
     // A server that left (its container died or stopped) is taken out at once through the runtime
     // API: the reload below takes ~50 ms, and Docker's teardown of the container makes it slower.
     const wanted = new Set(rendered.servers)
+    const runtime = this.options.runtime ?? runtimeCommands
     const gone = [...this.liveServers].filter((server) => !wanted.has(server))
     if (gone.length > 0) {
-      await (this.options.runtime ?? disableServers)(socket, gone).catch((error: Error) =>
+      await runtime(socket, gone.map((server) => worker(`set server ${server} state maint`))).catch((error: Error) =>
         this.options.log(`taking ${gone.length} server(s) out at runtime failed (the reload follows): ${error.message}`),
+      )
+    }
+    // A brand-new name goes live at once in a spare backend; the reload below makes it canonical.
+    for (const route of rendered.routes) {
+      if (!this.liveMapPath || route.servers.length === 0 || this.liveNames.has(route.name) || this.sparesUsed >= SPARE_BACKENDS.length) continue
+      const spare = SPARE_BACKENDS[this.sparesUsed++]
+      const commands = route.servers.flatMap((server) => [
+        worker(`add server ${spare}/c${server.id} ${server.address}:${server.port}`),
+        worker(`enable server ${spare}/c${server.id}`),
+      ])
+      await runtime(socket, [...commands, worker(`add map ${this.liveMapPath} ${route.host} ${spare}`)]).catch((error: Error) =>
+        this.options.log(`switching ${route.host} on at runtime failed (the reload follows): ${error.message}`),
       )
     }
     try {
@@ -104,6 +124,9 @@ export class ProxySync {
       const reloaded = performance.now()
       this.reloads++
       this.liveServers = wanted
+      this.liveNames = new Set(rendered.routes.map((route) => route.name))
+      this.liveMapPath = mapPath
+      this.sparesUsed = 0
       if (process.env.HIGHWAY_DEBUG || reloaded - started > 500) {
         this.options.log(`proxy updated: check ${(checked - started).toFixed(1)} ms, reload ${(reloaded - checked).toFixed(1)} ms`)
       }

@@ -101,7 +101,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
       ports: [{port: PORTS.etcd, protocol: 'tcp'}],
     }))
   }
-  const initialConfig = renderProxyConfig({domain: settings.domain, records: []}).config
+  const initial = renderProxyConfig({domain: settings.domain, records: []})
   specs.push(
     container('proxy', context, {
       binds: [`${PROXY_VOLUME}:${RUN_DIR}`],
@@ -110,10 +110,10 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         'sh',
         '-c',
         // The agent owns the config once it runs; a restarted proxy keeps the agent's last rendering.
-        `[ -s ${CONFIG_PATH} ] || printf '%s' "$HIGHWAY_INITIAL_CONFIG" > ${CONFIG_PATH}; ` +
+        `[ -s ${CONFIG_PATH} ] || { printf '%s' "$HIGHWAY_INITIAL_CONFIG" > ${CONFIG_PATH}; : > ${initial.mapPath}; }; ` +
           `exec haproxy -W -db -S ${MASTER_SOCKET},mode,600 -f ${CONFIG_PATH}`,
       ],
-      env: [`HIGHWAY_INITIAL_CONFIG=${initialConfig}`],
+      env: [`HIGHWAY_INITIAL_CONFIG=${initial.config}`],
       ports: [{port: PORTS.http, protocol: 'tcp'}],
     }),
     container('dns', context, {

@@ -11,6 +11,11 @@ export const MASTER_SOCKET = `${RUN_DIR}/master.sock`
 /** Response header on every page highway itself answers, so clients and tests can tell them from a service's. */
 export const HIGHWAY_HEADER = 'x-highway'
 export const NOT_FOUND_BACKEND = 'highway_not_found'
+/**
+ * Empty backends in every config: a brand-new name is switched on in one of them through the runtime
+ * API at once, while the reload to the canonical config follows (HAProxy cannot add a backend at runtime).
+ */
+export const SPARE_BACKENDS = ['highway_spare0', 'highway_spare1', 'highway_spare2', 'highway_spare3']
 
 export interface ProxyConfigInput {
   domain: string
@@ -32,6 +37,7 @@ export interface RenderedProxyConfig {
   hash: string
   /** Every server as `backend/server`, the names HAProxy's runtime API takes. */
   servers: string[]
+  routes: Route[]
 }
 
 export interface Route {
@@ -115,16 +121,16 @@ export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig 
     'frontend http',
     '    bind :80',
   ]
-  if (routes.length > 0) {
-    // One map lookup per request, whatever the number of routes; the port in Host is ignored.
-    lines.push(`    use_backend %[req.hdr(host),field(1,:),lower,map_str(${mapPath},${NOT_FOUND_BACKEND})]`)
-  }
+  // One map lookup per request, whatever the number of routes; the port in Host is ignored. Even with
+  // no routes the (empty) map is loaded: new names are added to the running one at runtime.
+  lines.push(`    use_backend %[req.hdr(host),field(1,:),lower,map_str(${mapPath},${NOT_FOUND_BACKEND})]`)
   lines.push(
     `    default_backend ${NOT_FOUND_BACKEND}`,
     '',
     `backend ${NOT_FOUND_BACKEND}`,
     answer(404, 'not-found', 'No such service', `No service is registered under this name in the ${input.domain} domain.`),
   )
+  for (const spare of SPARE_BACKENDS) lines.push('', `backend ${spare}`)
   const servers: string[] = []
   for (const route of routes) {
     lines.push('', `backend svc_${route.name}`)
@@ -147,5 +153,5 @@ export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig 
   }
   const config = `${lines.join('\n')}\n`
   const hash = createHash('sha256').update(config).update(map).digest('hex').slice(0, 16)
-  return {config, hash, map, mapPath, servers}
+  return {config, hash, map, mapPath, routes, servers}
 }

@@ -1,3 +1,7 @@
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {basename, join} from 'node:path'
 import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
 import {UserError} from '../../src/core/errors.js'
@@ -185,15 +189,22 @@ describe('componentSpecs', () => {
     expect(spec('dns', map).create.HostConfig?.Binds).toBeUndefined()
   })
 
-  it('starts the proxy with the no-route config unless the agent already wrote one', () => {
+  it('starts the proxy with the no-route config and its (empty) map unless the agent already wrote them', () => {
     const proxy = spec('proxy')
-    expect(proxy.create.Env).toEqual([`HIGHWAY_INITIAL_CONFIG=${renderProxyConfig({domain: 'local', records: []}).config}`])
-    expect(proxy.create.Cmd).toEqual([
-      'sh',
-      '-c',
-      '[ -s /run/highway/haproxy.cfg ] || printf \'%s\' "$HIGHWAY_INITIAL_CONFIG" > /run/highway/haproxy.cfg; ' +
-        'exec haproxy -W -db -S /run/highway/master.sock,mode,600 -f /run/highway/haproxy.cfg',
-    ])
+    const initial = renderProxyConfig({domain: 'local', records: []})
+    expect(proxy.create.Env).toEqual([`HIGHWAY_INITIAL_CONFIG=${initial.config}`])
+    const [sh, flag, script] = proxy.create.Cmd as string[]
+    expect(script).toMatch(/exec haproxy -W -db -S \/run\/highway\/master\.sock,mode,600 -f \/run\/highway\/haproxy\.cfg$/)
+    // Run the real script in a scratch directory, with `true` standing in for haproxy.
+    const dir = mkdtempSync(join(tmpdir(), 'highway-proxy-'))
+    const local = script.replaceAll('/run/highway', dir).replace(/exec haproxy.*$/, 'true')
+    execFileSync(sh, [flag, local], {env: {...process.env, HIGHWAY_INITIAL_CONFIG: initial.config}})
+    expect(readFileSync(join(dir, 'haproxy.cfg'), 'utf8')).toBe(initial.config)
+    expect(readFileSync(join(dir, basename(initial.mapPath)), 'utf8')).toBe('')
+    // A config the agent wrote is kept as it is.
+    writeFileSync(join(dir, 'haproxy.cfg'), 'agent wrote this\n')
+    execFileSync(sh, [flag, local], {env: {...process.env, HIGHWAY_INITIAL_CONFIG: initial.config}})
+    expect(readFileSync(join(dir, 'haproxy.cfg'), 'utf8')).toBe('agent wrote this\n')
   })
 
   it('runs dnsmasq with the arguments for these settings', () => {

@@ -41,6 +41,9 @@ const noServer503 = (host: string) =>
   `"<!doctype html><html><head><title>503 Service not running</title></head><body><h1>Service not running</h1>` +
   `<p>${host} is registered but none of its containers is running.</p><hr><p>highway</p></body></html>" if { nbsrv lt 1 }`
 
+/** Empty backends a brand-new name is switched on in at runtime, before the reload. */
+const SPARES = ['backend highway_spare0', 'backend highway_spare1', 'backend highway_spare2', 'backend highway_spare3']
+
 const web1 = makeRecord()
 const web2 = makeRecord({containerId: IDS.web2, containerName: 'web-2', ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 49_154}]})
 const api = makeRecord({
@@ -180,6 +183,7 @@ describe('renderProxyConfig', () => {
       'defaults',
       'frontend http',
       `backend ${NOT_FOUND_BACKEND}`,
+      ...SPARES,
       'backend svc_api',
       'backend svc_db',
       'backend svc_web',
@@ -234,20 +238,23 @@ describe('renderProxyConfig', () => {
     expect(rendered.config.split('\n').filter((line) => /\s$/.test(line))).toEqual([])
   })
 
-  it('renders no use_backend line and an empty map when there are no routes', () => {
+  it('loads an empty map when there are no routes, so new names can be added to it at runtime', () => {
     const empty = renderProxyConfig({domain: 'local', records: []})
     expect(empty.map).toBe('')
-    expect(empty.config).not.toContain('use_backend')
-    expect(empty.config).not.toContain('routes-')
-    expect(sections(empty.config).get('frontend http')).toEqual(['    bind :80', '    default_backend highway_not_found'])
-    expect(headers(empty.config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found'])
+    expect(sections(empty.config).get('frontend http')).toEqual([
+      '    bind :80',
+      `    use_backend %[req.hdr(host),field(1,:),lower,map_str(${empty.mapPath},highway_not_found)]`,
+      '    default_backend highway_not_found',
+    ])
+    expect(headers(empty.config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found', ...SPARES])
     expect(empty.mapPath).toBe(`/run/highway/routes-${sha('').slice(0, 12)}.map`)
   })
 
-  it('renders no use_backend line when every record is invalid', () => {
-    const config = renderProxyConfig({domain: 'local', records: [makeRecord({name: 'bad name'}), makeRecord({name: 'x"y'})]}).config
-    expect(config).not.toContain('use_backend')
-    expect(headers(config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found'])
+  it('renders no backend and an empty map when every record is invalid', () => {
+    const rendered = renderProxyConfig({domain: 'local', records: [makeRecord({name: 'bad name'}), makeRecord({name: 'x"y'})]})
+    const config = rendered.config
+    expect(rendered.map).toBe('')
+    expect(headers(config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found', ...SPARES])
   })
 
   it('keeps smuggled syntax out of the config and the map', () => {
@@ -258,7 +265,7 @@ describe('renderProxyConfig', () => {
       makeRecord({containerId: IDS.db, name: 'db', ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 1e6}]}),
     ]
     const {config, map} = renderProxyConfig({domain: 'local', records: evil})
-    expect(headers(config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found', 'backend svc_api', 'backend svc_db'])
+    expect(headers(config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found', ...SPARES, 'backend svc_api', 'backend svc_db'])
     expect(map).toBe('api.local svc_api\ndb.local svc_db\n')
     expect(config).not.toMatch(/evil|6\.6\.6\.6|1\.2\.3\.4|backend x|quote|1000000/)
     expect(sections(config).get('backend svc_api')).toEqual([page503('api.local')])

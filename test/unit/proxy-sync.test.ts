@@ -34,8 +34,8 @@ function harness(records: ServiceRecord[], options: {failValidate?: () => boolea
       reloads.push(socket)
       calls.push('reload')
     },
-    runtime: async (_socket, servers) => {
-      calls.push(`runtime:${servers.join(',')}`)
+    runtime: async (_socket, commands) => {
+      calls.push(`runtime:${commands.join('; ')}`)
     },
     retryDelayMs: 5,
     runDir,
@@ -107,11 +107,28 @@ describe('ProxySync', () => {
     records[1] = {...records[1], ports: [{...records[1].ports[0], port: 0}], state: 'stopped'}
     await sync.schedule()
     const webServer = `svc_web/c${records[1].containerId.slice(0, 12)}`
-    expect(calls).toEqual(['reload', `runtime:${webServer}`, 'reload'])
-    // Nothing left to take out: the next change goes through the reload alone.
-    records.push(record('db', 32770))
+    expect(calls).toEqual(['reload', `runtime:@1 set server ${webServer} state maint`, 'reload'])
+  })
+
+  it('switches a brand-new name on in a spare backend before the reload, against the live map', async () => {
+    const records = [record('api', 32768)]
+    const {calls, runDir, sync} = harness(records)
     await sync.schedule()
-    expect(calls).toEqual(['reload', `runtime:${webServer}`, 'reload', 'reload'])
+    const liveMap = readdirSync(runDir).find((file) => file.startsWith('routes-'))!
+    records.push(record('web', 32769))
+    await sync.schedule()
+    const server = `highway_spare0/c${records[1].containerId.slice(0, 12)}`
+    expect(calls).toEqual([
+      'reload',
+      `runtime:@1 add server ${server} 172.17.0.1:32769; @1 enable server ${server}; @1 add map ${join(runDir, liveMap)} web.local highway_spare0`,
+      'reload',
+    ])
+    // A name the live config already has (here, stopped then started again) goes through the reload only.
+    records[1] = {...records[1], ports: [{...records[1].ports[0], port: 0}], state: 'stopped'}
+    await sync.schedule()
+    records[1] = {...records[1], ports: [{...records[1].ports[0], port: 32770}], state: 'running'}
+    await sync.schedule()
+    expect(calls.slice(3)).toEqual([expect.stringMatching(/^runtime:@1 set server svc_web\/c\w+ state maint$/), 'reload', 'reload'])
   })
 
   it('removes route maps the new config no longer uses', async () => {
