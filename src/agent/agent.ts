@@ -2,7 +2,9 @@ import type Docker from 'dockerode'
 import type {Watcher} from 'etcd3'
 import {SERVICE} from '../core/labels.js'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
+import {backoff} from '../core/wait.js'
 import {isNotFound} from '../docker/client.js'
+import {eachLine} from '../docker/lines.js'
 import {HeldKeys, Registry, type ServiceEvent} from '../registry/etcd.js'
 import {agentKey, serviceKey} from '../registry/schema.js'
 import {ProxySync} from './proxy-sync.js'
@@ -120,7 +122,7 @@ export class Agent {
       } catch (error) {
         this.report.etcdConnected = false
         this.log(`etcd list/watch failed (${(error as Error).message}); retrying`)
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** attempt)))
+        await backoff(attempt)
       }
     }
   }
@@ -154,16 +156,7 @@ export class Agent {
         })) as NodeJS.ReadableStream
         this.eventStream = stream
         this.report.dockerConnected = true
-        let buffer = ''
-        stream.on('data', (chunk: Buffer) => {
-          buffer += chunk.toString('utf8')
-          let newline
-          while ((newline = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, newline)
-            buffer = buffer.slice(newline + 1)
-            if (line.trim()) this.onDockerEvent(line)
-          }
-        })
+        eachLine(stream, (line) => this.onDockerEvent(line))
         const reconnect = () => {
           if (this.stopped || this.eventStream !== stream) return
           this.eventStream = null
@@ -177,7 +170,7 @@ export class Agent {
       } catch (error) {
         this.report.dockerConnected = false
         this.log(`docker events unavailable (${(error as Error).message}); retrying`)
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** attempt)))
+        await backoff(attempt)
       }
     }
   }

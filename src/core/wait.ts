@@ -15,6 +15,9 @@ export interface WaitOptions {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** The pause before retry number `attempt` (from 0) of a reconnect loop: 200 ms doubling, at most 5 s. */
+export const backoff = (attempt: number): Promise<void> => sleep(Math.min(5000, 200 * 2 ** attempt))
+
 /**
  * Calls `attempt` until it returns a value other than undefined, or the time runs out. An attempt
  * that throws counts as "not yet"; the last such error is named in the timeout message.

@@ -2,11 +2,11 @@ import type Docker from 'dockerode'
 import {createHash} from 'node:crypto'
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join, relative} from 'node:path'
-import {StringDecoder} from 'node:string_decoder'
 import {UserError} from '../core/errors.js'
 import {PACKAGE_ROOT, VERSION} from '../core/package-info.js'
 import {MANAGED} from '../core/labels.js'
 import {isNotFound} from './client.js'
+import {eachLine} from './lines.js'
 
 /** The build context `npm run build` writes: Dockerfile, the bundled agent and etcd3's protos. */
 export const IMAGE_CONTEXT = join(PACKAGE_ROOT, 'dist', 'agent-image')
@@ -55,12 +55,9 @@ interface ProgressLine {
  */
 export function followStream(stream: NodeJS.ReadableStream, onLine: (text: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    // A decoder, not chunk.toString(): a multi-byte character may be split across chunks.
-    const decoder = new StringDecoder('utf8')
-    let buffer = ''
     let failure: Error | undefined
-    const handle = (raw: string) => {
-      if (!raw) return
+    // Registered before the 'end' listener below, so the last line is seen before the verdict.
+    eachLine(stream, (raw) => {
       let line: ProgressLine
       try {
         line = JSON.parse(raw) as ProgressLine
@@ -72,18 +69,9 @@ export function followStream(stream: NodeJS.ReadableStream, onLine: (text: strin
       }
       const text = (line.stream ?? line.status ?? '').trim()
       if (text) onLine(text)
-    }
-    stream.on('data', (chunk: Buffer) => {
-      buffer += decoder.write(chunk)
-      let newline
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        handle(buffer.slice(0, newline).trim())
-        buffer = buffer.slice(newline + 1)
-      }
     })
     stream.on('error', reject)
     stream.on('end', () => {
-      handle((buffer + decoder.end()).trim())
       if (failure) reject(failure)
       else resolve()
     })

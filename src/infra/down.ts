@@ -1,6 +1,6 @@
 import type Docker from 'dockerode'
 import {MANAGED} from '../core/labels.js'
-import {listManaged, removeContainer} from '../docker/client.js'
+import {isNotFound, listManaged, removeContainer} from '../docker/client.js'
 import {ETCD_VOLUME, PROXY_VOLUME} from './components.js'
 
 export interface DownResult {
@@ -26,7 +26,7 @@ export async function runDown(docker: Docker, options: {purge: boolean}): Promis
       await docker.getVolume(name).remove()
       result.volumes.push(name)
     } catch (error) {
-      if ((error as {statusCode?: number}).statusCode !== 404) throw error
+      if (!isNotFound(error)) throw error
     }
   }
   return result

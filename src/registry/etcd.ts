@@ -1,6 +1,7 @@
 import {Etcd3, type IKeyValue, type Lease, type Watcher} from 'etcd3'
 import {EventEmitter} from 'node:events'
 import {UserError} from '../core/errors.js'
+import {backoff} from '../core/wait.js'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
 import {AGENTS, SERVICES, parseAgentReport, parseRecord} from './schema.js'
 
@@ -134,7 +135,7 @@ export class HeldKeys extends EventEmitter {
         return
       } catch (error) {
         this.emit('error', error)
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** attempt)))
+        await backoff(attempt)
       }
     }
   }
@@ -143,8 +144,8 @@ export class HeldKeys extends EventEmitter {
     return [...this.values.keys()]
   }
 
-  has(key: string, value?: string): boolean {
-    return value === undefined ? this.values.has(key) : this.values.get(key) === value
+  has(key: string): boolean {
+    return this.values.has(key)
   }
 
   /** Returns the revision of the put. */
