@@ -79,7 +79,10 @@ function componentTask(spec: ComponentSpec): ListrTask<UpContext> {
     task: async (context, task) => {
       const since = Date.now()
       for (const volume of spec.volumes) await ensureVolume(context.docker, volume, context.created)
-      const outcome = await abortable(ensureContainer(context.docker, spec, context.created), context.signal)
+      // Not abortable midway: a container whose create is still in flight when Ctrl-C lands would be
+      // recorded only after the rollback ran, and be left behind. It takes well under a second.
+      const outcome = await ensureContainer(context.docker, spec, context.created)
+      context.signal.throwIfAborted()
       context.outcomes[spec.component] = outcome
       task.output = `${outcome}, waiting until it answers`
       const ready = await readiness(context, spec.component, since)
