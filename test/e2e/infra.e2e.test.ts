@@ -141,9 +141,18 @@ describe('bad input', () => {
     expect(result.stderr).not.toMatch(/\bat .*\.js:\d+/)
   })
 
-  it('rejects an invalid --domain or --bridge-ip before creating anything', async () => {
+  it('rejects an invalid --domain, --bridge-ip, --upstream-dns or --etcd before creating anything', async () => {
     await highway(['down'], env)
-    for (const args of [['--domain', 'bad_domain!'], ['--domain', '-x'], ['--bridge-ip', '300.1.1.1'], ['--bridge-ip', '0.0.0.0']]) {
+    for (const args of [
+      ['--domain', 'bad_domain!'],
+      ['--domain', '-x'],
+      ['--bridge-ip', '300.1.1.1'],
+      ['--bridge-ip', '0.0.0.0'],
+      ['--upstream-dns', 'dns.example'],
+      ['--upstream-dns', '0.0.0.0'],
+      ['--etcd', 'etcd-host:2379'],
+      ['--etcd', 'http://a b:2379'],
+    ]) {
       const result = await highway(['up', ...args], env)
       expect(result.code, args.join(' ')).toBe(1)
       expect(result.stderr).toMatch(/^highway: invalid|cannot be 0\.0\.0\.0/)
