@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
-import {diffRecords, recordFromContainer, sameRecord, type HostInfo} from '../../src/agent/records.js'
-import type {ServiceRecord} from '../../src/core/types.js'
-import {serviceKey} from '../../src/registry/schema.js'
-import {BRIDGE_IP, IDS, loadInspect, makeRecord} from './support/highway-fixtures.js'
+import {diffRecords, recordFromContainer, sameRecord, type HostInfo} from '../../../src/agent/records.js'
+import type {ServiceRecord} from '../../../src/core/types.js'
+import {serviceKey} from '../../../src/registry/schema.js'
+import {BRIDGE_IP, IDS, loadInspect, makeRecord} from '../support/highway-fixtures.js'
 
 const HOST: HostInfo = {bridgeIp: BRIDGE_IP, id: 'hosta', name: 'host-a'}
 const NOW = new Date('2026-11-27T09:20:00.000Z')

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {describeDockerHost, firstHost, isConflict, isNotFound} from '../../src/docker/client.js'
+import {describeDockerHost, firstHost, isConflict, isNotFound} from '../../../src/docker/client.js'
 
 describe('firstHost', () => {
   it.each([

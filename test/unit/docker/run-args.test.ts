@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
-import {UserError} from '../../src/core/errors.js'
-import {userError} from './support/user-error.js'
-import {PORTS, SERVICE} from '../../src/core/labels.js'
-import {dockerRunArgv, parseRunArgs, servicePorts} from '../../src/docker/run-args.js'
+import {UserError} from '../../../src/core/errors.js'
+import {userError} from '../support/user-error.js'
+import {PORTS, SERVICE} from '../../../src/core/labels.js'
+import {dockerRunArgv, parseRunArgs, servicePorts} from '../../../src/docker/run-args.js'
 
 const IP = '172.17.0.1'
 

@@ -1,8 +1,8 @@
 import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
-import type {ServiceRecord} from '../../src/core/types.js'
-import {NOT_FOUND_BACKEND, renderProxyConfig, routesFrom} from '../../src/proxy/haproxy.js'
-import {BRIDGE_IP, IDS, makeRecord} from './support/highway-fixtures.js'
+import type {ServiceRecord} from '../../../src/core/types.js'
+import {NOT_FOUND_BACKEND, renderProxyConfig, routesFrom} from '../../../src/proxy/haproxy.js'
+import {BRIDGE_IP, IDS, makeRecord} from '../support/highway-fixtures.js'
 
 /** The config's sections by header line ("frontend http", "backend svc_web"), each with its indented body. */
 function sections(config: string): Map<string, string[]> {

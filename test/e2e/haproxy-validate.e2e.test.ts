@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {renderProxyConfig, type RenderedProxyConfig} from '../../src/proxy/haproxy.js'
-import {BRIDGE_IP, IDS, makeRecord} from './support/highway-fixtures.js'
+import {BRIDGE_IP, IDS, makeRecord} from '../unit/support/highway-fixtures.js'
 
 /**
  * Bonus check: the rendered config is accepted by the real HAProxy in highway's infrastructure image.

@@ -1,8 +1,8 @@
 import type Docker from 'dockerode'
 import {describe, expect, it} from 'vitest'
-import type {Settings} from '../../src/core/types.js'
-import {serviceRows} from '../../src/service/list.js'
-import {BRIDGE_IP, IDS, makeRecord} from './support/highway-fixtures.js'
+import type {Settings} from '../../../src/core/types.js'
+import {serviceRows} from '../../../src/service/list.js'
+import {BRIDGE_IP, IDS, makeRecord} from '../support/highway-fixtures.js'
 
 const SETTINGS: Settings = {baseImage: 'debian:trixie-slim', bridgeIp: BRIDGE_IP, domain: 'local', etcdEndpoints: [], upstreamDns: []}
 

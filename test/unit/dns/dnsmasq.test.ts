@@ -1,10 +1,10 @@
 import {describe, expect, it} from 'vitest'
-import {userError} from './support/user-error.js'
+import {userError} from '../support/user-error.js'
 import {execFileSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {UPSTREAM_FILE, dnsCommand, dnsmasqArgs} from '../../src/dns/dnsmasq.js'
+import {UPSTREAM_FILE, dnsCommand, dnsmasqArgs} from '../../../src/dns/dnsmasq.js'
 
 describe('dnsmasqArgs', () => {
   it('answers the domain with the bridge IP and reads the filtered resolv.conf without upstreams', () => {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {userError} from './support/user-error.js'
-import {assertDomain, assertIPv4, assertServiceName, isDnsLabel, isDomain, isPort} from '../../src/core/validate.js'
+import {userError} from '../support/user-error.js'
+import {assertDomain, assertIPv4, assertServiceName, isDnsLabel, isDomain, isPort} from '../../../src/core/validate.js'
 
 const label63 = 'a'.repeat(63)
 

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {TimeoutError, UserError} from '../../src/core/errors.js'
-import {waitFor} from '../../src/core/wait.js'
+import {TimeoutError, UserError} from '../../../src/core/errors.js'
+import {waitFor} from '../../../src/core/wait.js'
 
 /** A clock that only moves when waitFor sleeps. */
 function fakeClock(start = 1_000_000) {

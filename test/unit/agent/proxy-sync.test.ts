@@ -2,8 +2,8 @@ import {mkdtempSync, readFileSync, readdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {ProxySync} from '../../src/agent/proxy-sync.js'
-import type {ServiceRecord} from '../../src/core/types.js'
+import {ProxySync} from '../../../src/agent/proxy-sync.js'
+import type {ServiceRecord} from '../../../src/core/types.js'
 
 function record(name: string, port: number): ServiceRecord {
   return {

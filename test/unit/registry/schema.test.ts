@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import type {AgentReport} from '../../src/core/types.js'
+import type {AgentReport} from '../../../src/core/types.js'
 import {
   AGENTS,
   ROOT,
@@ -10,8 +10,8 @@ import {
   parseRecord,
   parseServiceKey,
   serviceKey,
-} from '../../src/registry/schema.js'
-import {IDS, makeRecord} from './support/highway-fixtures.js'
+} from '../../../src/registry/schema.js'
+import {IDS, makeRecord} from '../support/highway-fixtures.js'
 
 const record = makeRecord()
 const key = `/highway/v1/services/web/hosta/${IDS.web1}`

@@ -4,12 +4,12 @@ import {tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
-import {UserError} from '../../src/core/errors.js'
-import type {Component} from '../../src/core/labels.js'
-import type {Settings} from '../../src/core/types.js'
-import {dnsCommand} from '../../src/dns/dnsmasq.js'
-import {componentSpecs, etcdEndpoints, etcdUrl, type ComponentSpec, type SpecContext} from '../../src/infra/components.js'
-import {renderProxyConfig} from '../../src/proxy/haproxy.js'
+import {UserError} from '../../../src/core/errors.js'
+import type {Component} from '../../../src/core/labels.js'
+import type {Settings} from '../../../src/core/types.js'
+import {dnsCommand} from '../../../src/dns/dnsmasq.js'
+import {componentSpecs, etcdEndpoints, etcdUrl, type ComponentSpec, type SpecContext} from '../../../src/infra/components.js'
+import {renderProxyConfig} from '../../../src/proxy/haproxy.js'
 
 const SETTINGS: Settings = {
   baseImage: 'debian:trixie-slim',
