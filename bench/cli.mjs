@@ -6,7 +6,22 @@
 // Plus where `highway ls` spends its time: node start-up, loading oclif, loading the modules `ls`
 // uses (etcd3 with gRPC, dockerode), each timed alone in a fresh node.
 import {join} from 'node:path'
-import {APP_IMAGE, BENCH_LABEL, BIN, ROOT, bench, busyboxServe, ensureAppImage, fmt, highway, log, median, relaunchUnderLock, run, summary} from './lib/common.mjs'
+import {
+  APP_IMAGE,
+  BENCH_LABEL,
+  BIN,
+  ROOT,
+  bench,
+  busyboxServe,
+  ensureAppImage,
+  fmt,
+  highway,
+  log,
+  median,
+  relaunchUnderLock,
+  run,
+  summary,
+} from './lib/common.mjs'
 
 relaunchUnderLock(import.meta.url)
 const RUNS = Number(process.argv[2] ?? process.env.RUNS ?? 15)
@@ -58,6 +73,11 @@ await bench('cli', async () => {
     for (let i = 0; i < 7; i++) samples.push((await run(process.execPath, ['--input-type=module', '-e', code], {env: {...process.env}})).ms)
     importMs[name] = +(median(samples) - results['node -e 0'].p50).toFixed(1)
   }
-  log('  import cost over bare node (ms): ' + Object.entries(importMs).map(([k, v]) => `${k} ${fmt(v)}`).join(', '))
+  log(
+    '  import cost over bare node (ms): ' +
+      Object.entries(importMs)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', '),
+  )
   return {runs: RUNS, results, ratios, importMs}
 })

@@ -11,8 +11,23 @@
 // 4. How long the keep-alive Node backend takes to listen after `docker run -d` returns, against how
 //    long `highway run -d` of the same container takes to return (route live).
 import {
-  APP_IMAGE, BENCH_LABEL, NODE_BACKEND, bench, busyboxServe, containerIp, docker, highway, httpGet, infraImage, log, median, must, now,
-  relaunchUnderLock, reloadCount, sleep,
+  APP_IMAGE,
+  BENCH_LABEL,
+  NODE_BACKEND,
+  bench,
+  busyboxServe,
+  containerIp,
+  docker,
+  highway,
+  httpGet,
+  infraImage,
+  log,
+  median,
+  must,
+  now,
+  relaunchUnderLock,
+  reloadCount,
+  sleep,
 } from './lib/common.mjs'
 
 relaunchUnderLock(import.meta.url)
@@ -28,7 +43,21 @@ await bench('evidence', async ({settings: cfg}) => {
   // 1 ---------------------------------------------------------------------------------------------
   const reloads = {}
   let mark = await reloadCount()
-  await must('docker', ['create', '--label', BENCH_LABEL, '--label', 'io.highway.service=bench-ev', '--label', 'io.highway.ports=9090/tcp', '--name', 'bench-ev', '-p', `${cfg.bridgeIp}::9090`, APP_IMAGE, ...busyboxServe('ev')])
+  await must('docker', [
+    'create',
+    '--label',
+    BENCH_LABEL,
+    '--label',
+    'io.highway.service=bench-ev',
+    '--label',
+    'io.highway.ports=9090/tcp',
+    '--name',
+    'bench-ev',
+    '-p',
+    `${cfg.bridgeIp}::9090`,
+    APP_IMAGE,
+    ...busyboxServe('ev'),
+  ])
   reloads['docker create (labelled)'] = await settledReloads(mark)
   mark = await reloadCount()
   await must('docker', ['start', 'bench-ev'])
@@ -46,12 +75,32 @@ await bench('evidence', async ({settings: cfg}) => {
   log(`reloads per step: ${JSON.stringify(reloads)}`)
 
   // 2 ---------------------------------------------------------------------------------------------
-  const good = 'global\n    master-worker\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nfrontend f\n    bind :80\n    http-request return status 200 content-type text/plain string ok\n'
-  await must('docker', ['run', '-d', '--label', BENCH_LABEL, '--name', 'bench-ev-hap', '-e', `CFG=${good}`, image, 'sh', '-c', 'printf "%s" "$CFG" > /tmp/h.cfg && exec haproxy -W -db -S /tmp/m.sock -f /tmp/h.cfg'])
+  const good =
+    'global\n    master-worker\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nfrontend f\n    bind :80\n    http-request return status 200 content-type text/plain string ok\n'
+  await must('docker', [
+    'run',
+    '-d',
+    '--label',
+    BENCH_LABEL,
+    '--name',
+    'bench-ev-hap',
+    '-e',
+    `CFG=${good}`,
+    image,
+    'sh',
+    '-c',
+    'printf "%s" "$CFG" > /tmp/h.cfg && exec haproxy -W -db -S /tmp/m.sock -f /tmp/h.cfg',
+  ])
   await sleep(800)
   const hapIp = await containerIp('bench-ev-hap')
   const cli = (command) =>
-    must('docker', ['exec', 'bench-ev-hap', 'node', '-e', `const s=require('net').createConnection('/tmp/m.sock');let o='';s.on('connect',()=>s.end(${JSON.stringify(`${command}\n`)}));s.on('data',d=>o+=d);s.on('close',()=>process.stdout.write(o))`])
+    must('docker', [
+      'exec',
+      'bench-ev-hap',
+      'node',
+      '-e',
+      `const s=require('net').createConnection('/tmp/m.sock');let o='';s.on('connect',()=>s.end(${JSON.stringify(`${command}\n`)}));s.on('data',d=>o+=d);s.on('close',()=>process.stdout.write(o))`,
+    ])
   await must('docker', ['exec', 'bench-ev-hap', 'sh', '-c', 'printf "    bogus-directive here\\n" >> /tmp/h.cfg'])
   let t = now()
   const badAnswer = (await cli('reload')).stdout
@@ -64,7 +113,11 @@ await bench('evidence', async ({settings: cfg}) => {
   const goodReloadMs = now() - t
   const brokenConfigReload = {
     answer: badAnswer.split('\n')[0],
-    alert: badAnswer.split('\n').find((l) => /ALERT.*unknown keyword/.test(l))?.trim() ?? null,
+    alert:
+      badAnswer
+        .split('\n')
+        .find((l) => /ALERT.*unknown keyword/.test(l))
+        ?.trim() ?? null,
     msWithDockerExec: +badReloadMs.toFixed(0),
     oldWorkerStillAnswers: afterBad.status === 200 && afterBad.body === 'ok',
     nextGoodReload: goodAnswer.split('\n')[0],
@@ -74,18 +127,41 @@ await bench('evidence', async ({settings: cfg}) => {
 
   // 3 ---------------------------------------------------------------------------------------------
   const etcdRestart = {}
-  for (const [label, extra] of [['default flags', []], ['--heartbeat-interval=10 --election-timeout=100', ['--heartbeat-interval=10', '--election-timeout=100']]]) {
+  for (const [label, extra] of [
+    ['default flags', []],
+    ['--heartbeat-interval=10 --election-timeout=100', ['--heartbeat-interval=10', '--election-timeout=100']],
+  ]) {
     const name = `bench-ev-etcd-${extra.length ? 'fast' : 'default'}`
-    await must('docker', ['create', '--label', BENCH_LABEL, '--name', name, image, 'etcd', '--name=highway', '--data-dir=/var/lib/etcd/data',
-      '--listen-client-urls=http://0.0.0.0:2379', '--advertise-client-urls=http://127.0.0.1:2379', '--listen-peer-urls=http://127.0.0.1:2380',
-      '--initial-advertise-peer-urls=http://127.0.0.1:2380', '--initial-cluster=highway=http://127.0.0.1:2380', '--log-level=warn', ...extra])
+    await must('docker', [
+      'create',
+      '--label',
+      BENCH_LABEL,
+      '--name',
+      name,
+      image,
+      'etcd',
+      '--name=highway',
+      '--data-dir=/var/lib/etcd/data',
+      '--listen-client-urls=http://0.0.0.0:2379',
+      '--advertise-client-urls=http://127.0.0.1:2379',
+      '--listen-peer-urls=http://127.0.0.1:2380',
+      '--initial-advertise-peer-urls=http://127.0.0.1:2380',
+      '--initial-cluster=highway=http://127.0.0.1:2380',
+      '--log-level=warn',
+      ...extra,
+    ])
     const times = []
     for (let i = 0; i < 4; i++) {
       const started = now()
       await must('docker', ['start', name])
       const ip = await containerIp(name)
       for (;;) {
-        const healthy = await fetch(`http://${ip}:2379/health`, {signal: AbortSignal.timeout(500)}).then((r) => r.json()).then((b) => b.health === 'true', () => false)
+        const healthy = await fetch(`http://${ip}:2379/health`, {signal: AbortSignal.timeout(500)})
+          .then((r) => r.json())
+          .then(
+            (b) => b.health === 'true',
+            () => false,
+          )
         if (healthy) break
         if (now() - started > 20_000) throw new Error(`${name} not healthy within 20 s`)
         await sleep(10)
@@ -123,7 +199,9 @@ await bench('evidence', async ({settings: cfg}) => {
     highwayRunMs: +median(highwayNode).toFixed(0),
     highwayRunEachMs: highwayNode.map((v) => +v.toFixed(0)),
   }
-  log(`node backend: listening ${nodeBackend.listensAfterDockerRunMs} ms after docker run -d returned; highway run -d of it took ${nodeBackend.highwayRunEachMs.join(', ')} ms`)
+  log(
+    `node backend: listening ${nodeBackend.listensAfterDockerRunMs} ms after docker run -d returned; highway run -d of it took ${nodeBackend.highwayRunEachMs.join(', ')} ms`,
+  )
 
   return {reloads, brokenConfigReload, etcdRestart, nodeBackend}
 })

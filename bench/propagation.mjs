@@ -11,8 +11,25 @@
 // record in etcd (the agent's Docker side) and record -> proxy answering (render, check, reload).
 import {Etcd3} from 'etcd3'
 import {
-  APP_IMAGE, BENCH_LABEL, agentStepTimings, bench, busyboxServe, dockerApi, dockerEvents, dockerOut, ensureAppImage, fmt, highway, isRouted,
-  isStopped, log, now, relaunchUnderLock, sleep, summary, watchTransition,
+  APP_IMAGE,
+  BENCH_LABEL,
+  agentStepTimings,
+  bench,
+  busyboxServe,
+  dockerApi,
+  dockerEvents,
+  dockerOut,
+  ensureAppImage,
+  fmt,
+  highway,
+  isRouted,
+  isStopped,
+  log,
+  now,
+  relaunchUnderLock,
+  sleep,
+  summary,
+  watchTransition,
 } from './lib/common.mjs'
 
 relaunchUnderLock(import.meta.url)
@@ -36,7 +53,10 @@ await bench('propagation', async ({settings: cfg}) => {
     if (event.action === 'die' || event.action === 'kill') {
       const sent = now()
       const into = event.action === 'die' ? inspectAfterDie : inspectAfterKill
-      dockerApi('GET', `/containers/${id}/json`).then(() => into.push(now() - sent), () => {})
+      dockerApi('GET', `/containers/${id}/json`).then(
+        () => into.push(now() - sent),
+        () => {},
+      )
     }
   })
   const puts = []

@@ -17,8 +17,20 @@
 import {join} from 'node:path'
 import {runLoad} from './lib/load.mjs'
 import {
-  BENCH_LABEL, ROOT, bench, containerIp, fmt, infraImage, log, median, must, percentile, relaunchUnderLock, run, sleep,
-  startNodeBackend, summary,
+  BENCH_LABEL,
+  ROOT,
+  bench,
+  containerIp,
+  fmt,
+  infraImage,
+  log,
+  median,
+  must,
+  percentile,
+  relaunchUnderLock,
+  run,
+  sleep,
+  startNodeBackend,
 } from './lib/common.mjs'
 
 relaunchUnderLock(import.meta.url)
@@ -27,15 +39,35 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const RATE = Number(process.env.RATE ?? 1000)
 
 async function wrk(target, {connections = 1, threads = 1, seconds = SECONDS} = {}) {
-  const result = await run('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', join(ROOT, 'bench', 'lib', 'wrk-json.lua'), `http://${target.address}:${target.port}/`], {
-    env: {...process.env, WRK_HOST: target.host ?? ''},
-    timeout: (seconds + 30) * 1000,
-  })
+  const result = await run(
+    'wrk',
+    [
+      `-t${threads}`,
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--latency',
+      '-s',
+      join(ROOT, 'bench', 'lib', 'wrk-json.lua'),
+      `http://${target.address}:${target.port}/`,
+    ],
+    {
+      env: {...process.env, WRK_HOST: target.host ?? ''},
+      timeout: (seconds + 30) * 1000,
+    },
+  )
   const line = result.stdout.split('\n').find((l) => l.startsWith('WRKJSON '))
   if (result.code !== 0 || !line) throw new Error(`wrk failed: ${result.stderr || result.stdout}`)
   const out = JSON.parse(line.slice(8))
   const errors = Object.values(out.errors).reduce((a, b) => a + b, 0)
-  return {rps: Math.round(out.rps), requests: out.requests, errors, p50: out.pct_us['50'] / 1000, p90: out.pct_us['90'] / 1000, p99: out.pct_us['99'] / 1000, p999: out.pct_us['99.9'] / 1000}
+  return {
+    rps: Math.round(out.rps),
+    requests: out.requests,
+    errors,
+    p50: out.pct_us['50'] / 1000,
+    p90: out.pct_us['90'] / 1000,
+    p99: out.pct_us['99'] / 1000,
+    p999: out.pct_us['99.9'] / 1000,
+  }
 }
 
 function handHaproxy(server) {
@@ -62,7 +94,20 @@ function handHaproxy(server) {
 }
 
 async function startHandHaproxy(name, image, server) {
-  await must('docker', ['run', '-d', '--label', BENCH_LABEL, '--name', name, '-e', `CFG=${handHaproxy(server)}`, image, 'sh', '-c', 'printf "%s" "$CFG" > /tmp/h.cfg && exec haproxy -W -db -f /tmp/h.cfg'])
+  await must('docker', [
+    'run',
+    '-d',
+    '--label',
+    BENCH_LABEL,
+    '--name',
+    name,
+    '-e',
+    `CFG=${handHaproxy(server)}`,
+    image,
+    'sh',
+    '-c',
+    'printf "%s" "$CFG" > /tmp/h.cfg && exec haproxy -W -db -f /tmp/h.cfg',
+  ])
   return containerIp(name)
 }
 
@@ -71,7 +116,9 @@ const round3 = (v) => +v.toFixed(3)
 await bench('proxy-overhead', async ({settings: cfg}) => {
   const image = await infraImage()
   const backend = await startNodeBackend('bench-ka', image)
-  log(`bench-ka: highway run -d returned after ${backend.runMs} ms; the proxy first answered 200 ${backend.firstOkAfterMs} ms later (${backend.notOkAnswers} other answers before)`)
+  log(
+    `bench-ka: highway run -d returned after ${backend.runMs} ms; the proxy first answered 200 ${backend.firstOkAfterMs} ms later (${backend.notOkAnswers} other answers before)`,
+  )
   const proxyIp = await containerIp('highway-proxy')
   const handViaBridge = await startHandHaproxy('bench-hap-bridge', image, `${cfg.bridgeIp}:${backend.port}`)
   const handViaCip = await startHandHaproxy('bench-hap-cip', image, `${backend.containerIp}:9090`)
@@ -92,10 +139,26 @@ await bench('proxy-overhead', async ({settings: cfg}) => {
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? Object.keys(targets) : Object.keys(targets).reverse()
     for (const key of order) c1[key].push(await wrk(targets[key]))
-    log(`  one-connection round ${r + 1}/${ROUNDS}: ` + Object.keys(targets).map((k) => `${k} p50 ${fmt(c1[k][r].p50, 3)}`).join(', '))
+    log(
+      `  one-connection round ${r + 1}/${ROUNDS}: ` +
+        Object.keys(targets)
+          .map((k) => `${k} p50 ${fmt(c1[k][r].p50, 3)}`)
+          .join(', '),
+    )
   }
   const med = (list, key) => round3(median(list.map((x) => x[key])))
-  const oneConnection = Object.fromEntries(Object.entries(c1).map(([k, list]) => [k, {p50: med(list, 'p50'), p99: med(list, 'p99'), p999: med(list, 'p999'), rps: Math.round(median(list.map((x) => x.rps))), errors: list.reduce((a, x) => a + x.errors, 0)}]))
+  const oneConnection = Object.fromEntries(
+    Object.entries(c1).map(([k, list]) => [
+      k,
+      {
+        p50: med(list, 'p50'),
+        p99: med(list, 'p99'),
+        p999: med(list, 'p999'),
+        rps: Math.round(median(list.map((x) => x.rps))),
+        errors: list.reduce((a, x) => a + x.errors, 0),
+      },
+    ]),
+  )
   // Added latency: per round (same round = same machine state), then the median over rounds.
   const added = (list, base, key) => round3(median(list.map((x, i) => x[key] - base[i][key])))
   const oneConnectionAdded = {p50: added(c1.proxy, c1.direct, 'p50'), p99: added(c1.proxy, c1.direct, 'p99')}
@@ -110,13 +173,34 @@ await bench('proxy-overhead', async ({settings: cfg}) => {
       const t = targets[key]
       const load = await runLoad({address: t.address, port: t.port, host: t.host ?? `${t.address}:${t.port}`, rate: RATE, durationMs: 10_000, connections: 8})
       if (load.aborted) throw new Error(`fixed-rate load on ${key}: ${load.aborted}`)
-      fixed[key].push({p50: percentile(load.latency, 50), p99: percentile(load.latency, 99), p999: percentile(load.latency, 99.9), qp99: percentile(load.queued, 99), ok: load.ok, failed: load.failed, conns: load.connectionsOpened})
+      fixed[key].push({
+        p50: percentile(load.latency, 50),
+        p99: percentile(load.latency, 99),
+        p999: percentile(load.latency, 99.9),
+        qp99: percentile(load.queued, 99),
+        ok: load.ok,
+        failed: load.failed,
+        conns: load.connectionsOpened,
+      })
     }
   }
-  const fixedRate = Object.fromEntries(Object.entries(fixed).map(([k, list]) => [k, {p50: med(list, 'p50'), p99: med(list, 'p99'), p999: med(list, 'p999'), scheduledP99: med(list, 'qp99'), requests: list.reduce((a, x) => a + x.ok + x.failed, 0), failed: list.reduce((a, x) => a + x.failed, 0)}]))
+  const fixedRate = Object.fromEntries(
+    Object.entries(fixed).map(([k, list]) => [
+      k,
+      {
+        p50: med(list, 'p50'),
+        p99: med(list, 'p99'),
+        p999: med(list, 'p999'),
+        scheduledP99: med(list, 'qp99'),
+        requests: list.reduce((a, x) => a + x.ok + x.failed, 0),
+        failed: list.reduce((a, x) => a + x.failed, 0),
+      },
+    ]),
+  )
   const fixedAdded = {p50: added(fixed.proxy, fixed.direct, 'p50'), p99: added(fixed.proxy, fixed.direct, 'p99')}
   log(`fixed rate ${RATE} req/s (bench/lib/load.mjs, <= 8 keep-alive connections), median of 2 rounds, ms:`)
-  for (const [k, v] of Object.entries(fixedRate)) log(`  ${k.padEnd(28)} p50 ${fmt(v.p50, 3)}  p99 ${fmt(v.p99, 3)}  p99.9 ${fmt(v.p999, 3)}  (${v.requests} requests, ${v.failed} failed)`)
+  for (const [k, v] of Object.entries(fixedRate))
+    log(`  ${k.padEnd(28)} p50 ${fmt(v.p50, 3)}  p99 ${fmt(v.p99, 3)}  p99.9 ${fmt(v.p999, 3)}  (${v.requests} requests, ${v.failed} failed)`)
   log(`  proxy adds p50 +${fmt(fixedAdded.p50, 3)} ms, p99 +${fmt(fixedAdded.p99, 3)} ms (target +0.1 / +0.3)`)
 
   // --- saturated ---

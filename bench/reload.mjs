@@ -13,8 +13,22 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {
-  APP_IMAGE, BENCH_LABEL, ROOT, bench, busyboxServe, docker, ensureAppImage, highway, infraImage, log, now, percentile,
-  relaunchUnderLock, reloadCount, sleep, startNodeBackend,
+  APP_IMAGE,
+  BENCH_LABEL,
+  ROOT,
+  bench,
+  busyboxServe,
+  docker,
+  ensureAppImage,
+  highway,
+  infraImage,
+  log,
+  now,
+  percentile,
+  relaunchUnderLock,
+  reloadCount,
+  sleep,
+  startNodeBackend,
 } from './lib/common.mjs'
 
 relaunchUnderLock(import.meta.url)
@@ -59,7 +73,9 @@ await bench('reload', async ({settings: cfg}) => {
   await ensureAppImage()
   const image = await infraImage()
   const backend = await startNodeBackend('bench-steady', image)
-  log(`bench-steady: highway run -d returned after ${backend.runMs} ms; the proxy first answered 200 ${backend.firstOkAfterMs} ms later (${backend.notOkAnswers} other answers before)`)
+  log(
+    `bench-steady: highway run -d returned after ${backend.runMs} ms; the proxy first answered 200 ${backend.firstOkAfterMs} ms later (${backend.notOkAnswers} other answers before)`,
+  )
   await sleep(2500) // past the first health check of the steady server
   const reloadsBefore = await reloadCount()
 
@@ -97,7 +113,7 @@ await bench('reload', async ({settings: cfg}) => {
   await sleep(2000)
   load.stop()
   const result = await load.done
-  const reloadsAfter = await reloadCount() - controlReloads
+  const reloadsAfter = (await reloadCount()) - controlReloads
   if (failures.length) throw new Error(`highway run failed during churn: ${failures.slice(0, 3).join('; ')}`)
 
   const quiet = windowStats(result, 1000, churnFrom) // the first second warms connections

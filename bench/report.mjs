@@ -20,7 +20,10 @@ const missing = (name) => `_Not in this run: \`node bench/${name}.mjs\` did not 
 
 const out = []
 const m = r.machine
-const dates = Object.values(r).filter(Boolean).map((x) => x.date).sort()
+const dates = Object.values(r)
+  .filter(Boolean)
+  .map((x) => x.date)
+  .sort()
 out.push(
   '# Benchmarks',
   '',
@@ -32,27 +35,35 @@ out.push(
   '## Machine and run',
   '',
   m
-    ? table(['', ''], [
-        ['date', `${dates[0]?.slice(0, 16).replace('T', ' ')} to ${dates.at(-1)?.slice(0, 16).replace('T', ' ')} UTC`],
-        ['CPU', `${m.nproc} cores (nproc), ${m.cpuModel}`],
-        ['memory', `${m.memoryGiB} GiB`],
-        ['kernel / OS', `${m.kernel}, ${m.os}`],
-        ['docker', `${m.docker}; userland proxy ${m.userlandProxy ? 'on (docker-proxy)' : 'off'}`],
-        ['infrastructure image', `${m.infraImage}: ${m.haproxy.replace(/ - https.*/, '')}, ${m.etcd}`],
-        ['node / wrk', `${m.node} / ${m.wrk.replace(/ Copyright.*/, '')}`],
-        ['highway', `${m.highway}, commit ${m.commit}`],
-      ])
+    ? table(
+        ['', ''],
+        [
+          ['date', `${dates[0]?.slice(0, 16).replace('T', ' ')} to ${dates.at(-1)?.slice(0, 16).replace('T', ' ')} UTC`],
+          ['CPU', `${m.nproc} cores (nproc), ${m.cpuModel}`],
+          ['memory', `${m.memoryGiB} GiB`],
+          ['kernel / OS', `${m.kernel}, ${m.os}`],
+          ['docker', `${m.docker}; userland proxy ${m.userlandProxy ? 'on (docker-proxy)' : 'off'}`],
+          ['infrastructure image', `${m.infraImage}: ${m.haproxy.replace(/ - https.*/, '')}, ${m.etcd}`],
+          ['node / wrk', `${m.node} / ${m.wrk.replace(/ Copyright.*/, '')}`],
+          ['highway', `${m.highway}, commit ${m.commit}`],
+        ],
+      )
     : missing('machine'),
   '',
-  'Each script\'s run (highway is brought up by each; `dist/` is what `highway` ran, the image what the proxy and agent ran):',
+  "Each script's run (highway is brought up by each; `dist/` is what `highway` ran, the image what the proxy and agent ran):",
   '',
-  table(['script', 'finished (UTC)', 'took', 'dist/ built', 'infrastructure image'], Object.entries(r).filter(([, x]) => x).map(([name, x]) => [
-    `\`bench/${name}.mjs\``,
-    x.date.slice(11, 19),
-    `${f(x.durationS, 0)} s`,
-    `${x.distBuiltAt?.slice(11, 19) ?? 'n/a'}${x.distRebuiltDuringRun ? ' **(rebuilt during the run)**' : ''}`,
-    x.infraImage ?? 'n/a',
-  ])),
+  table(
+    ['script', 'finished (UTC)', 'took', 'dist/ built', 'infrastructure image'],
+    Object.entries(r)
+      .filter(([, x]) => x)
+      .map(([name, x]) => [
+        `\`bench/${name}.mjs\``,
+        x.date.slice(11, 19),
+        `${f(x.durationS, 0)} s`,
+        `${x.distBuiltAt?.slice(11, 19) ?? 'n/a'}${x.distRebuiltDuringRun ? ' **(rebuilt during the run)**' : ''}`,
+        x.infraImage ?? 'n/a',
+      ]),
+  ),
   '',
   'Load generator, proxy, backends, etcd, the agent and dockerd all share these cores; nothing else was',
   'pinned. Every figure below is a median or percentile over the counts shown, and every comparison pairs',
@@ -63,42 +74,102 @@ out.push(
 // ---- summary -------------------------------------------------------------------------------
 const rows = []
 const rd = r['run-d']
-rows.push(rd
-  ? ['1', '`highway run -d` / `docker run -d` (median of ' + rd.runs + ' each, interleaved)', `${f(rd.ratio, 2)}x (${ms(rd.highway.p50, 0)} vs ${ms(rd.docker.p50, 0)})`, '<= 1.5x', yes(rd.met), rd.met ? `${f(1.5 * rd.docker.p50 - rd.highway.p50, 0)} ms to spare` : `${f(rd.highway.p50 - 1.5 * rd.docker.p50, 0)} ms too slow (${f(rd.ratio - 1.5, 2)}x over)`]
-  : ['1', '`highway run -d` / `docker run -d`', 'n/a', '<= 1.5x', 'not run', ''])
+rows.push(
+  rd
+    ? [
+        '1',
+        '`highway run -d` / `docker run -d` (median of ' + rd.runs + ' each, interleaved)',
+        `${f(rd.ratio, 2)}x (${ms(rd.highway.p50, 0)} vs ${ms(rd.docker.p50, 0)})`,
+        '<= 1.5x',
+        yes(rd.met),
+        rd.met
+          ? `${f(1.5 * rd.docker.p50 - rd.highway.p50, 0)} ms to spare`
+          : `${f(rd.highway.p50 - 1.5 * rd.docker.p50, 0)} ms too slow (${f(rd.ratio - 1.5, 2)}x over)`,
+      ]
+    : ['1', '`highway run -d` / `docker run -d`', 'n/a', '<= 1.5x', 'not run', ''],
+)
 const pr = r.propagation
 if (pr) {
-  for (const [action, text] of [['start', 'start -> answering'], ['stop', 'stop -> 503']]) {
+  for (const [action, text] of [
+    ['start', 'start -> answering'],
+    ['stop', 'stop -> 503'],
+  ]) {
     const p95 = pr[action].fromEvent.p95
-    rows.push(['2', `propagation ${text}, p95 of ${pr.events} (from Docker's event)`, `p50 ${ms(pr[action].fromEvent.p50)}, p95 ${ms(p95)}, max ${ms(pr[action].fromEvent.max)}`, 'p95 < 100 ms', yes(p95 < 100), p95 < 100 ? `${f(100 - p95)} ms to spare` : `${f(p95 - 100)} ms over`])
+    rows.push([
+      '2',
+      `propagation ${text}, p95 of ${pr.events} (from Docker's event)`,
+      `p50 ${ms(pr[action].fromEvent.p50)}, p95 ${ms(p95)}, max ${ms(pr[action].fromEvent.max)}`,
+      'p95 < 100 ms',
+      yes(p95 < 100),
+      p95 < 100 ? `${f(100 - p95)} ms to spare` : `${f(p95 - 100)} ms over`,
+    ])
   }
 } else rows.push(['2', 'propagation', 'n/a', 'p95 < 100 ms', 'not run', ''])
 const po = r['proxy-overhead']
 if (po) {
-  for (const [key, text] of [['oneConnectionAdded', 'one connection (wrk -c1)'], ['fixedAdded', `fixed ${po.rate} req/s`]]) {
+  for (const [key, text] of [
+    ['oneConnectionAdded', 'one connection (wrk -c1)'],
+    ['fixedAdded', `fixed ${po.rate} req/s`],
+  ]) {
     const a = po[key]
     const met = a.p50 <= 0.1 && a.p99 <= 0.3
     const over = [a.p50 > 0.1 ? `p50 ${f(a.p50 - 0.1, 3)} ms over` : null, a.p99 > 0.3 ? `p99 ${f(a.p99 - 0.3, 3)} ms over` : null].filter(Boolean).join(', ')
     rows.push(['3', `latency the proxy adds, ${text}`, `p50 ${sg(a.p50)} ms, p99 ${sg(a.p99)} ms`, '+0.1 / +0.3 ms', yes(met), met ? '' : over])
   }
-  rows.push(['3', 'saturated throughput, proxy / direct (wrk -c20)', `${f(po.saturatedRatios['proxy/direct'], 2)} (${po.saturated.proxy.rps} vs ${po.saturated.direct.rps} req/s)`, 'reported', '', ''])
+  rows.push([
+    '3',
+    'saturated throughput, proxy / direct (wrk -c20)',
+    `${f(po.saturatedRatios['proxy/direct'], 2)} (${po.saturated.proxy.rps} vs ${po.saturated.direct.rps} req/s)`,
+    'reported',
+    '',
+    '',
+  ])
 } else rows.push(['3', 'proxy overhead', 'n/a', '+0.1 / +0.3 ms', 'not run', ''])
 const rl = r.reload
-rows.push(rl
-  ? ['4', `failed requests while ${rl.churn} routes came and went (${rl.reloads} reloads)`, `${rl.failed} of ${rl.requests}`, '0', yes(rl.failed === 0), rl.failed === 0 ? '' : `${rl.failed} failed`]
-  : ['4', 'reload under load', 'n/a', '0 failed', 'not run', ''])
+rows.push(
+  rl
+    ? [
+        '4',
+        `failed requests while ${rl.churn} routes came and went (${rl.reloads} reloads)`,
+        `${rl.failed} of ${rl.requests}`,
+        '0',
+        yes(rl.failed === 0),
+        rl.failed === 0 ? '' : `${rl.failed} failed`,
+      ]
+    : ['4', 'reload under load', 'n/a', '0 failed', 'not run', ''],
+)
 const sc = r.scale
-rows.push(sc
-  ? ['5', `one new route live with ${sc.services} services (highway run -d, p50)`, `${ms(sc.scaled.highwayRunMs.p50, 0)} (${ms(sc.baseline.highwayRunMs.p50, 0)} with ${sc.baseline.routes})`, 'reported', '', '']
-  : ['5', 'scale', 'n/a', 'reported', 'not run', ''])
+rows.push(
+  sc
+    ? [
+        '5',
+        `one new route live with ${sc.services} services (highway run -d, p50)`,
+        `${ms(sc.scaled.highwayRunMs.p50, 0)} (${ms(sc.baseline.highwayRunMs.p50, 0)} with ${sc.baseline.routes})`,
+        'reported',
+        '',
+        '',
+      ]
+    : ['5', 'scale', 'n/a', 'reported', 'not run', ''],
+)
 const cl = r.cli
-rows.push(cl
-  ? ['6', '`highway ls` / `docker ps` (p50)', `${f(cl.ratios['highway ls / docker ps'], 1)}x (${ms(cl.results['highway ls'].p50, 0)} vs ${ms(cl.results['docker ps'].p50, 0)})`, 'reported', '', '']
-  : ['6', 'CLI', 'n/a', 'reported', 'not run', ''])
+rows.push(
+  cl
+    ? [
+        '6',
+        '`highway ls` / `docker ps` (p50)',
+        `${f(cl.ratios['highway ls / docker ps'], 1)}x (${ms(cl.results['highway ls'].p50, 0)} vs ${ms(cl.results['docker ps'].p50, 0)})`,
+        'reported',
+        '',
+        '',
+      ]
+    : ['6', 'CLI', 'n/a', 'reported', 'not run', ''],
+)
 const up = r.up
-rows.push(up
-  ? ['7', '`highway up`: already up / from stopped (p50)', `${ms(up.alreadyUp.ms.p50, 0)} / ${ms(up.fromStopped.ms.p50, 0)}`, 'reported', '', '']
-  : ['7', '`highway up`', 'n/a', 'reported', 'not run', ''])
+rows.push(
+  up
+    ? ['7', '`highway up`: already up / from stopped (p50)', `${ms(up.alreadyUp.ms.p50, 0)} / ${ms(up.fromStopped.ms.p50, 0)}`, 'reported', '', '']
+    : ['7', '`highway up`', 'n/a', 'reported', 'not run', ''],
+)
 out.push('## Summary', '', table(['#', 'figure', 'result', 'target', 'met?', 'by how much'], rows), '')
 
 // ---- 1 ---------------------------------------------------------------------------------------
@@ -106,18 +177,34 @@ out.push('## 1. `highway run -d` against `docker run -d`', '', '`node bench/run-
 if (rd) {
   out.push(
     `Same image (${rd.image}, a 2 MB busybox running \`httpd\`), same arguments; plain docker gets exactly the`,
-    'argv highway hands the docker CLI (`--dns <bridge>`, `-p <bridge>::9090`), minus highway\'s two labels.',
+    "argv highway hands the docker CLI (`--dns <bridge>`, `-p <bridge>::9090`), minus highway's two labels.",
     'Runs alternate (A B C, then C B A), each container is removed before the next run, and highway runs wait until the',
     'proxy has forgotten the previous name. `highway run -d` returns only once the route answers.',
     '',
-    table(['', 'n', 'min', 'p50', 'p95', 'max'], [
-      ['`docker run -d`', rd.docker.n, ms(rd.docker.min), ms(rd.docker.p50), ms(rd.docker.p95), ms(rd.docker.max)],
-      ['`highway run -d`', rd.highway.n, ms(rd.highway.min), ms(rd.highway.p50), ms(rd.highway.p95), ms(rd.highway.max)],
-      ...(rd.labelled ? [['`docker run -d` with highway\'s labels (the agent reacts)', rd.labelled.n, ms(rd.labelled.min), ms(rd.labelled.p50), ms(rd.labelled.p95), ms(rd.labelled.max)]] : []),
-      ['`node -e 0`', rd.node.n, ms(rd.node.min), ms(rd.node.p50), ms(rd.node.p95), ms(rd.node.max)],
-    ]),
+    table(
+      ['', 'n', 'min', 'p50', 'p95', 'max'],
+      [
+        ['`docker run -d`', rd.docker.n, ms(rd.docker.min), ms(rd.docker.p50), ms(rd.docker.p95), ms(rd.docker.max)],
+        ['`highway run -d`', rd.highway.n, ms(rd.highway.min), ms(rd.highway.p50), ms(rd.highway.p95), ms(rd.highway.max)],
+        ...(rd.labelled
+          ? [
+              [
+                "`docker run -d` with highway's labels (the agent reacts)",
+                rd.labelled.n,
+                ms(rd.labelled.min),
+                ms(rd.labelled.p50),
+                ms(rd.labelled.p95),
+                ms(rd.labelled.max),
+              ],
+            ]
+          : []),
+        ['`node -e 0`', rd.node.n, ms(rd.node.min), ms(rd.node.p50), ms(rd.node.p95), ms(rd.node.max)],
+      ],
+    ),
     '',
-    rd.labelled ? 'The third row runs exactly the argv highway hands the docker CLI, labels included, without highway: the agent then reacts to the container\'s `create` and `start` events (a proxy reload each) while docker is still working, on the same 2 cores.' : '',
+    rd.labelled
+      ? "The third row runs exactly the argv highway hands the docker CLI, labels included, without highway: the agent then reacts to the container's `create` and `start` events (a proxy reload each) while docker is still working, on the same 2 cores."
+      : '',
     '',
     `Ratio of medians: **${f(rd.ratio, 2)}x** (target 1.5x, i.e. ${ms(1.5 * rd.docker.p50, 0)} here).`,
     '',
@@ -125,7 +212,12 @@ if (rd) {
     "bin/run.js does) with node's `http.request` and `child_process.spawn` wrapped to timestamp each proxy request",
     `and the docker CLI (median of ${rd.profileRuns} runs; the total is a little above the plain runs' because of the wrapping):`,
     '',
-    table(['phase', 'ms'], Object.entries(rd.profile).filter(([k]) => !['polls', 'checksBeforeDocker'].includes(k)).map(([k, v]) => [k, f(v)])),
+    table(
+      ['phase', 'ms'],
+      Object.entries(rd.profile)
+        .filter(([k]) => !['polls', 'checksBeforeDocker'].includes(k))
+        .map(([k, v]) => [k, f(v)]),
+    ),
     '',
     `Proxy requests before docker: ${rd.profile.checksBeforeDocker}; route-wait polls: ${rd.profile.polls}. \`node\` + importing \`dist/service/main.js\` alone: ${ms(rd.importMainMs)}.`,
     '',
@@ -143,18 +235,21 @@ if (pr) {
     "highway's 503 page). From just before the API call, the proxy is sent a fresh-connection GET every ~1 ms without waiting for earlier",
     'answers. An etcd watch splits each interval at the moment the record changed in etcd.',
     '',
-    table(['', 'n', 'p50', 'p95', 'max'], [
-      row('**start -> answering**, from the `start` event', pr.start.fromEvent),
-      row('start -> answering, from the API call returning (negative: before)', pr.start.fromApiReturn),
-      row('  of which: event -> record in etcd (agent, Docker side)', pr.start.eventToEtcd),
-      row('  of which: record -> proxy answers (render, check, reload)', pr.start.etcdToProxy),
-      row('**stop -> 503**, from the `die` event', pr.stop.fromEvent),
-      row('stop -> 503, from the API call returning (negative: before)', pr.stop.fromApiReturn),
-      row('  of which: event -> record in etcd', pr.stop.eventToEtcd),
-      row('  of which: record -> proxy answers', pr.stop.etcdToProxy),
-      row('`docker inspect` sent on the `kill` event', pr.inspectAfterKill),
-      row('`docker inspect` sent on the `die` event', pr.inspectAfterDie),
-    ]),
+    table(
+      ['', 'n', 'p50', 'p95', 'max'],
+      [
+        row('**start -> answering**, from the `start` event', pr.start.fromEvent),
+        row('start -> answering, from the API call returning (negative: before)', pr.start.fromApiReturn),
+        row('  of which: event -> record in etcd (agent, Docker side)', pr.start.eventToEtcd),
+        row('  of which: record -> proxy answers (render, check, reload)', pr.start.etcdToProxy),
+        row('**stop -> 503**, from the `die` event', pr.stop.fromEvent),
+        row('stop -> 503, from the API call returning (negative: before)', pr.stop.fromApiReturn),
+        row('  of which: event -> record in etcd', pr.stop.eventToEtcd),
+        row('  of which: record -> proxy answers', pr.stop.etcdToProxy),
+        row('`docker inspect` sent on the `kill` event', pr.inspectAfterKill),
+        row('`docker inspect` sent on the `die` event', pr.inspectAfterDie),
+      ],
+    ),
     '',
     pr.stopEventSequence ? `Docker's events around one stop (ms from \`die\`): \`${pr.stopEventSequence[0]}\`.` : '',
     '',
@@ -176,29 +271,44 @@ if (po) {
     'Backend: a tiny Node HTTP server with keep-alive, in the infrastructure image, registered with `highway run -d',
     '--name bench-ka -p 9090`. Every target is reached from the host:',
     '',
-    table(['target', 'address'], Object.entries(po.targets).map(([k, v]) => [k, `\`${v}\``])),
+    table(
+      ['target', 'address'],
+      Object.entries(po.targets).map(([k, v]) => [k, `\`${v}\``]),
+    ),
     '',
-    'The two `hand-haproxy` targets are HAProxy 3.0 containers with highway\'s own defaults and a single',
+    "The two `hand-haproxy` targets are HAProxy 3.0 containers with highway's own defaults and a single",
     'backend, one pointing where highway points (the published port on the bridge IP), one at the container IP.',
     '',
     `**One connection** (\`wrk -t1 -c1 --latency\`, ${po.secondsPerRun} s, median of ${po.rounds} interleaved rounds):`,
     '',
-    table(['target', 'p50', 'p99', 'p99.9', 'req/s'], Object.entries(po.oneConnection).map(([k, v]) => [k, ms(v.p50, 3), ms(v.p99, 3), ms(v.p999, 3), v.rps])),
+    table(
+      ['target', 'p50', 'p99', 'p99.9', 'req/s'],
+      Object.entries(po.oneConnection).map(([k, v]) => [k, ms(v.p50, 3), ms(v.p99, 3), ms(v.p999, 3), v.rps]),
+    ),
     '',
     `Proxy adds **p50 ${sg(po.oneConnectionAdded.p50)} ms, p99 ${sg(po.oneConnectionAdded.p99)} ms** (per-round difference, median; target +0.1 / +0.3).`,
     '',
     `**Fixed rate** (\`bench/lib/load.mjs\`, ${po.rate} req/s on up to 8 keep-alive connections, 10 s, 2 interleaved rounds; latency from`,
     'the write of each request):',
     '',
-    table(['target', 'p50', 'p99', 'p99.9', 'requests', 'failed'], Object.entries(po.fixedRate).map(([k, v]) => [k, ms(v.p50, 3), ms(v.p99, 3), ms(v.p999, 3), v.requests, v.failed])),
+    table(
+      ['target', 'p50', 'p99', 'p99.9', 'requests', 'failed'],
+      Object.entries(po.fixedRate).map(([k, v]) => [k, ms(v.p50, 3), ms(v.p99, 3), ms(v.p999, 3), v.requests, v.failed]),
+    ),
     '',
     `Proxy adds **p50 ${sg(po.fixedAdded.p50)} ms, p99 ${sg(po.fixedAdded.p99)} ms**.`,
     '',
     `**Saturated** (\`wrk -t2 -c20\`, ${po.secondsPerRun} s; generator, proxy and backend share the 2 cores):`,
     '',
-    table(['target', 'req/s', 'p50', 'p99', 'errors'], Object.entries(po.saturated).map(([k, v]) => [k, v.rps, ms(v.p50, 3), ms(v.p99, 3), v.errors])),
+    table(
+      ['target', 'req/s', 'p50', 'p99', 'errors'],
+      Object.entries(po.saturated).map(([k, v]) => [k, v.rps, ms(v.p50, 3), ms(v.p99, 3), v.errors]),
+    ),
     '',
-    table(['ratio', ''], Object.entries(po.saturatedRatios).map(([k, v]) => [k, f(v, 2)])),
+    table(
+      ['ratio', ''],
+      Object.entries(po.saturatedRatios).map(([k, v]) => [k, f(v, 2)]),
+    ),
     '',
   )
 } else out.push(missing('proxy-overhead'), '')
@@ -216,11 +326,14 @@ if (rl) {
     `**Failed: ${rl.failed} of ${rl.requests}**${rl.failed ? ` ${JSON.stringify(rl.errorKinds)}, by window ${JSON.stringify(rl.failedBy)}` : ''}. Connections opened: ${rl.connectionsOpened}; closed cleanly by the proxy`,
     `with \`Connection: close\` on a response (\`option idle-close-on-response\` at work): ${rl.closedByServer}.`,
     '',
-    table(['window', 'requests', 'p50', 'p99', 'p99.9', 'max'], [
-      row('quiet, before the churn', rl.quiet),
-      row(`**during the churn** (${rl.reloads} reloads)`, rl.duringChurn),
-      row(`control: same churn with plain docker (${rl.controlReloads} reloads)`, rl.control),
-    ]),
+    table(
+      ['window', 'requests', 'p50', 'p99', 'p99.9', 'max'],
+      [
+        row('quiet, before the churn', rl.quiet),
+        row(`**during the churn** (${rl.reloads} reloads)`, rl.duringChurn),
+        row(`control: same churn with plain docker (${rl.controlReloads} reloads)`, rl.control),
+      ],
+    ),
     '',
   )
 } else out.push(missing('reload'), '')
@@ -238,17 +351,20 @@ if (sc) {
     `${ms(sc.fill.allLiveMs, 0)} after the first put (${sc.fill.reloads} reloads); after the lease was revoked, gone from the proxy in ${ms(sc.drain.allGoneMs, 0)}`,
     `(${sc.drain.fakeRecordsLeft} records left behind).`,
     '',
-    table(['', `${b.routes} routes`, `${s.routes} routes`, 'ratio'], [
-      [`\`highway run -d\`, new route live (p50 of ${sc.runs})`, ms(b.highwayRunMs.p50), ms(s.highwayRunMs.p50), f(sc.ratios.highwayRun, 2)],
-      ['docker `start` event -> answering (p50)', ms(b.startToLiveMs.p50), ms(s.startToLiveMs.p50), f(sc.ratios.startToLive, 2)],
-      ['docker `die` event -> 503 (p50)', ms(b.stopTo503Ms.p50), ms(s.stopTo503Ms.p50), f(s.stopTo503Ms.p50 / b.stopTo503Ms.p50, 2)],
-      ['`haproxy -c` of the config (p50)', ms(b.haproxyCheckMs.p50), ms(s.haproxyCheckMs.p50), f(s.haproxyCheckMs.p50 / b.haproxyCheckMs.p50, 2)],
-      ['HAProxy master reload (p50)', ms(b.reloadMs.p50), ms(s.reloadMs.p50), f(sc.ratios.reload, 2)],
-      ['config size (lines)', b.configLines, s.configLines, ''],
-      [`\`highway ls --json\` (p50 of ${sc.runs})`, ms(b.lsMs.p50), ms(s.lsMs.p50), f(sc.ratios.ls, 2)],
-      ['agent memory (`docker stats`)', `${b.agentMiB} MiB`, `${s.agentMiB} MiB`, f(sc.ratios.agentMemory, 2)],
-      ['proxy memory', `${b.proxyMiB} MiB`, `${s.proxyMiB} MiB`, f(s.proxyMiB / b.proxyMiB, 2)],
-    ]),
+    table(
+      ['', `${b.routes} routes`, `${s.routes} routes`, 'ratio'],
+      [
+        [`\`highway run -d\`, new route live (p50 of ${sc.runs})`, ms(b.highwayRunMs.p50), ms(s.highwayRunMs.p50), f(sc.ratios.highwayRun, 2)],
+        ['docker `start` event -> answering (p50)', ms(b.startToLiveMs.p50), ms(s.startToLiveMs.p50), f(sc.ratios.startToLive, 2)],
+        ['docker `die` event -> 503 (p50)', ms(b.stopTo503Ms.p50), ms(s.stopTo503Ms.p50), f(s.stopTo503Ms.p50 / b.stopTo503Ms.p50, 2)],
+        ['`haproxy -c` of the config (p50)', ms(b.haproxyCheckMs.p50), ms(s.haproxyCheckMs.p50), f(s.haproxyCheckMs.p50 / b.haproxyCheckMs.p50, 2)],
+        ['HAProxy master reload (p50)', ms(b.reloadMs.p50), ms(s.reloadMs.p50), f(sc.ratios.reload, 2)],
+        ['config size (lines)', b.configLines, s.configLines, ''],
+        [`\`highway ls --json\` (p50 of ${sc.runs})`, ms(b.lsMs.p50), ms(s.lsMs.p50), f(sc.ratios.ls, 2)],
+        ['agent memory (`docker stats`)', `${b.agentMiB} MiB`, `${s.agentMiB} MiB`, f(sc.ratios.agentMemory, 2)],
+        ['proxy memory', `${b.proxyMiB} MiB`, `${s.proxyMiB} MiB`, f(s.proxyMiB / b.proxyMiB, 2)],
+      ],
+    ),
     '',
   )
 } else out.push(missing('scale'), '')
@@ -257,12 +373,18 @@ if (sc) {
 out.push('## 6. The CLI', '', '`node bench/cli.mjs [RUNS]` (default 15, interleaved; 3 services registered).', '')
 if (cl) {
   out.push(
-    table(['command', 'min', 'p50', 'max'], Object.entries(cl.results).map(([k, v]) => [`\`${k}\``, ms(v.min), ms(v.p50), ms(v.max)])),
+    table(
+      ['command', 'min', 'p50', 'max'],
+      Object.entries(cl.results).map(([k, v]) => [`\`${k}\``, ms(v.min), ms(v.p50), ms(v.max)]),
+    ),
     '',
     `\`highway --version\` / \`docker ps\`: ${f(cl.ratios['highway --version / docker ps'], 1)}x; \`highway ls\` / \`docker ps\`: ${f(cl.ratios['highway ls / docker ps'], 1)}x.`,
     'Import cost of what `ls` loads, each alone in a fresh node, over bare node start-up:',
     '',
-    table(['module', 'ms'], Object.entries(cl.importMs).map(([k, v]) => [k, f(v)])),
+    table(
+      ['module', 'ms'],
+      Object.entries(cl.importMs).map(([k, v]) => [k, f(v)]),
+    ),
     '',
   )
 } else out.push(missing('cli'), '')
@@ -275,11 +397,14 @@ if (up) {
     'From stopped: `docker stop` of the four highway-* containers, then `highway up`. Steps are timed from',
     "each line of `up`'s own progress output (listr2's plain renderer).",
     '',
-    table(['', 'already up', 'from stopped'], [
-      ['**wall time, p50**', `**${ms(up.alreadyUp.ms.p50, 0)}**`, `**${ms(up.fromStopped.ms.p50, 0)}**`],
-      ['min / max', `${ms(up.alreadyUp.ms.min, 0)} / ${ms(up.alreadyUp.ms.max, 0)}`, `${ms(up.fromStopped.ms.min, 0)} / ${ms(up.fromStopped.ms.max, 0)}`],
-      ...steps.map((k) => [k, ms(up.alreadyUp.steps[k], 0), ms(up.fromStopped.steps[k], 0)]),
-    ]),
+    table(
+      ['', 'already up', 'from stopped'],
+      [
+        ['**wall time, p50**', `**${ms(up.alreadyUp.ms.p50, 0)}**`, `**${ms(up.fromStopped.ms.p50, 0)}**`],
+        ['min / max', `${ms(up.alreadyUp.ms.min, 0)} / ${ms(up.alreadyUp.ms.max, 0)}`, `${ms(up.fromStopped.ms.min, 0)} / ${ms(up.fromStopped.ms.max, 0)}`],
+        ...steps.map((k) => [k, ms(up.alreadyUp.steps[k], 0), ms(up.fromStopped.steps[k], 0)]),
+      ],
+    ),
     '',
     `(runs: ${up.runs} already up, ${up.stoppedRuns} from stopped; \`docker stop\` of the four took p50 ${ms(up.fromStopped.dockerStopMs.p50, 0)}.)`,
     '',
@@ -292,13 +417,22 @@ out.push('## Supporting measurements', '', '`node bench/evidence.mjs`: measured 
 if (ev) {
   const b = ev.brokenConfigReload
   out.push(
-    table(['measurement', 'result'], [
-      ...Object.entries(ev.reloads).map(([k, v]) => [`HAProxy reloads caused by \`${k}\``, v]),
-      ['master-CLI `reload` of a broken config (private HAProxy 3.0 container)', `\`${b.answer}\`, ${b.oldWorkerStillAnswers ? 'the old worker kept answering' : '**the old worker stopped answering**'}; the next good reload: \`${b.nextGoodReload}\``],
-      ...Object.entries(ev.etcdRestart).map(([k, v]) => [`etcd \`docker start\` -> healthy, single member, ${k} (median of 3 restarts; first start)`, `${ms(v.restartMedianMs, 0)} (${ms(v.firstStartMs, 0)})`]),
-      ['keep-alive Node backend: listening after `docker run -d` returned (median of 3)', ms(ev.nodeBackend.listensAfterDockerRunMs, 0)],
-      ['`highway run -d` of that same backend (each run)', ev.nodeBackend.highwayRunEachMs.map((v) => ms(v, 0)).join(', ')],
-    ]),
+    table(
+      ['measurement', 'result'],
+      [
+        ...Object.entries(ev.reloads).map(([k, v]) => [`HAProxy reloads caused by \`${k}\``, v]),
+        [
+          'master-CLI `reload` of a broken config (private HAProxy 3.0 container)',
+          `\`${b.answer}\`, ${b.oldWorkerStillAnswers ? 'the old worker kept answering' : '**the old worker stopped answering**'}; the next good reload: \`${b.nextGoodReload}\``,
+        ],
+        ...Object.entries(ev.etcdRestart).map(([k, v]) => [
+          `etcd \`docker start\` -> healthy, single member, ${k} (median of 3 restarts; first start)`,
+          `${ms(v.restartMedianMs, 0)} (${ms(v.firstStartMs, 0)})`,
+        ]),
+        ['keep-alive Node backend: listening after `docker run -d` returned (median of 3)', ms(ev.nodeBackend.listensAfterDockerRunMs, 0)],
+        ['`highway run -d` of that same backend (each run)', ev.nodeBackend.highwayRunEachMs.map((v) => ms(v, 0)).join(', ')],
+      ],
+    ),
     '',
   )
 } else out.push(missing('evidence'), '')
@@ -318,22 +452,25 @@ out.push(
   'node bench/report.mjs            # this page from bench/results/*.json',
   '```',
   '',
-  table(['script', 'figure', 'count argument (default)'], [
-    ['`bench/machine.mjs`', 'machine, versions', ''],
-    ['`bench/run-d.mjs`', '1: `highway run -d` vs `docker run -d`, phase profile', 'runs of each (15)'],
-    ['`bench/propagation.mjs`', '2: start -> answering, stop -> 503', 'stop/start cycles (50)'],
-    ['`bench/proxy-overhead.mjs`', '3: latency added, fixed rate, saturated', 'seconds per wrk run (6)'],
-    ['`bench/reload.mjs`', '4: failed requests during route churn', 'routes (100)'],
-    ['`bench/scale.mjs`', '5: 1,000 services', 'services (1000)'],
-    ['`bench/cli.mjs`', '6: `--version`, `ls` vs `docker ps`', 'runs (15)'],
-    ['`bench/up.mjs`', '7: `up` already up, from stopped', 'already-up runs (7)'],
-    ['`bench/evidence.mjs`', 'supporting measurements for the analysis', ''],
-  ]),
+  table(
+    ['script', 'figure', 'count argument (default)'],
+    [
+      ['`bench/machine.mjs`', 'machine, versions', ''],
+      ['`bench/run-d.mjs`', '1: `highway run -d` vs `docker run -d`, phase profile', 'runs of each (15)'],
+      ['`bench/propagation.mjs`', '2: start -> answering, stop -> 503', 'stop/start cycles (50)'],
+      ['`bench/proxy-overhead.mjs`', '3: latency added, fixed rate, saturated', 'seconds per wrk run (6)'],
+      ['`bench/reload.mjs`', '4: failed requests during route churn', 'routes (100)'],
+      ['`bench/scale.mjs`', '5: 1,000 services', 'services (1000)'],
+      ['`bench/cli.mjs`', '6: `--version`, `ls` vs `docker ps`', 'runs (15)'],
+      ['`bench/up.mjs`', '7: `up` already up, from stopped', 'already-up runs (7)'],
+      ['`bench/evidence.mjs`', 'supporting measurements for the analysis', ''],
+    ],
+  ),
   '',
   'Every script relaunches itself under `flock /tmp/highway-docker.lock` (one lock per script run, so it never',
   'overlaps the end-to-end suite), uses `HIGHWAY_CONFIG_DIR=/tmp/highway-bench-config`, starts with `highway up`',
   '(idempotent), labels everything it creates `highway-bench=1` and removes it before releasing the lock, also',
-  'on Ctrl-C. Traffic goes only to the bridge IP and the scripts\' own containers, in bounded counts and times.',
+  "on Ctrl-C. Traffic goes only to the bridge IP and the scripts' own containers, in bounded counts and times.",
   'Scripts print their figures and exit 0 unless something failed; nothing here is a pass/fail threshold.',
   '',
 )

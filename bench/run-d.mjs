@@ -5,8 +5,26 @@
 //   node bench/run-d.mjs [RUNS]        (default 15 of each; the target needs at least 10)
 import {join} from 'node:path'
 import {
-  APP_IMAGE, BENCH_LABEL, BIN, ENV, ROOT, bench, busyboxServe, docker, ensureAppImage, fmt, highway, httpGet, log, median, must, now,
-  relaunchUnderLock, run, sleep, summary,
+  APP_IMAGE,
+  BENCH_LABEL,
+  BIN,
+  ENV,
+  ROOT,
+  bench,
+  busyboxServe,
+  docker,
+  ensureAppImage,
+  fmt,
+  highway,
+  httpGet,
+  log,
+  median,
+  must,
+  now,
+  relaunchUnderLock,
+  run,
+  sleep,
+  summary,
 } from './lib/common.mjs'
 
 relaunchUnderLock(import.meta.url)
@@ -33,8 +51,22 @@ await bench('run-d', async ({settings: cfg}) => {
   // The exact argv highway hands the docker CLI, labels included: the agent reacts to this one
   // (create and start events, each a route change), so it shows what that costs docker itself.
   const labelledArgs = (name) => [
-    'run', '-d', '--dns', cfg.bridgeIp, '--label', 'io.highway.service=' + name, '--label', 'io.highway.ports=9090/tcp',
-    '--label', BENCH_LABEL, '--name', name, '-p', `${cfg.bridgeIp}::9090`, APP_IMAGE, ...cmd,
+    'run',
+    '-d',
+    '--dns',
+    cfg.bridgeIp,
+    '--label',
+    'io.highway.service=' + name,
+    '--label',
+    'io.highway.ports=9090/tcp',
+    '--label',
+    BENCH_LABEL,
+    '--name',
+    name,
+    '-p',
+    `${cfg.bridgeIp}::9090`,
+    APP_IMAGE,
+    ...cmd,
   ]
 
   // Warm-up (image and page caches, docker's first create), not counted.
@@ -52,7 +84,11 @@ await bench('run-d', async ({settings: cfg}) => {
     for (const kind of order) {
       const name = `bench-rd-${kind[0]}${i}`
       const result =
-        kind === 'docker' ? await run('docker', plainArgs(name)) : kind === 'labelled' ? await run('docker', labelledArgs(name)) : await highway(highwayArgs(name))
+        kind === 'docker'
+          ? await run('docker', plainArgs(name))
+          : kind === 'labelled'
+            ? await run('docker', labelledArgs(name))
+            : await highway(highwayArgs(name))
       if (result.code !== 0) throw new Error(`${kind} run ${name} failed: ${result.stderr}`)
       times[kind].push(result.ms)
       await docker(['rm', '-f', name])
@@ -108,7 +144,9 @@ await bench('run-d', async ({settings: cfg}) => {
   // node + importing the lean `run` path alone (no request, no docker).
   const importOnly = []
   for (let i = 0; i < 10; i++) {
-    importOnly.push((await run(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(join(ROOT, 'dist', 'service', 'main.js'))})`])).ms)
+    importOnly.push(
+      (await run(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(join(ROOT, 'dist', 'service', 'main.js'))})`])).ms,
+    )
   }
   log(`node + import dist/service/main.js: median ${fmt(median(importOnly))} ms (node -e 0: ${fmt(medians.node)} ms)`)
 

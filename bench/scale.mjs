@@ -19,9 +19,32 @@
 import {randomBytes} from 'node:crypto'
 import {Etcd3} from 'etcd3'
 import {
-  APP_IMAGE, BENCH_LABEL, NODE_BACKEND, agentStepTimings, bench, busyboxServe, dockerApi, dockerEvents, dockerOut, ensureAppImage, fmt,
-  highway, httpGet, infraImage, isRouted, isStopped, log, median, memoryMiB, must, now, publishedPort, relaunchUnderLock, reloadCount,
-  sleep, summary, watchTransition,
+  APP_IMAGE,
+  BENCH_LABEL,
+  NODE_BACKEND,
+  agentStepTimings,
+  bench,
+  busyboxServe,
+  dockerApi,
+  dockerEvents,
+  dockerOut,
+  ensureAppImage,
+  fmt,
+  highway,
+  httpGet,
+  infraImage,
+  isRouted,
+  isStopped,
+  log,
+  memoryMiB,
+  must,
+  now,
+  publishedPort,
+  relaunchUnderLock,
+  reloadCount,
+  sleep,
+  summary,
+  watchTransition,
 } from './lib/common.mjs'
 
 relaunchUnderLock(import.meta.url)
@@ -147,7 +170,12 @@ await bench('scale', async ({settings: cfg}) => {
         await sleep(20)
       }
     }
-    fill = {records: SERVICES, putMs: +(putDone - putStarted).toFixed(0), allLiveMs: +(now() - putStarted).toFixed(0), reloads: (await reloadCount()) - reloadsBefore}
+    fill = {
+      records: SERVICES,
+      putMs: +(putDone - putStarted).toFixed(0),
+      allLiveMs: +(now() - putStarted).toFixed(0),
+      reloads: (await reloadCount()) - reloadsBefore,
+    }
     log(`${SERVICES} records put in ${fill.putMs} ms; all routed ${fill.allLiveMs} ms after the first put (${fill.reloads} reloads)`)
     await sleep(2000)
 

@@ -72,11 +72,27 @@ await bench('up', async () => {
   const result = {
     runs: RUNS,
     stoppedRuns: STOPPED_RUNS,
-    alreadyUp: {ms: summary(already.map((r) => r.ms), 1), steps: stepMedians(already)},
-    fromStopped: {ms: summary(stopped.map((r) => r.ms), 1), steps: stepMedians(stopped), dockerStopMs: summary(stopMs, 0)},
+    alreadyUp: {
+      ms: summary(
+        already.map((r) => r.ms),
+        1,
+      ),
+      steps: stepMedians(already),
+    },
+    fromStopped: {
+      ms: summary(
+        stopped.map((r) => r.ms),
+        1,
+      ),
+      steps: stepMedians(stopped),
+      dockerStopMs: summary(stopMs, 0),
+    },
     lastFromStoppedOutput: stopped.at(-1).lines.map((l) => `${fmt(l.at, 0).padStart(6)} ms  ${l.line}`),
   }
-  for (const [name, part] of [['already up', result.alreadyUp], ['from stopped', result.fromStopped]]) {
+  for (const [name, part] of [
+    ['already up', result.alreadyUp],
+    ['from stopped', result.fromStopped],
+  ]) {
     log(`highway up, ${name}: p50 ${fmt(part.ms.p50)} ms (min ${fmt(part.ms.min)}, max ${fmt(part.ms.max)})`)
     for (const [step, ms] of Object.entries(part.steps)) log(`    ${step.padEnd(48)} ${fmt(ms)} ms`)
   }

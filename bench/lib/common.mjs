@@ -3,7 +3,7 @@
 // Every script takes the machine-wide Docker lock itself (relaunching under `flock`), uses its own
 // highway config directory, brings highway up first (idempotent), labels every container it
 // creates with BENCH_LABEL and removes them all before it exits, whatever happened.
-import {execFile, spawn, spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {request} from 'node:http'
 import {dirname, join, resolve} from 'node:path'
@@ -163,7 +163,15 @@ export async function bench(name, main) {
     const result = await main({settings: cfg})
     const rebuilt = distBuiltAt() !== built
     if (rebuilt) console.error(`${name}: WARNING dist/ was rebuilt during this run (${built} -> ${distBuiltAt()}): figures mix two builds`)
-    const record = {bench: name, date: new Date().toISOString(), durationS: +((now() - started) / 1000).toFixed(1), distBuiltAt: built, distRebuiltDuringRun: rebuilt, infraImage: image, ...result}
+    const record = {
+      bench: name,
+      date: new Date().toISOString(),
+      durationS: +((now() - started) / 1000).toFixed(1),
+      distBuiltAt: built,
+      distRebuiltDuringRun: rebuilt,
+      infraImage: image,
+      ...result,
+    }
     mkdirSync(RESULTS_DIR, {recursive: true})
     writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(record, null, 2)}\n`)
     log(`${name}: done in ${record.durationS} s -> ${join(RESULTS_DIR, `${name}.json`)}`)
@@ -356,7 +364,8 @@ export async function startNodeBackend(name, image) {
     const answer = await httpGet(cfg.bridgeIp, 80, `${name}.${cfg.domain}`).catch((error) => ({error: error.message}))
     if (answer.status === 200) break
     notOk++
-    if (now() - returned > 15_000) throw new Error(`${name}: no 200 through the proxy 15 s after highway run returned (last: ${JSON.stringify(answer).slice(0, 200)})`)
+    if (now() - returned > 15_000)
+      throw new Error(`${name}: no 200 through the proxy 15 s after highway run returned (last: ${JSON.stringify(answer).slice(0, 200)})`)
     await sleep(5)
   }
   const firstOkAfterMs = +(now() - returned).toFixed(0)
@@ -410,7 +419,6 @@ export function watchTransition(cfg, host, done, {interval = 1, timeout = 20_000
     let sent = 0
     let inFlight = 0
     const odd = []
-    let timer = null
     const finish = () => {
       if (matchedAt !== null && inFlight === 0) resolvePromise({at: matchedAt, odd, sent})
     }
@@ -435,7 +443,7 @@ export function watchTransition(cfg, host, done, {interval = 1, timeout = 20_000
           }
           finish()
         })
-      timer = setTimeout(send, interval)
+      setTimeout(send, interval)
     }
     send()
   })

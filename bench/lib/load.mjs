@@ -51,10 +51,10 @@ export function runLoad({address, port, host, rate, durationMs, connections = 8,
       conn.buffer = conn.buffer.length ? Buffer.concat([conn.buffer, chunk]) : chunk
       for (;;) {
         const end = conn.buffer.indexOf('\r\n\r\n')
-        if (end < 0) return
+        if (end < 0) break
         const head = conn.buffer.subarray(0, end).toString('latin1')
         const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0)
-        if (conn.buffer.length < end + 4 + length) return
+        if (conn.buffer.length < end + 4 + length) break
         conn.buffer = conn.buffer.subarray(end + 4 + length)
         const status = Number(head.slice(9, 12))
         const job = conn.job

@@ -16,7 +16,7 @@ const spawns = []
 
 const request = http.request
 http.request = function (...args) {
-  const options = typeof args[0] === 'object' && !(args[0] instanceof URL) ? args[0] : args[1] ?? {}
+  const options = typeof args[0] === 'object' && !(args[0] instanceof URL) ? args[0] : (args[1] ?? {})
   const entry = {start: now(), end: NaN, host: options.headers?.host ?? options.headers?.Host ?? ''}
   requests.push(entry)
   const req = request.apply(this, args)

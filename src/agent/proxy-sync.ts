@@ -96,9 +96,10 @@ export class ProxySync {
     const runtime = this.options.runtime ?? runtimeCommands
     const gone = [...this.liveServers].filter((server) => !wanted.has(server))
     if (gone.length > 0) {
-      await runtime(socket, gone.map((server) => worker(`set server ${server} state maint`))).catch((error: Error) =>
-        this.options.log(`taking ${gone.length} server(s) out at runtime failed (the reload follows): ${error.message}`),
-      )
+      await runtime(
+        socket,
+        gone.map((server) => worker(`set server ${server} state maint`)),
+      ).catch((error: Error) => this.options.log(`taking ${gone.length} server(s) out at runtime failed (the reload follows): ${error.message}`))
     }
     // A brand-new name goes live at once in a spare backend; the reload below makes it canonical.
     for (const route of rendered.routes) {

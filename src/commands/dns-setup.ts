@@ -23,7 +23,7 @@ export default class DnsSetup extends HighwayCommand {
   static summary = "Make this machine resolve names under highway's domain through highway's DNS"
   static description =
     'Detects how this machine resolves names (systemd-resolved, resolvconf, NetworkManager, a plain /etc/resolv.conf, WSL, ' +
-    'macOS /etc/resolver, the Windows NRPT), makes the smallest change that sends the domain to highway\'s DNS, records it, ' +
+    "macOS /etc/resolver, the Windows NRPT), makes the smallest change that sends the domain to highway's DNS, records it, " +
     'and checks a probe name through the system resolver. `--undo` reverses exactly what was recorded. Needs root.'
 
   static examples = [
@@ -70,7 +70,7 @@ export default class DnsSetup extends HighwayCommand {
     const domain = assertDomain(flags.domain ?? settings.domain)
     const dnsIp = flags['dns-ip'] ? assertIPv4(flags['dns-ip'], '--dns-ip') : settings.bridgeIp
     if (!dnsIp) {
-      throw new UserError("highway does not know its DNS address yet: run `highway up` first", {suggestion: 'or pass --dns-ip <address>'})
+      throw new UserError('highway does not know its DNS address yet: run `highway up` first', {suggestion: 'or pass --dns-ip <address>'})
     }
     const result = await applyDnsSetup(ctx, {
       domain,

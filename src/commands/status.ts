@@ -6,7 +6,7 @@ import {hostIdentity} from '../docker/client.js'
 import {collectStatus, type Status} from '../infra/status.js'
 
 export default class StatusCommand extends HighwayCommand {
-  static summary = "Show each highway component: container state, health, address, image"
+  static summary = 'Show each highway component: container state, health, address, image'
   static examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
   static enableJsonFlag = true
 

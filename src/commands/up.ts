@@ -17,17 +17,13 @@ export default class Up extends HighwayCommand {
     'Builds the infrastructure image if needed, then starts each component and waits until it answers. ' +
     'Running it again changes nothing when all is well, and repairs only what is missing.'
 
-  static examples = [
-    '<%= config.bin %> up',
-    '<%= config.bin %> up --domain test',
-    '<%= config.bin %> up --bridge-ip 172.18.0.1 --upstream-dns 192.168.1.1',
-  ]
+  static examples = ['<%= config.bin %> up', '<%= config.bin %> up --domain test', '<%= config.bin %> up --bridge-ip 172.18.0.1 --upstream-dns 192.168.1.1']
 
   static flags = {
     domain: Flags.string({description: 'domain whose names highway answers (remembered for later commands)'}),
     'bridge-ip': Flags.string({description: 'address to listen on [default: the docker bridge gateway]'}),
     'base-image': Flags.string({description: 'Debian 13 image the infrastructure image is built from'}),
-    'upstream-dns': Flags.string({description: 'DNS server for names outside the domain [default: the host\'s]', multiple: true}),
+    'upstream-dns': Flags.string({description: "DNS server for names outside the domain [default: the host's]", multiple: true}),
     etcd: Flags.string({description: 'use this etcd cluster instead of starting one (repeat for each endpoint)', multiple: true}),
   }
 
@@ -75,9 +71,7 @@ export default class Up extends HighwayCommand {
     if (resolver.message) this.log(resolver.status === 'ok' || resolver.status === 'reapplied' ? resolver.message : colour.yellow(resolver.message))
     const changed = Object.values(context.outcomes).filter((outcome) => outcome !== 'unchanged').length
     this.log(
-      changed === 0
-        ? colour.green(`highway is up (nothing to change): *.${domain} -> ${bridgeIp}`)
-        : colour.green(`highway is up: *.${domain} -> ${bridgeIp}`),
+      changed === 0 ? colour.green(`highway is up (nothing to change): *.${domain} -> ${bridgeIp}`) : colour.green(`highway is up: *.${domain} -> ${bridgeIp}`),
     )
   }
 }

@@ -28,9 +28,7 @@ export function isDomain(value: string): boolean {
 export function assertDomain(domain: string): string {
   const normalised = domain.replace(/^\.+|\.+$/g, '')
   if (!isDomain(normalised)) {
-    throw new UserError(
-      `invalid domain "${domain}": use DNS labels separated by dots, lowercase letters, digits and hyphens (for example "local" or "test")`,
-    )
+    throw new UserError(`invalid domain "${domain}": use DNS labels separated by dots, lowercase letters, digits and hyphens (for example "local" or "test")`)
   }
   return normalised
 }

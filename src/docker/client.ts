@@ -57,8 +57,7 @@ export async function bridgeGateway(docker: Docker): Promise<string> {
   const network = (await docker.getNetwork('bridge').inspect()) as {IPAM?: {Config?: Array<{Gateway?: string; Subnet?: string}>}}
   const configs = network.IPAM?.Config ?? []
   const gateway =
-    configs.find((config) => config.Gateway)?.Gateway ??
-    configs.map((config) => (config.Subnet ? firstHost(config.Subnet) : undefined)).find(Boolean)
+    configs.find((config) => config.Gateway)?.Gateway ?? configs.map((config) => (config.Subnet ? firstHost(config.Subnet) : undefined)).find(Boolean)
   if (!gateway) {
     throw new UserError('the docker "bridge" network has no gateway address', {
       suggestion: 'pass --bridge-ip with the address containers use to reach this host',
@@ -75,7 +74,10 @@ export interface HostIdentity {
 /** The engine's own ID names this host in etcd: stable across restarts, distinct per engine. */
 export async function hostIdentity(docker: Docker): Promise<HostIdentity> {
   const info = (await docker.info()) as {ID?: string; Name?: string}
-  const id = (info.ID ?? info.Name ?? 'unknown').replaceAll(/[^A-Za-z0-9]/g, '').slice(0, 16).toLowerCase()
+  const id = (info.ID ?? info.Name ?? 'unknown')
+    .replaceAll(/[^A-Za-z0-9]/g, '')
+    .slice(0, 16)
+    .toLowerCase()
   return {id: id || 'unknown', name: info.Name ?? id}
 }
 

@@ -39,13 +39,17 @@ function publish(bridgeIp: string, ports: ComponentSpec['ports']): Docker.HostCo
   return Object.fromEntries(ports.map(({port, protocol}) => [`${port}/${protocol}`, [{HostIp: bridgeIp, HostPort: String(port)}]]))
 }
 
-function container(component: Component, context: SpecContext, options: {
-  cmd: string[]
-  ports?: ComponentSpec['ports']
-  binds?: string[]
-  env?: string[]
-  volumes?: string[]
-}): ComponentSpec {
+function container(
+  component: Component,
+  context: SpecContext,
+  options: {
+    cmd: string[]
+    ports?: ComponentSpec['ports']
+    binds?: string[]
+    env?: string[]
+    volumes?: string[]
+  },
+): ComponentSpec {
   const ports = options.ports ?? []
   const create: Docker.ContainerCreateOptions = {
     Image: context.image,
@@ -78,28 +82,30 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
   const {settings} = context
   const specs: ComponentSpec[] = []
   if (settings.etcdEndpoints.length === 0) {
-    specs.push(container('etcd', context, {
-      binds: [`${ETCD_VOLUME}:/var/lib/etcd`],
-      volumes: [ETCD_VOLUME],
-      cmd: [
-        'etcd',
-        '--name=highway',
-        '--data-dir=/var/lib/etcd/data',
-        // 0.0.0.0 inside the container's own namespace; published only on the bridge IP.
-        `--listen-client-urls=http://0.0.0.0:${PORTS.etcd}`,
-        `--advertise-client-urls=${etcdUrl(settings)}`,
-        '--listen-peer-urls=http://127.0.0.1:2380',
-        '--initial-advertise-peer-urls=http://127.0.0.1:2380',
-        '--initial-cluster=highway=http://127.0.0.1:2380',
-        // One member on one host: short raft timers make it leader (and healthy) in ~0.3 s instead of ~1.4 s.
-        '--heartbeat-interval=10',
-        '--election-timeout=100',
-        '--auto-compaction-mode=periodic',
-        '--auto-compaction-retention=1h',
-        '--log-level=warn',
-      ],
-      ports: [{port: PORTS.etcd, protocol: 'tcp'}],
-    }))
+    specs.push(
+      container('etcd', context, {
+        binds: [`${ETCD_VOLUME}:/var/lib/etcd`],
+        volumes: [ETCD_VOLUME],
+        cmd: [
+          'etcd',
+          '--name=highway',
+          '--data-dir=/var/lib/etcd/data',
+          // 0.0.0.0 inside the container's own namespace; published only on the bridge IP.
+          `--listen-client-urls=http://0.0.0.0:${PORTS.etcd}`,
+          `--advertise-client-urls=${etcdUrl(settings)}`,
+          '--listen-peer-urls=http://127.0.0.1:2380',
+          '--initial-advertise-peer-urls=http://127.0.0.1:2380',
+          '--initial-cluster=highway=http://127.0.0.1:2380',
+          // One member on one host: short raft timers make it leader (and healthy) in ~0.3 s instead of ~1.4 s.
+          '--heartbeat-interval=10',
+          '--election-timeout=100',
+          '--auto-compaction-mode=periodic',
+          '--auto-compaction-retention=1h',
+          '--log-level=warn',
+        ],
+        ports: [{port: PORTS.etcd, protocol: 'tcp'}],
+      }),
+    )
   }
   const initial = renderProxyConfig({domain: settings.domain, records: []})
   specs.push(

@@ -13,7 +13,11 @@ export class CreatedThisRun {
 
   async rollback(docker: Docker): Promise<void> {
     for (const id of this.containers.reverse()) await removeContainer(docker, id)
-    for (const name of this.volumes) await docker.getVolume(name).remove().catch(() => {})
+    for (const name of this.volumes)
+      await docker
+        .getVolume(name)
+        .remove()
+        .catch(() => {})
     this.containers.length = 0
     this.volumes.length = 0
   }

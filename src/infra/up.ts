@@ -113,7 +113,10 @@ export async function runUp(context: UpContext): Promise<void> {
       },
       {
         task: (ctx, task) =>
-          task.newListr(specsFor(ctx.image!).map((spec) => componentTask(spec)), {concurrent: false, exitOnError: true}),
+          task.newListr(
+            specsFor(ctx.image!).map((spec) => componentTask(spec)),
+            {concurrent: false, exitOnError: true},
+          ),
         title: `components on ${context.settings.bridgeIp}, domain ${context.settings.domain}`,
       },
     ],

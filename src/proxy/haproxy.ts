@@ -144,7 +144,9 @@ export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig 
     }
     // When every server is out (put in maintenance at runtime the moment its container dies, or
     // failing its checks), highway's page answers rather than HAProxy's bare 503.
-    lines.push(answer(503, 'stopped', 'Service not running', `${route.host} is registered but none of its containers is running.`).replace(/$/, ' if { nbsrv lt 1 }'))
+    lines.push(
+      answer(503, 'stopped', 'Service not running', `${route.host} is registered but none of its containers is running.`).replace(/$/, ' if { nbsrv lt 1 }'),
+    )
     for (const server of route.servers) {
       // A server found down (say, checked before its app listened) is rechecked every 100 ms, not 2 s.
       lines.push(`    server c${server.id} ${server.address}:${server.port} check inter 2s downinter 100ms fastinter 100ms fall 2 rise 1`)

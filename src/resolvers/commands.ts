@@ -50,7 +50,11 @@ export function resolvconfDelete(): CommandStep {
 export const NM_PRINT_CONFIG: CommandStep = {cmd: 'NetworkManager', args: ['--print-config'], reason: "read NetworkManager's merged configuration"}
 
 /** Restarts NM's DNS plugin: the only way its dnsmasq rereads /etc/NetworkManager/dnsmasq.d. */
-export const NM_RELOAD_DNS: CommandStep = {cmd: 'nmcli', args: ['general', 'reload', 'dns-full'], reason: "restart NetworkManager's dnsmasq so it reads dnsmasq.d"}
+export const NM_RELOAD_DNS: CommandStep = {
+  cmd: 'nmcli',
+  args: ['general', 'reload', 'dns-full'],
+  reason: "restart NetworkManager's dnsmasq so it reads dnsmasq.d",
+}
 
 // ---- Windows NRPT -------------------------------------------------------------------------------
 

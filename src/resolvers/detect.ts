@@ -107,20 +107,19 @@ async function detectLinux(ctx: ResolverContext, host: Host): Promise<Detection>
       ...base,
       mechanism: 'wsl',
       description: `WSL2-generated ${RESOLV_CONF} (regenerated when WSL starts; generateResolvConf is not off in /etc/wsl.conf)`,
-      warnings: ['WSL rewrites /etc/resolv.conf when it starts, dropping highway\'s line: `highway up` puts it back, or set `[network] generateResolvConf = false` in /etc/wsl.conf to keep it'],
+      warnings: [
+        "WSL rewrites /etc/resolv.conf when it starts, dropping highway's line: `highway up` puts it back, or set `[network] generateResolvConf = false` in /etc/wsl.conf to keep it",
+      ],
     }
   }
 
   if (resolvConf.content === null) {
     const resolved = resolvConf.target.startsWith('/run/systemd/resolve/')
-    throw new UserError(
-      `${RESOLV_CONF} points at ${resolvConf.target}, which does not exist${resolved ? ': systemd-resolved is not running' : ''}`,
-      {
-        suggestion: resolved
-          ? 'start it (`sudo systemctl enable --now systemd-resolved`) or point /etc/resolv.conf at a real file, then rerun'
-          : 'point /etc/resolv.conf at a file that exists, then rerun',
-      },
-    )
+    throw new UserError(`${RESOLV_CONF} points at ${resolvConf.target}, which does not exist${resolved ? ': systemd-resolved is not running' : ''}`, {
+      suggestion: resolved
+        ? 'start it (`sudo systemctl enable --now systemd-resolved`) or point /etc/resolv.conf at a real file, then rerun'
+        : 'point /etc/resolv.conf at a file that exists, then rerun',
+    })
   }
 
   const viaNm = (mode: string) => (nm?.dns === mode ? `, configured by NetworkManager (dns=${mode})` : '')
@@ -139,9 +138,12 @@ async function detectLinux(ctx: ResolverContext, host: Host): Promise<Detection>
     (resolvConf.nameservers.length > 0 && resolvConf.nameservers.every((server) => server === '127.0.0.53' || server === '127.0.0.54'))
   if (stub) {
     if (!(await host.isDir('/run/systemd/resolve'))) {
-      throw new UserError(`${RESOLV_CONF} sends lookups to systemd-resolved's stub (127.0.0.53), but systemd-resolved is not running (no /run/systemd/resolve)`, {
-        suggestion: 'start it (`sudo systemctl enable --now systemd-resolved`), then rerun',
-      })
+      throw new UserError(
+        `${RESOLV_CONF} sends lookups to systemd-resolved's stub (127.0.0.53), but systemd-resolved is not running (no /run/systemd/resolve)`,
+        {
+          suggestion: 'start it (`sudo systemctl enable --now systemd-resolved`), then rerun',
+        },
+      )
     }
     return {
       ...base,
@@ -177,7 +179,9 @@ async function detectLinux(ctx: ResolverContext, host: Host): Promise<Detection>
   const warnings: string[] = []
   for (const [path, name] of DHCP_CLIENTS) {
     if ((await host.exists(path)) && !warnings.some((warning) => warning.startsWith(name))) {
-      warnings.push(`${name} is installed: when it renews a lease it may rewrite /etc/resolv.conf and drop highway's line (\`highway up\` notices; rerun \`sudo highway dns-setup\`)`)
+      warnings.push(
+        `${name} is installed: when it renews a lease it may rewrite /etc/resolv.conf and drop highway's line (\`highway up\` notices; rerun \`sudo highway dns-setup\`)`,
+      )
     }
   }
   const where = resolvConf.links.length > 0 ? `${arrow(resolvConf)}, ` : ''

@@ -18,7 +18,21 @@ import {UserError} from '../core/errors.js'
 /** The part of node:fs/promises used here; tests wrap it to inject faults. */
 export type FsLike = Pick<
   typeof fsp,
-  'readFile' | 'writeFile' | 'rename' | 'unlink' | 'mkdir' | 'rmdir' | 'lstat' | 'stat' | 'readlink' | 'readdir' | 'access' | 'chmod' | 'chown' | 'open' | 'realpath'
+  | 'readFile'
+  | 'writeFile'
+  | 'rename'
+  | 'unlink'
+  | 'mkdir'
+  | 'rmdir'
+  | 'lstat'
+  | 'stat'
+  | 'readlink'
+  | 'readdir'
+  | 'access'
+  | 'chmod'
+  | 'chown'
+  | 'open'
+  | 'realpath'
 >
 
 export type WriteMethod = 'created' | 'renamed' | 'in-place'

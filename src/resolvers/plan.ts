@@ -155,7 +155,13 @@ export function buildPlan(input: PlanInput): Plan {
     case 'networkmanager-dnsmasq': {
       const observedFile = observed.files[NM_DNSMASQ_FILE]
       const content = ownedFileContent(domain, `server=/${domain}/${dnsIp}`)
-      plan.files = fileChange(NM_DNSMASQ_FILE, observedFile?.content ?? null, content, observedFile?.missingDirs ?? [], `tell NetworkManager's dnsmasq to send .${domain} to ${dnsIp}`)
+      plan.files = fileChange(
+        NM_DNSMASQ_FILE,
+        observedFile?.content ?? null,
+        content,
+        observedFile?.missingDirs ?? [],
+        `tell NetworkManager's dnsmasq to send .${domain} to ${dnsIp}`,
+      )
       if (plan.files.length > 0) plan.commands.push(NM_RELOAD_DNS)
       plan.undo = [NM_RELOAD_DNS]
       plan.notes.push(`split DNS: only names under .${domain} go to ${dnsIp}; NetworkManager's dnsmasq answers everything else as before`)
@@ -165,7 +171,13 @@ export function buildPlan(input: PlanInput): Plan {
     case 'macos-resolver': {
       const path = macosResolverFile(domain)
       const observedFile = observed.files[path]
-      plan.files = fileChange(path, observedFile?.content ?? null, ownedFileContent(domain, `nameserver ${dnsIp}`), observedFile?.missingDirs ?? [], `send .${domain} to ${dnsIp}`)
+      plan.files = fileChange(
+        path,
+        observedFile?.content ?? null,
+        ownedFileContent(domain, `nameserver ${dnsIp}`),
+        observedFile?.missingDirs ?? [],
+        `send .${domain} to ${dnsIp}`,
+      )
       plan.notes.push(
         `split DNS: only names under .${domain} go to ${dnsIp}; check with \`scutil --dns\``,
         'a name looked up before may still be cached as missing: `sudo dscacheutil -flushcache; sudo killall -HUP mDNSResponder`',

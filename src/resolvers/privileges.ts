@@ -9,9 +9,7 @@ import {IS_ADMINISTRATOR} from './commands.js'
 import type {ResolverContext} from './types.js'
 
 export function notPrivileged(undo: boolean): UserError {
-  return new UserError(
-    `dns-setup changes how this machine resolves names and needs root: rerun with sudo (sudo highway dns-setup${undo ? ' --undo' : ''})`,
-  )
+  return new UserError(`dns-setup changes how this machine resolves names and needs root: rerun with sudo (sudo highway dns-setup${undo ? ' --undo' : ''})`)
 }
 
 export async function isPrivileged(ctx: ResolverContext): Promise<boolean> {

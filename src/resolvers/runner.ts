@@ -27,9 +27,7 @@ export function systemRunner(options: {env?: NodeJS.ProcessEnv; timeoutMs?: numb
         child.stdout.on('data', (chunk) => (stdout += chunk))
         child.stderr.on('data', (chunk) => (stderr += chunk))
         // A program that is not installed is an answer, not a crash: exit code 127 as a shell says it.
-        child.on('error', (error: NodeJS.ErrnoException) =>
-          finish({code: error.code === 'ENOENT' ? 127 : 126, stdout, stderr: `${cmd}: ${error.message}`}),
-        )
+        child.on('error', (error: NodeJS.ErrnoException) => finish({code: error.code === 'ENOENT' ? 127 : 126, stdout, stderr: `${cmd}: ${error.message}`}))
         child.on('close', (code, signal) => finish({code: code ?? (signal ? 128 : 1), stdout, stderr}))
         child.stdin.on('error', () => {})
         child.stdin.end(input ?? '')

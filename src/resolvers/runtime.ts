@@ -74,11 +74,19 @@ export async function checkRuntimeSetup(
         message: `dns-setup was done for ${state.mechanism}, but this machine now uses ${detection.description}: run \`sudo highway dns-setup --undo\`, then \`sudo highway dns-setup\``,
       }
     }
-    const plan = buildPlan({detection, domain: state.domain, dnsIp: state.dnsIp, observed: await observeForApply(ctx, host, detection, state.domain, state.dnsIp)})
+    const plan = buildPlan({
+      detection,
+      domain: state.domain,
+      dnsIp: state.dnsIp,
+      observed: await observeForApply(ctx, host, detection, state.domain, state.dnsIp),
+    })
     if (isEmptyPlan(plan)) return {status: 'ok', message: null}
     const missing = whatIsMissing(plan)
     if (!state.runtimeOnly || options.reapply === false || !(await isPrivileged(ctx))) {
-      return {status: 'missing', message: `highway's DNS setting for .${state.domain} is no longer in place (needs: ${missing}): run \`sudo highway dns-setup\` to put it back`}
+      return {
+        status: 'missing',
+        message: `highway's DNS setting for .${state.domain} is no longer in place (needs: ${missing}): run \`sudo highway dns-setup\` to put it back`,
+      }
     }
     await carryOut(ctx, host, state, plan)
     return {status: 'reapplied', message: `put highway's DNS setting for .${state.domain} back (${missing})`}

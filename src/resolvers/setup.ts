@@ -75,7 +75,12 @@ export async function observeForApply(ctx: ResolverContext, host: Host, detectio
 }
 
 export async function observeForUndo(ctx: ResolverContext, host: Host, state: DnsSetupState): Promise<Observed> {
-  const observed: Observed = {files: await observeFiles(host, state.files.map((entry) => entry.path))}
+  const observed: Observed = {
+    files: await observeFiles(
+      host,
+      state.files.map((entry) => entry.path),
+    ),
+  }
   for (const runtime of state.runtime) {
     if (runtime.kind === 'resolved-link') {
       observed.link = runtime.link
@@ -125,7 +130,14 @@ function recordApply(ctx: ResolverContext, previous: DnsSetupState | null, plan:
       // A shared file: the original is what it was just before this edit (anything highway wrote
       // before is gone from it, or the plan would have been empty).
       const original = outcome.before ?? ''
-      entry = {path: outcome.path, action: 'edited', original, originalSha256: sha256(original), writtenSha256, backup: outcome.backup ?? backupPath(ctx.platform, outcome.path)}
+      entry = {
+        path: outcome.path,
+        action: 'edited',
+        original,
+        originalSha256: sha256(original),
+        writtenSha256,
+        backup: outcome.backup ?? backupPath(ctx.platform, outcome.path),
+      }
     }
     if (index >= 0) files[index] = entry
     else files.push(entry)

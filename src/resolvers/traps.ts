@@ -138,7 +138,7 @@ export function findTraps(detection: Detection, domain: string, dnsIp: string): 
       kind: 'windows-mdns',
       blocking: false,
       handled: true,
-      message: 'Windows also asks multicast DNS for .local names; the NRPT rule sends them to highway\'s DNS as well',
+      message: "Windows also asks multicast DNS for .local names; the NRPT rule sends them to highway's DNS as well",
     })
   }
   return traps

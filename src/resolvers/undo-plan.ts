@@ -71,7 +71,8 @@ export function buildUndoPlan(state: DnsSetupState, observed: Observed): Plan {
       if (!untouched) notes.push(`link ${runtime.link} was changed since dns-setup: removed only highway's server and routing domain`)
       commands.push(...restoreLinkSteps(runtime.link, target))
     } else if (runtime.kind === 'resolvconf') {
-      if (observed.resolvconfRecord === null || observed.resolvconfRecord === undefined) notes.push(`the resolvconf record ${runtime.interface} is already gone`)
+      if (observed.resolvconfRecord === null || observed.resolvconfRecord === undefined)
+        notes.push(`the resolvconf record ${runtime.interface} is already gone`)
       else commands.push(resolvconfDelete())
     } else if ((observed.nrptRules ?? []).some((rule) => rule.namespace === runtime.namespace)) {
       commands.push(nrptRemove(runtime.namespace), CLEAR_DNS_CACHE)

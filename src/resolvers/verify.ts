@@ -58,7 +58,11 @@ async function systemLookup(ctx: ResolverContext, name: string): Promise<{via: s
   let addresses: string[]
   if (ctx.platform === 'darwin') addresses = [...result.stdout.matchAll(/ip_address:\s*(\S+)/g)].map((match) => match[1])
   else if (ctx.platform === 'win32') addresses = words(result.stdout)
-  else addresses = result.stdout.split('\n').map((line) => line.split(/\s+/)[0]).filter(Boolean)
+  else
+    addresses = result.stdout
+      .split('\n')
+      .map((line) => line.split(/\s+/)[0])
+      .filter(Boolean)
   const via = ctx.platform === 'win32' ? `Resolve-DnsName ${name}` : formatCommand(step.cmd, step.args)
   return {via, addresses, code: result.code, stderr: result.stderr}
 }
@@ -68,7 +72,14 @@ export async function verifyResolution(ctx: ResolverContext, detection: Detectio
   const probe = `${PROBE_LABEL}.${domain}`
   const lookup = await systemLookup(ctx, probe)
   if (lookup.code === 0 && lookup.addresses.includes(dnsIp)) {
-    return {ok: true, probe, addresses: lookup.addresses, via: lookup.via, hops: [], summary: `${probe} -> ${dnsIp} through this machine's resolver (${lookup.via})`}
+    return {
+      ok: true,
+      probe,
+      addresses: lookup.addresses,
+      via: lookup.via,
+      hops: [],
+      summary: `${probe} -> ${dnsIp} through this machine's resolver (${lookup.via})`,
+    }
   }
 
   const hops: Hop[] = []
@@ -137,12 +148,18 @@ async function mechanismHops(ctx: ResolverContext, detection: Detection, plan: P
       return [
         first === dnsIp
           ? {hop: RESOLV_CONF, ok: true, detail: `${dnsIp} is its first nameserver`}
-          : {hop: RESOLV_CONF, ok: false, detail: `${dnsIp} is not the first nameserver in ${RESOLV_CONF} (the first is ${first ?? 'none'}): something rewrote it; rerun \`sudo highway dns-setup\``},
+          : {
+              hop: RESOLV_CONF,
+              ok: false,
+              detail: `${dnsIp} is not the first nameserver in ${RESOLV_CONF} (the first is ${first ?? 'none'}): something rewrote it; rerun \`sudo highway dns-setup\``,
+            },
       ]
     }
     case 'macos-resolver': {
       const result = await ctx.runner.run(SCUTIL_DNS.cmd, SCUTIL_DNS.args)
-      const listed = new RegExp(`domain\\s*:\\s*${plan.domain.replaceAll('.', '\\.')}\\s*\\n\\s*nameserver\\[0\\]\\s*:\\s*${dnsIp.replaceAll('.', '\\.')}`).test(result.stdout)
+      const listed = new RegExp(
+        `domain\\s*:\\s*${plan.domain.replaceAll('.', '\\.')}\\s*\\n\\s*nameserver\\[0\\]\\s*:\\s*${dnsIp.replaceAll('.', '\\.')}`,
+      ).test(result.stdout)
       return [
         listed
           ? {hop: '/etc/resolver', ok: true, detail: `scutil --dns lists ${plan.domain} -> ${dnsIp}`}

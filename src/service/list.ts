@@ -58,9 +58,6 @@ export function serviceRows(records: ServiceRecord[], containers: Docker.Contain
 }
 
 export async function listServices(registry: Registry, docker: Docker, settings: Settings, hostId: string): Promise<ServiceRow[]> {
-  const [{records}, containers] = await Promise.all([
-    registry.listServices(),
-    docker.listContainers({all: true, filters: {label: [SERVICE]}}),
-  ])
+  const [{records}, containers] = await Promise.all([registry.listServices(), docker.listContainers({all: true, filters: {label: [SERVICE]}})])
   return serviceRows([...records.values()], containers, settings, hostId)
 }

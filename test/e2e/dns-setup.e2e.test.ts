@@ -64,7 +64,18 @@ beforeAll(async () => {
   const first = await highway(['up'], env)
   expect(first.code, first.stdout + first.stderr).toBe(0)
   const infraImage = await docker('ps', '--filter', 'label=io.highway.component=dns', '--format', '{{.Image}}')
-  upstream = await docker('run', '-d', '--label', 'highway-e2e=1', infraImage, 'dnsmasq', '-k', '--no-resolv', '--no-hosts', '--address=/upstream.example/10.99.0.7')
+  upstream = await docker(
+    'run',
+    '-d',
+    '--label',
+    'highway-e2e=1',
+    infraImage,
+    'dnsmasq',
+    '-k',
+    '--no-resolv',
+    '--no-hosts',
+    '--address=/upstream.example/10.99.0.7',
+  )
   const upstreamIp = await docker('inspect', upstream, '--format', '{{.NetworkSettings.IPAddress}}')
   const up = await highway(['up', '--upstream-dns', upstreamIp], env)
   expect(up.code, up.stdout + up.stderr).toBe(0)
@@ -112,7 +123,7 @@ describe('highway dns-setup (in a private mount namespace)', () => {
     expect(lookup.output.trim().split(/\s+/)).toEqual([ip, `api.${DOMAIN}`])
   })
 
-  it("reaches the service by name: curl http://api.<domain>/ returns its page", () => {
+  it('reaches the service by name: curl http://api.<domain>/ returns its page', () => {
     const page = section('curl-api')
     expect(page.code, page.output).toBe(0)
     expect(page.output.trim()).toBe('hello-api')

@@ -21,7 +21,10 @@ function findImage(): {image?: string; reason?: string} {
   } catch (error) {
     return {reason: `no usable docker CLI/engine (${(error as Error).message.split('\n')[0]})`}
   }
-  const image = listing.split('\n').map((line) => line.trim()).find((line) => line && !line.endsWith(':<none>'))
+  const image = listing
+    .split('\n')
+    .map((line) => line.trim())
+    .find((line) => line && !line.endsWith(':<none>'))
   return image ? {image} : {reason: 'no highway/infra image on this engine (run `highway up` or build it first)'}
 }
 

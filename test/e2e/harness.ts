@@ -102,7 +102,12 @@ export async function curl(url: string, headers: Record<string, string> = {}, ex
 /** IDs of highway's infrastructure containers, by component. */
 export async function infraContainers(): Promise<Record<string, string>> {
   const out = await docker('ps', '-a', '--filter', 'label=io.highway.managed=true', '--format', '{{.ID}} {{.Label "io.highway.component"}}')
-  return Object.fromEntries(out.split('\n').filter(Boolean).map((line) => line.split(' ').reverse()))
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' ').reverse()),
+  )
 }
 
 export async function removeServices(): Promise<void> {

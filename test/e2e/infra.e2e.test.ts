@@ -95,13 +95,26 @@ describe('highway up', () => {
   it('forwards names outside the domain to the upstream servers', async () => {
     // A real upstream DNS server of our own (never the machine's): dnsmasq answering one name.
     const image = await docker('inspect', (await infraContainers()).dns, '--format', '{{.Config.Image}}')
-    const upstream = await docker('run', '-d', '--label', 'highway-e2e=1', image, 'dnsmasq', '-k', '--no-resolv', '--no-hosts', '--address=/upstream.example/10.99.0.7')
+    const upstream = await docker(
+      'run',
+      '-d',
+      '--label',
+      'highway-e2e=1',
+      image,
+      'dnsmasq',
+      '-k',
+      '--no-resolv',
+      '--no-hosts',
+      '--address=/upstream.example/10.99.0.7',
+    )
     try {
       const upstreamIp = await docker('inspect', upstream, '--format', '{{.NetworkSettings.IPAddress}}')
       // Its own config dir, so the upstream setting is not remembered for the other tests.
       const up = await highway(['up', '--upstream-dns', upstreamIp], makeEnv())
       expect(up.code, up.stderr).toBe(0)
-      expect((await until('forwarded answer', async () => ((await dig('upstream.example', ip)).length ? dig('upstream.example', ip) : undefined))).value).toEqual(['10.99.0.7'])
+      expect(
+        (await until('forwarded answer', async () => ((await dig('upstream.example', ip)).length ? dig('upstream.example', ip) : undefined))).value,
+      ).toEqual(['10.99.0.7'])
       expect(await dig('still.local', ip)).toEqual([ip])
       // AAAA for a name in the domain is answered here (empty), never forwarded: this upstream would refuse it.
       expect(await digStatus('still.local', ip, 'AAAA')).toBe('NOERROR')
@@ -180,7 +193,19 @@ describe('bad input', () => {
 
   it('names a taken port 80 and its holder, and leaves nothing behind', async () => {
     await highway(['down'], env)
-    const squatter = await docker('run', '-d', '--label', 'highway-e2e=1', '--name', 'e2e-port80', '-p', `${ip}:80:9999`, 'highway-test/busybox:1', 'sleep', '300')
+    const squatter = await docker(
+      'run',
+      '-d',
+      '--label',
+      'highway-e2e=1',
+      '--name',
+      'e2e-port80',
+      '-p',
+      `${ip}:80:9999`,
+      'highway-test/busybox:1',
+      'sleep',
+      '300',
+    )
     try {
       const result = await highway(['up'], env)
       expect(result.code).toBe(1)

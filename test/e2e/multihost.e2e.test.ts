@@ -84,10 +84,15 @@ describe('two hosts, one etcd', () => {
     const run = await highwayB(['run', '-d', '--name', 'remote', '-p', '9090', APP_IMAGE, ...serve('hello-from-b')], envB)
     expect(run.code, run.stderr).toBe(0)
     // `run -d` returned once B's own proxy routes it; A's proxy hears of it through etcd's watch.
-    const routed = await until('remote.local routed on A', async () => {
-      const answer = await throughA('remote', 1)
-      return answer.status === 200 ? answer.body.trim() : undefined
-    }, 10_000, 20)
+    const routed = await until(
+      'remote.local routed on A',
+      async () => {
+        const answer = await throughA('remote', 1)
+        return answer.status === 200 ? answer.body.trim() : undefined
+      },
+      10_000,
+      20,
+    )
     expect(routed.value).toBe('hello-from-b')
     console.log(`[multihost] remote.local routed on A ${routed.ms} ms after run -d returned on B`)
 
@@ -98,13 +103,18 @@ describe('two hosts, one etcd', () => {
     expect(row!.backend).toBe(`${HOST_B.bridgeIp}:${publishedPort}`)
   })
 
-  it('routes a service on host A from host B, through B\'s proxy', async () => {
+  it("routes a service on host A from host B, through B's proxy", async () => {
     const run = await highway(['run', '-d', '--name', 'local-svc', '-p', '9090', APP_IMAGE, ...serve('hello-from-a')], envA)
     expect(run.code, run.stderr).toBe(0)
-    const routed = await until('local-svc.local routed on B', async () => {
-      const answer = await throughB('local-svc', 1)
-      return answer.status === 200 ? answer.body.trim() : undefined
-    }, 10_000, 50)
+    const routed = await until(
+      'local-svc.local routed on B',
+      async () => {
+        const answer = await throughB('local-svc', 1)
+        return answer.status === 200 ? answer.body.trim() : undefined
+      },
+      10_000,
+      50,
+    )
     expect(routed.value).toBe('hello-from-a')
     console.log(`[multihost] local-svc.local routed on B ${routed.ms} ms after run -d returned on A`)
 
@@ -113,7 +123,7 @@ describe('two hosts, one etcd', () => {
     expect(row).toMatchObject({backend: `${ipA}:${publishedPort}`, host: nameA, problem: null, state: 'running'})
   })
 
-  it("answers every query type for names under the domain on host B itself, never upstream", async () => {
+  it('answers every query type for names under the domain on host B itself, never upstream', async () => {
     // Host B has no upstream resolver it can reach (nothing outside these two hosts is), so a name under
     // the domain that dnsmasq forwards (AAAA: `--address` covers A only since dnsmasq 2.86) times out.
     // Resolvers that ask A and AAAA together (glibc, busybox wget) then stall 15 s on every lookup.
@@ -146,10 +156,15 @@ describe('two hosts, one etcd', () => {
     expect((await throughA('remote', 1)).status).toBe(200)
     await dockerB('kill', 'highway-agent')
     const killed = Date.now()
-    const expired = await until('remote.local answers highway 404 on A', async () => {
-      const answer = await throughA('remote', 1)
-      return answer.status === 404 && /x-highway: not-found/i.test(answer.headers) ? answer : undefined
-    }, LEASE_TTL_MS + 10_000, 100)
+    const expired = await until(
+      'remote.local answers highway 404 on A',
+      async () => {
+        const answer = await throughA('remote', 1)
+        return answer.status === 404 && /x-highway: not-found/i.test(answer.headers) ? answer : undefined
+      },
+      LEASE_TTL_MS + 10_000,
+      100,
+    )
     const ms = Date.now() - killed
     console.log(`[multihost] lease expiry: remote.local gone from A's proxy ${ms} ms after host B's agent was killed (TTL ${LEASE_TTL_MS} ms)`)
     expect(expired.value.body).toContain('No such service')

@@ -99,18 +99,28 @@ describe('the route agent keeps routes in step with Docker', () => {
     const before = (await ls()).find((row) => row.name === 'web')!.backend
     await docker('stop', '-t', '0', 'web')
     // HAProxy's own 503 (connection refused) may come first; the route must turn into highway's page.
-    const stopped = await until('highway 503 after stop', async () => {
-      const answer = await through('web', 0.2)
-      return answer.status === 503 && /x-highway: stopped/i.test(answer.headers) ? answer : undefined
-    }, 1000, 5)
+    const stopped = await until(
+      'highway 503 after stop',
+      async () => {
+        const answer = await through('web', 0.2)
+        return answer.status === 503 && /x-highway: stopped/i.test(answer.headers) ? answer : undefined
+      },
+      1000,
+      5,
+    )
     expect(stopped.value.body).toContain('registered but its container is not running')
     expect((await ls()).find((row) => row.name === 'web')!.state).toBe('stopped')
 
     await docker('start', 'web')
-    const started = await until('routed after start', async () => {
-      const answer = await through('web', 0.2)
-      return answer.status === 200 ? answer.body.trim() : undefined
-    }, 1000, 5)
+    const started = await until(
+      'routed after start',
+      async () => {
+        const answer = await through('web', 0.2)
+        return answer.status === 200 ? answer.body.trim() : undefined
+      },
+      1000,
+      5,
+    )
     expect(started.value).toBe('hello-web')
     const after = (await ls()).find((row) => row.name === 'web')!.backend
     expect(after).not.toBe(before)
@@ -118,10 +128,15 @@ describe('the route agent keeps routes in step with Docker', () => {
 
   it('holds traffic back from a container whose health check fails, with a 503 that says so', async () => {
     await runService('sick', 'hello-sick', ['--health-cmd', 'false', '--health-interval', '1s', '--health-retries', '1'])
-    const sick = await until('unhealthy 503', async () => {
-      const answer = await through('sick', 0.5)
-      return /x-highway: unhealthy/i.test(answer.headers) ? answer : undefined
-    }, 10_000, 50)
+    const sick = await until(
+      'unhealthy 503',
+      async () => {
+        const answer = await through('sick', 0.5)
+        return /x-highway: unhealthy/i.test(answer.headers) ? answer : undefined
+      },
+      10_000,
+      50,
+    )
     expect(sick.value.status).toBe(503)
     expect(sick.value.body).toContain('health check fails')
     expect((await ls()).find((row) => row.name === 'sick')?.state).toBe('unhealthy')
@@ -174,11 +189,29 @@ describe('docker run pass-through', () => {
 
   it('routes a foreground run while it runs, then returns its exit code', async () => {
     // busybox httpd without -f daemonizes inside the container; the shell then keeps it alive 4 s.
-    const foreground = highway(['run', '--rm', '--name', 'fg', '-p', '9090', APP_IMAGE, 'sh', '-c', 'mkdir -p /www && echo hello-fg > /www/index.html && httpd -p 9090 -h /www && sleep 4'], env)
-    const routed = await until('foreground service routed', async () => {
-      const answer = await through('fg', 0.5)
-      return answer.status === 200 ? answer.body.trim() : undefined
-    }, 4000)
+    const foreground = highway(
+      [
+        'run',
+        '--rm',
+        '--name',
+        'fg',
+        '-p',
+        '9090',
+        APP_IMAGE,
+        'sh',
+        '-c',
+        'mkdir -p /www && echo hello-fg > /www/index.html && httpd -p 9090 -h /www && sleep 4',
+      ],
+      env,
+    )
+    const routed = await until(
+      'foreground service routed',
+      async () => {
+        const answer = await through('fg', 0.5)
+        return answer.status === 200 ? answer.body.trim() : undefined
+      },
+      4000,
+    )
     expect(routed.value).toBe('hello-fg')
     const result = await foreground
     expect(result.code, result.stderr).toBe(0)

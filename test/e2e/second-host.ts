@@ -111,13 +111,20 @@ export async function startHostB(): Promise<void> {
   const out = openSync(HOST_B.log, 'w')
   const dockerd = [
     'dockerd',
-    '--data-root', HOST_B.dataRoot,
-    '--exec-root', HOST_B.execRoot,
-    '--pidfile', HOST_B.pidfile,
-    '-H', HOST_B.dockerHost,
-    '--bip', `${HOST_B.bridgeIp}/16`,
-    '--cgroup-parent', HOST_B.cgroupParent,
-    '--config-file', HOST_B.configFile,
+    '--data-root',
+    HOST_B.dataRoot,
+    '--exec-root',
+    HOST_B.execRoot,
+    '--pidfile',
+    HOST_B.pidfile,
+    '-H',
+    HOST_B.dockerHost,
+    '--bip',
+    `${HOST_B.bridgeIp}/16`,
+    '--cgroup-parent',
+    HOST_B.cgroupParent,
+    '--config-file',
+    HOST_B.configFile,
   ]
   // detached: its own session (setsid), so it outlives nothing of the test's but is killed by pid.
   const child = spawn('nsenter', [`--net=${nsPath}`, 'unshare', '--uts', 'sh', '-c', `hostname ${HOST_B.hostname} && exec "$@"`, 'sh', ...dockerd], {
@@ -129,7 +136,9 @@ export async function startHostB(): Promise<void> {
   const started = Date.now()
   while (!(await engineAnswers())) {
     if (child.exitCode !== null || Date.now() - started > 60_000) {
-      throw new Error(`host B's dockerd did not answer (exit ${child.exitCode}); log ${HOST_B.log}:\n${readFileSync(HOST_B.log, 'utf8').split('\n').slice(-20).join('\n')}`)
+      throw new Error(
+        `host B's dockerd did not answer (exit ${child.exitCode}); log ${HOST_B.log}:\n${readFileSync(HOST_B.log, 'utf8').split('\n').slice(-20).join('\n')}`,
+      )
     }
     await new Promise((resolve) => setTimeout(resolve, 250))
   }

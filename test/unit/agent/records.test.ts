@@ -259,11 +259,7 @@ describe('diffRecords', () => {
 
   it('never deletes other hosts’ records, even when this host has nothing', () => {
     expect(diffRecords([], current, 'hosta')).toEqual({
-      delete: [
-        `/highway/v1/services/web/hosta/${IDS.web1}`,
-        `/highway/v1/services/web/hosta/${IDS.web2}`,
-        `/highway/v1/services/db/hosta/${IDS.db}`,
-      ],
+      delete: [`/highway/v1/services/web/hosta/${IDS.web1}`, `/highway/v1/services/web/hosta/${IDS.web2}`, `/highway/v1/services/db/hosta/${IDS.db}`],
       put: [],
     })
     expect(diffRecords([], current, 'hostb')).toEqual({delete: [`/highway/v1/services/web/hostb/${'f'.repeat(64)}`], put: []})

@@ -9,25 +9,12 @@ describe('isDnsLabel', () => {
     expect(isDnsLabel(value)).toBe(true)
   })
 
-  it.each([
-    '',
-    '-',
-    '-web',
-    'web-',
-    'Web',
-    'WEB',
-    'web_1',
-    'web.1',
-    'web 1',
-    'web\n',
-    '\nweb',
-    'we"b',
-    'wéb',
-    'web/x',
-    'a'.repeat(64),
-  ])('rejects %j', (value) => {
-    expect(isDnsLabel(value)).toBe(false)
-  })
+  it.each(['', '-', '-web', 'web-', 'Web', 'WEB', 'web_1', 'web.1', 'web 1', 'web\n', '\nweb', 'we"b', 'wéb', 'web/x', 'a'.repeat(64)])(
+    'rejects %j',
+    (value) => {
+      expect(isDnsLabel(value)).toBe(false)
+    },
+  )
 })
 
 describe('assertServiceName', () => {

@@ -79,7 +79,13 @@ describe('waitFor', () => {
     const clock = fakeClock()
     const {attempt, calls} = script<string>([undefined])
     const error = await rejection(
-      waitFor(attempt, {interval: 300, message: 'etcd did not report healthy at http://172.17.0.1:2379/health', now: clock.now, sleep: clock.sleep, timeout: 1000}),
+      waitFor(attempt, {
+        interval: 300,
+        message: 'etcd did not report healthy at http://172.17.0.1:2379/health',
+        now: clock.now,
+        sleep: clock.sleep,
+        timeout: 1000,
+      }),
     )
     expect(error).toBeInstanceOf(TimeoutError)
     expect(error).toBeInstanceOf(UserError)

@@ -60,14 +60,11 @@ describe('dnsmasqArgs', () => {
     )
   })
 
-  it.each(['', '172.17.0.1/16', '::1', 'localhost', '172.17.0.1 ', '172.17.0.1\n--server=6.6.6.6', '300.1.1.1'])(
-    'rejects the bridge IP %j',
-    (bridgeIp) => {
-      expect(userError(() => dnsmasqArgs({bridgeIp, domain: 'local', upstreams: []})).message).toBe(
-        `invalid bridge IP "${bridgeIp}": expected an IPv4 address such as 172.17.0.1`,
-      )
-    },
-  )
+  it.each(['', '172.17.0.1/16', '::1', 'localhost', '172.17.0.1 ', '172.17.0.1\n--server=6.6.6.6', '300.1.1.1'])('rejects the bridge IP %j', (bridgeIp) => {
+    expect(userError(() => dnsmasqArgs({bridgeIp, domain: 'local', upstreams: []})).message).toBe(
+      `invalid bridge IP "${bridgeIp}": expected an IPv4 address such as 172.17.0.1`,
+    )
+  })
 
   it.each(['8.8.8.8#5353', '2001:4860:4860::8888', 'dns.google', ''])('rejects the upstream %j', (server) => {
     expect(userError(() => dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'local', upstreams: ['1.1.1.1', server]})).message).toBe(

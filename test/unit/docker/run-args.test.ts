@@ -76,28 +76,104 @@ describe('parseRunArgs: splitting at IMAGE', () => {
 
   it('knows every common docker run flag', () => {
     const values = [
-      '--add-host', '--attach', '--blkio-weight', '--blkio-weight-device', '--cap-add', '--cap-drop',
-      '--cgroup-parent', '--cgroupns', '--cidfile', '--cpu-count', '--cpu-percent', '--cpu-period',
-      '--cpu-quota', '--cpu-rt-period', '--cpu-rt-runtime', '--cpu-shares', '--cpus', '--cpuset-cpus',
-      '--cpuset-mems', '--detach-keys', '--device', '--device-cgroup-rule', '--device-read-bps',
-      '--device-read-iops', '--device-write-bps', '--device-write-iops', '--dns', '--dns-option',
-      '--dns-search', '--domainname', '--expose', '--gpus', '--group-add', '--health-interval',
-      '--health-retries', '--health-start-interval', '--health-start-period', '--health-timeout',
-      '--hostname', '--io-maxbandwidth', '--io-maxiops', '--ip', '--ip6', '--ipc', '--isolation',
-      '--kernel-memory', '--label', '--label-file', '--link', '--link-local-ip', '--log-driver',
-      '--log-opt', '--mac-address', '--memory', '--memory-reservation', '--memory-swap',
-      '--memory-swappiness', '--net-alias', '--network-alias', '--oom-score-adj', '--pid',
-      '--pids-limit', '--pull', '--runtime', '--security-opt', '--shm-size', '--stop-signal',
-      '--stop-timeout', '--storage-opt', '--sysctl', '--tmpfs', '--user', '--userns', '--uts',
-      '--volume-driver', '--volumes-from', '--workdir',
+      '--add-host',
+      '--attach',
+      '--blkio-weight',
+      '--blkio-weight-device',
+      '--cap-add',
+      '--cap-drop',
+      '--cgroup-parent',
+      '--cgroupns',
+      '--cidfile',
+      '--cpu-count',
+      '--cpu-percent',
+      '--cpu-period',
+      '--cpu-quota',
+      '--cpu-rt-period',
+      '--cpu-rt-runtime',
+      '--cpu-shares',
+      '--cpus',
+      '--cpuset-cpus',
+      '--cpuset-mems',
+      '--detach-keys',
+      '--device',
+      '--device-cgroup-rule',
+      '--device-read-bps',
+      '--device-read-iops',
+      '--device-write-bps',
+      '--device-write-iops',
+      '--dns',
+      '--dns-option',
+      '--dns-search',
+      '--domainname',
+      '--expose',
+      '--gpus',
+      '--group-add',
+      '--health-interval',
+      '--health-retries',
+      '--health-start-interval',
+      '--health-start-period',
+      '--health-timeout',
+      '--hostname',
+      '--io-maxbandwidth',
+      '--io-maxiops',
+      '--ip',
+      '--ip6',
+      '--ipc',
+      '--isolation',
+      '--kernel-memory',
+      '--label',
+      '--label-file',
+      '--link',
+      '--link-local-ip',
+      '--log-driver',
+      '--log-opt',
+      '--mac-address',
+      '--memory',
+      '--memory-reservation',
+      '--memory-swap',
+      '--memory-swappiness',
+      '--net-alias',
+      '--network-alias',
+      '--oom-score-adj',
+      '--pid',
+      '--pids-limit',
+      '--pull',
+      '--runtime',
+      '--security-opt',
+      '--shm-size',
+      '--stop-signal',
+      '--stop-timeout',
+      '--storage-opt',
+      '--sysctl',
+      '--tmpfs',
+      '--user',
+      '--userns',
+      '--uts',
+      '--volume-driver',
+      '--volumes-from',
+      '--workdir',
     ]
     for (const flag of values) {
       expect(parseRunArgs([flag, 'v', 'img']).image, flag).toBe('img')
     }
     const booleans = [
-      '--detach', '--disable-content-trust', '--init', '--interactive', '--no-healthcheck',
-      '--oom-kill-disable', '--privileged', '--publish-all', '--quiet', '--read-only', '--rm',
-      '--sig-proxy', '--tty', '--use-api-socket', '-P', '-q',
+      '--detach',
+      '--disable-content-trust',
+      '--init',
+      '--interactive',
+      '--no-healthcheck',
+      '--oom-kill-disable',
+      '--privileged',
+      '--publish-all',
+      '--quiet',
+      '--read-only',
+      '--rm',
+      '--sig-proxy',
+      '--tty',
+      '--use-api-socket',
+      '-P',
+      '-q',
     ]
     for (const flag of booleans) {
       expect(parseRunArgs([flag, 'img', 'cmd']).image, flag).toBe('img')
@@ -220,15 +296,7 @@ describe('parseRunArgs: --name', () => {
     expect(parseRunArgs(['--name', 'one', '--name=two', 'img']).name).toBe('two')
   })
 
-  it.each([
-    ['Upper'],
-    ['under_score'],
-    ['a'.repeat(64)],
-    ['-lead'],
-    ['trail-'],
-    [''],
-    ['dot.ted'],
-  ])('rejects the invalid name %j', (name) => {
+  it.each([['Upper'], ['under_score'], ['a'.repeat(64)], ['-lead'], ['trail-'], [''], ['dot.ted']])('rejects the invalid name %j', (name) => {
     const error = userError(() => parseRunArgs([`--name=${name}`, 'img']))
     expect(error.message).toContain('invalid service name')
   })
@@ -340,9 +408,7 @@ describe('servicePorts', () => {
 
 describe('dockerRunArgv', () => {
   it('adds --dns first and passes everything else through in order', () => {
-    expect(argvFor(['--rm', '-it', 'alpine', 'sh', '-c', 'echo hi'])).toEqual([
-      'run', '--dns', IP, '--rm', '-it', 'alpine', 'sh', '-c', 'echo hi',
-    ])
+    expect(argvFor(['--rm', '-it', 'alpine', 'sh', '-c', 'echo hi'])).toEqual(['run', '--dns', IP, '--rm', '-it', 'alpine', 'sh', '-c', 'echo hi'])
   })
 
   it('still adds its --dns before a --dns the user gave', () => {
@@ -375,16 +441,39 @@ describe('dockerRunArgv', () => {
 
   it('rewrites only the -p tokens, not an equal-looking value of another flag', () => {
     expect(argvFor(['-e', '9090', '-p', '9090', '--expose', '9090', 'img', '-p', '9090'])).toEqual([
-      'run', '--dns', IP, '-e', '9090', '-p', `${IP}::9090`, '--expose', '9090', 'img', '-p', '9090',
+      'run',
+      '--dns',
+      IP,
+      '-e',
+      '9090',
+      '-p',
+      `${IP}::9090`,
+      '--expose',
+      '9090',
+      'img',
+      '-p',
+      '9090',
     ])
   })
 
   it('adds service labels when --name and -p are both given', () => {
     expect(argvFor(['--name', 'api', '-p', '9090', '-p', '53/udp', '-p', '8080:80', 'img'])).toEqual([
-      'run', '--dns', IP,
-      '--label', `${SERVICE}=api`,
-      '--label', `${PORTS}=9090/tcp,53/udp,80/tcp`,
-      '--name', 'api', '-p', `${IP}::9090`, '-p', `${IP}::53/udp`, '-p', '8080:80', 'img',
+      'run',
+      '--dns',
+      IP,
+      '--label',
+      `${SERVICE}=api`,
+      '--label',
+      `${PORTS}=9090/tcp,53/udp,80/tcp`,
+      '--name',
+      'api',
+      '-p',
+      `${IP}::9090`,
+      '-p',
+      `${IP}::53/udp`,
+      '-p',
+      '8080:80',
+      'img',
     ])
   })
 

@@ -96,7 +96,10 @@ describe('componentSpecs', () => {
     for (const item of componentSpecs(CONTEXT)) {
       const {name: _name, ...create} = item.create
       const {['io.highway.spec']: label, ...labels} = create.Labels ?? {}
-      const expected = createHash('sha256').update(JSON.stringify({...create, Labels: labels})).digest('hex').slice(0, 16)
+      const expected = createHash('sha256')
+        .update(JSON.stringify({...create, Labels: labels}))
+        .digest('hex')
+        .slice(0, 16)
       expect(label, item.component).toBe(expected)
     }
   })

@@ -89,10 +89,7 @@ describe('routesFrom', () => {
   it('counts a registered running container without a usable port as stopped', () => {
     const routes = routesFrom({
       domain: 'local',
-      records: [
-        makeRecord({ports: []}),
-        makeRecord({containerId: IDS.web2, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}]}),
-      ],
+      records: [makeRecord({ports: []}), makeRecord({containerId: IDS.web2, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}]})],
     })
     expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 2, unhealthy: 0}])
   })
@@ -147,10 +144,7 @@ describe('routesFrom', () => {
   it('takes the server id from the hex characters of the container id only', () => {
     const routes = routesFrom({
       domain: 'local',
-      records: [
-        makeRecord({containerId: 'deadbeef\nbackend x'}),
-        makeRecord({containerId: 'zzzz-xyz-qq', containerName: 'other'}),
-      ],
+      records: [makeRecord({containerId: 'deadbeef\nbackend x'}), makeRecord({containerId: 'zzzz-xyz-qq', containerName: 'other'})],
     })
     // "backend x" leaves b, a, c, e, d; a container id with no hex at all gives no server.
     expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [{address: BRIDGE_IP, id: 'deadbeefbace', port: 49_153}], stopped: 1, unhealthy: 0}])
@@ -349,7 +343,12 @@ describe('renderProxyConfig hash', () => {
 
 describe('renderProxyConfig for the local host', () => {
   const local = makeRecord({containerIp: '172.17.0.5', hostId: 'hosta'})
-  const remote = makeRecord({containerId: IDS.web2, containerIp: '172.17.0.9', hostId: 'hostb', ports: [{address: '10.0.0.2', containerPort: '80/tcp', port: 40_000}]})
+  const remote = makeRecord({
+    containerId: IDS.web2,
+    containerIp: '172.17.0.9',
+    hostId: 'hostb',
+    ports: [{address: '10.0.0.2', containerPort: '80/tcp', port: 40_000}],
+  })
 
   it("reaches this host's containers at their default-bridge address and container port", () => {
     const {config} = renderProxyConfig({domain: 'local', localHostId: 'hosta', records: [local]})

@@ -1,16 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {AgentReport} from '../../../src/core/types.js'
-import {
-  AGENTS,
-  ROOT,
-  SERVICES,
-  agentKey,
-  hostPrefix,
-  parseAgentReport,
-  parseRecord,
-  parseServiceKey,
-  serviceKey,
-} from '../../../src/registry/schema.js'
+import {AGENTS, ROOT, SERVICES, agentKey, hostPrefix, parseAgentReport, parseRecord, parseServiceKey, serviceKey} from '../../../src/registry/schema.js'
 import {IDS, makeRecord} from '../support/highway-fixtures.js'
 
 const record = makeRecord()
@@ -105,10 +95,7 @@ describe('parseAgentReport', () => {
     expect(parseAgentReport(JSON.stringify(report))).toEqual(report)
   })
 
-  it.each(['', '{', 'null', '7', JSON.stringify({...report, schema: 2}), JSON.stringify({...report, schema: '1'})])(
-    'rejects %j',
-    (value) => {
-      expect(parseAgentReport(value)).toBeNull()
-    },
-  )
+  it.each(['', '{', 'null', '7', JSON.stringify({...report, schema: 2}), JSON.stringify({...report, schema: '1'})])('rejects %j', (value) => {
+    expect(parseAgentReport(value)).toBeNull()
+  })
 })

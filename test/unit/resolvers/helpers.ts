@@ -122,7 +122,10 @@ export class FakeSystem implements CommandRunner {
 
   /** The runtime state, to compare before and after. */
   runtime(): unknown {
-    return {links: [...this.links.entries()].map(([name, link]) => [name, {...link, dns: [...link.dns], domains: [...link.domains]}]), nrpt: this.nrpt.map((rule) => ({...rule}))}
+    return {
+      links: [...this.links.entries()].map(([name, link]) => [name, {...link, dns: [...link.dns], domains: [...link.domains]}]),
+      nrpt: this.nrpt.map((rule) => ({...rule})),
+    }
   }
 
   private change(cmd: string, args: string[], input?: string): void {
@@ -171,9 +174,13 @@ export class FakeSystem implements CommandRunner {
     if (verb === 'query') {
       // resolved itself (no nsswitch in between): a link whose routing domain matches answers.
       const name = args.at(-1)!
-      const route = [...this.links.values()].find((candidate) => candidate.dns.length > 0 && candidate.domains.some((domain) => domain.startsWith('~') && name.endsWith(`.${domain.slice(1)}`)))
+      const route = [...this.links.values()].find(
+        (candidate) => candidate.dns.length > 0 && candidate.domains.some((domain) => domain.startsWith('~') && name.endsWith(`.${domain.slice(1)}`)),
+      )
       const addresses = route ? [route.dns[0]] : []
-      return addresses.length > 0 ? ok(`${name}: ${addresses.join(' ')} -- link: docker0\n`) : {code: 1, stdout: '', stderr: `${name}: resolve call failed: '${name}' not found\n`}
+      return addresses.length > 0
+        ? ok(`${name}: ${addresses.join(' ')} -- link: docker0\n`)
+        : {code: 1, stdout: '', stderr: `${name}: resolve call failed: '${name}' not found\n`}
     }
     const link = this.links.get(linkName)
     if (!link) return {code: 1, stdout: '', stderr: `Failed to resolve interface "${linkName}": No such device\n`}
@@ -230,7 +237,12 @@ export class FakeSystem implements CommandRunner {
     }
     if (script.startsWith('Get-DnsClientNrptRule')) {
       const comment = /\$_\.Comment -eq '([^']+)'/.exec(script)![1]
-      return ok(this.nrpt.filter((rule) => rule.comment === comment).map((rule) => `${rule.namespace} ${rule.nameServers.join(',')}\r\n`).join(''))
+      return ok(
+        this.nrpt
+          .filter((rule) => rule.comment === comment)
+          .map((rule) => `${rule.namespace} ${rule.nameServers.join(',')}\r\n`)
+          .join(''),
+      )
     }
     if (script === 'Clear-DnsClientCache') {
       this.change('powershell.exe', args)
@@ -239,7 +251,9 @@ export class FakeSystem implements CommandRunner {
     if (script.startsWith('Resolve-DnsName')) {
       const name = /-Name '([^']+)'/.exec(script)![1]
       const addresses = this.answer(name)
-      return addresses.length > 0 ? ok(addresses.map((address) => `${address}\r\n`).join('')) : {code: 1, stdout: '', stderr: `Resolve-DnsName : ${name} : DNS name does not exist`}
+      return addresses.length > 0
+        ? ok(addresses.map((address) => `${address}\r\n`).join(''))
+        : {code: 1, stdout: '', stderr: `Resolve-DnsName : ${name} : DNS name does not exist`}
     }
     return {code: 1, stdout: '', stderr: `unexpected script: ${script}`}
   }

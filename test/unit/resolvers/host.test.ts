@@ -38,9 +38,15 @@ function spyFs(overrides: Partial<Record<keyof FsLike, (...args: never[]) => unk
 
 describe('Host', () => {
   it('follows relative and absolute symlinks inside the root', async () => {
-    const root = scratch({'/run/systemd/resolve/stub-resolv.conf': 'nameserver 127.0.0.53\n'}, {'/etc/resolv.conf': '/run/alias.conf', '/run/alias.conf': 'systemd/resolve/stub-resolv.conf'})
+    const root = scratch(
+      {'/run/systemd/resolve/stub-resolv.conf': 'nameserver 127.0.0.53\n'},
+      {'/etc/resolv.conf': '/run/alias.conf', '/run/alias.conf': 'systemd/resolve/stub-resolv.conf'},
+    )
     const host = new Host(root)
-    expect(await host.followLinks('/etc/resolv.conf')).toEqual({links: ['/run/alias.conf', '/run/systemd/resolve/stub-resolv.conf'], target: '/run/systemd/resolve/stub-resolv.conf'})
+    expect(await host.followLinks('/etc/resolv.conf')).toEqual({
+      links: ['/run/alias.conf', '/run/systemd/resolve/stub-resolv.conf'],
+      target: '/run/systemd/resolve/stub-resolv.conf',
+    })
   })
 
   it('replaces a file atomically, keeping its mode', async () => {

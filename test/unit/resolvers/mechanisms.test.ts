@@ -8,7 +8,21 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {renderApply, renderUndo} from '../../../src/resolvers/render.js'
 import {applyDnsSetup, undoDnsSetup} from '../../../src/resolvers/setup.js'
 import type {Mechanism, Platform} from '../../../src/resolvers/types.js'
-import {FakeSystem, contextFor, exists, fixture, highwayDns, machineFiles, makeRoot, read, removeRoot, snapshot, write, type FakeOptions, type Layout} from './helpers.js'
+import {
+  FakeSystem,
+  contextFor,
+  exists,
+  fixture,
+  highwayDns,
+  machineFiles,
+  makeRoot,
+  read,
+  removeRoot,
+  snapshot,
+  write,
+  type FakeOptions,
+  type Layout,
+} from './helpers.js'
 
 const IP = '172.17.0.1'
 const MARKED = `nameserver ${IP} # added by highway dns-setup`
@@ -49,7 +63,13 @@ const resolvedByLink = (domain: string) => (fake: FakeSystem, name: string) =>
 
 /** glibc asks the first nameserver: the name resolves when that is highway's. */
 const firstNameserverIsHighway = (fake: FakeSystem) =>
-  (read(fake.options.root, '/etc/resolv.conf').split('\n').find((line) => line.startsWith('nameserver')) ?? '').startsWith(`nameserver ${IP} `) ? [IP] : []
+  (
+    read(fake.options.root, '/etc/resolv.conf')
+      .split('\n')
+      .find((line) => line.startsWith('nameserver')) ?? ''
+  ).startsWith(`nameserver ${IP} `)
+    ? [IP]
+    : []
 
 const scenarios: Scenario[] = [
   {
@@ -140,7 +160,8 @@ const scenarios: Scenario[] = [
     layout: {fixture: 'networkmanager-dnsmasq', dirs: ['/etc/NetworkManager/dnsmasq.d']},
     fake: {resolves: (fake) => (exists(fake.options.root, '/etc/NetworkManager/dnsmasq.d/highway.conf') ? [IP] : [])},
     mechanism: 'networkmanager-dnsmasq',
-    description: /^NetworkManager with its dnsmasq plugin \(dns=dnsmasq, read from \/etc\/NetworkManager; \/etc\/resolv\.conf is a regular file, nameserver 127\.0\.1\.1\)$/,
+    description:
+      /^NetworkManager with its dnsmasq plugin \(dns=dnsmasq, read from \/etc\/NetworkManager; \/etc\/resolv\.conf is a regular file, nameserver 127\.0\.1\.1\)$/,
     applyChanges: ['nmcli general reload dns-full'],
     undoChanges: ['nmcli general reload dns-full'],
     afterApply: (root) =>
@@ -181,10 +202,12 @@ const scenarios: Scenario[] = [
     description: /^WSL2-generated \/etc\/resolv\.conf/,
     applyChanges: [],
     undoChanges: [],
-    afterApply: (root) => expect(read(root, '/etc/resolv.conf')).toBe(fixture('wsl', 'root', 'etc', 'resolv.conf').replace('nameserver 10.255', `${MARKED}\nnameserver 10.255`)),
+    afterApply: (root) =>
+      expect(read(root, '/etc/resolv.conf')).toBe(fixture('wsl', 'root', 'etc', 'resolv.conf').replace('nameserver 10.255', `${MARKED}\nnameserver 10.255`)),
     // WSL restarts and writes the file anew (without highway's line).
     tamper: (root) => write(root, '/etc/resolv.conf', fixture('wsl', 'root', 'etc', 'resolv.conf').replace('10.255.255.254', '172.29.160.1')),
-    afterTamperedUndo: (root) => expect(read(root, '/etc/resolv.conf')).toBe(fixture('wsl', 'root', 'etc', 'resolv.conf').replace('10.255.255.254', '172.29.160.1')),
+    afterTamperedUndo: (root) =>
+      expect(read(root, '/etc/resolv.conf')).toBe(fixture('wsl', 'root', 'etc', 'resolv.conf').replace('10.255.255.254', '172.29.160.1')),
     verifyOk: true,
     dryRunShows: [`+${MARKED}`],
   },
@@ -266,7 +289,16 @@ describe.each(scenarios)('$name', (scenario) => {
     expect(result.changed).toBe(true)
     expect(fake.changes).toEqual(scenario.applyChanges)
     scenario.afterApply(root, fake)
-    const state = JSON.parse(read(root, platform === 'darwin' ? '/var/db/highway/dns-setup.json' : platform === 'win32' ? '/ProgramData/highway/dns-setup.json' : '/var/lib/highway/dns-setup.json'))
+    const state = JSON.parse(
+      read(
+        root,
+        platform === 'darwin'
+          ? '/var/db/highway/dns-setup.json'
+          : platform === 'win32'
+            ? '/ProgramData/highway/dns-setup.json'
+            : '/var/lib/highway/dns-setup.json',
+      ),
+    )
     expect(state).toMatchObject({schema: 1, mechanism: scenario.mechanism, domain, dnsIp})
     expect(state.commands.length).toBe(scenario.applyChanges.length)
     const verify = result.verify as {ok: boolean; summary: string}

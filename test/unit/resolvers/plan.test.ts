@@ -22,11 +22,13 @@ function machine(layout: Layout, options: Partial<FakeOptions> = {}) {
 }
 
 describe('plan details', () => {
-  it("NetworkManager without a dnsmasq.d directory: creates it and undo removes it", async () => {
+  it('NetworkManager without a dnsmasq.d directory: creates it and undo removes it', async () => {
     const {root, fake} = machine({fixture: 'networkmanager-dnsmasq'})
     const before = snapshot(root)
     const dry = await applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP, dryRun: true})
-    expect(renderApply(dry).join('\n')).toContain('create /etc/NetworkManager/dnsmasq.d/highway.conf (tell NetworkManager\'s dnsmasq to send .local to 172.17.0.1), creating /etc/NetworkManager/dnsmasq.d:')
+    expect(renderApply(dry).join('\n')).toContain(
+      "create /etc/NetworkManager/dnsmasq.d/highway.conf (tell NetworkManager's dnsmasq to send .local to 172.17.0.1), creating /etc/NetworkManager/dnsmasq.d:",
+    )
     const result = await applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP})
     expect(result.execution?.dirsCreated).toEqual(['/etc/NetworkManager/dnsmasq.d'])
     await undoDnsSetup(contextFor(root, fake))
@@ -45,13 +47,15 @@ describe('plan details', () => {
     expect(snapshot(root)).toEqual(before)
   })
 
-  it("a highway-owned file changed by someone since: undo still removes it, and says so", async () => {
+  it('a highway-owned file changed by someone since: undo still removes it, and says so', async () => {
     const {root, fake} = machine({fixture: 'networkmanager-dnsmasq', dirs: ['/etc/NetworkManager/dnsmasq.d']})
     await applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP})
     write(root, '/etc/NetworkManager/dnsmasq.d/highway.conf', `${read(root, '/etc/NetworkManager/dnsmasq.d/highway.conf')}log-queries\n`)
     const result = await undoDnsSetup(contextFor(root, fake))
     expect(exists(root, '/etc/NetworkManager/dnsmasq.d/highway.conf')).toBe(false)
-    expect(renderUndo(result).join('\n')).toContain('note: /etc/NetworkManager/dnsmasq.d/highway.conf was changed since dns-setup created it; removed anyway (highway owns it)')
+    expect(renderUndo(result).join('\n')).toContain(
+      'note: /etc/NetworkManager/dnsmasq.d/highway.conf was changed since dns-setup created it; removed anyway (highway owns it)',
+    )
   })
 
   it('docker0 had DNS settings of its own: undo puts exactly those back', async () => {
@@ -91,7 +95,7 @@ describe('plan details', () => {
     const {root, fake} = machine({files: {'/etc/resolv.conf.static': 'nameserver 10.0.0.2\n'}, links: {'/etc/resolv.conf': 'resolv.conf.static'}})
     const before = snapshot(root)
     const result = await applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP})
-    expect(result.detection.description).toBe("plain /etc/resolv.conf that no tool manages (/etc/resolv.conf -> /etc/resolv.conf.static, nameserver 10.0.0.2)")
+    expect(result.detection.description).toBe('plain /etc/resolv.conf that no tool manages (/etc/resolv.conf -> /etc/resolv.conf.static, nameserver 10.0.0.2)')
     expect(snapshot(root)['/etc/resolv.conf']).toBe('link -> resolv.conf.static')
     expect(read(root, '/etc/resolv.conf.static')).toBe(`${MARKED}\nnameserver 10.0.0.2\n`)
     await undoDnsSetup(contextFor(root, fake))
@@ -137,7 +141,8 @@ describe('plan details', () => {
     const result = await applyDnsSetup(contextFor(root, fake, 'linux', {dnsQuery: down}), {domain: 'local', dnsIp: IP, verify: true})
     expect(result.verify).toMatchObject({
       ok: false,
-      summary: "highway-probe.local does not resolve through this machine's resolver: highway's DNS at 172.17.0.1:53 does not answer highway-probe.local (ECONNREFUSED): is highway up? (`highway up`)",
+      summary:
+        "highway-probe.local does not resolve through this machine's resolver: highway's DNS at 172.17.0.1:53 does not answer highway-probe.local (ECONNREFUSED): is highway up? (`highway up`)",
     })
   })
 })

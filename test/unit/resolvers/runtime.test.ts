@@ -57,7 +57,10 @@ describe('checkRuntimeSetup', () => {
     const {root, fake} = await applied(resolved)
     fake.links.set('docker0', {index: 9, dns: [], domains: []})
     const result = await checkRuntimeSetup(root, fake, settings, asRoot)
-    expect(result).toEqual({status: 'reapplied', message: "put highway's DNS setting for .local back (resolvectl dns docker0 172.17.0.1; resolvectl domain docker0 '~local')"})
+    expect(result).toEqual({
+      status: 'reapplied',
+      message: "put highway's DNS setting for .local back (resolvectl dns docker0 172.17.0.1; resolvectl domain docker0 '~local')",
+    })
     expect(fake.changes).toEqual(['resolvectl dns docker0 172.17.0.1', "resolvectl domain docker0 '~local'"])
     // The record still undoes to the original: revert of docker0.
     expect(JSON.parse(read(root, '/var/lib/highway/dns-setup.json')).undo).toEqual([{cmd: 'resolvectl', args: ['revert', 'docker0']}])
@@ -114,7 +117,8 @@ describe('checkRuntimeSetup', () => {
     const result = await checkRuntimeSetup(root, fake, {domain: 'test', bridgeIp: IP}, asRoot)
     expect(result).toEqual({
       status: 'changed',
-      message: 'dns-setup sends .local to 172.17.0.1, but highway now serves .test on 172.17.0.1: run `sudo highway dns-setup --undo`, then `sudo highway dns-setup`',
+      message:
+        'dns-setup sends .local to 172.17.0.1, but highway now serves .test on 172.17.0.1: run `sudo highway dns-setup --undo`, then `sudo highway dns-setup`',
     })
   })
 

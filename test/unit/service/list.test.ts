@@ -9,7 +9,7 @@ const SETTINGS: Settings = {baseImage: 'debian:trixie-slim', bridgeIp: BRIDGE_IP
 /** One entry of `docker ps -a` (GET /containers/json), API 1.41 shape. */
 function listed(id: string, name: string, state: string, labels: Record<string, string>): Docker.ContainerInfo {
   return {
-    Command: 'nginx -g \'daemon off;\'',
+    Command: "nginx -g 'daemon off;'",
     Created: 1_795_000_000,
     HostConfig: {NetworkMode: 'default'},
     Id: id,
@@ -91,7 +91,12 @@ describe('serviceRows', () => {
   })
 
   it('adds a labelled container of this host that has no record, flagged', () => {
-    const rows = serviceRows([makeRecord()], [listed(IDS.web1, 'web-1', 'running', svc('web')), listed(IDS.web2, 'web-2', 'created', svc('web'))], SETTINGS, 'hosta')
+    const rows = serviceRows(
+      [makeRecord()],
+      [listed(IDS.web1, 'web-1', 'running', svc('web')), listed(IDS.web2, 'web-2', 'created', svc('web'))],
+      SETTINGS,
+      'hosta',
+    )
     expect(rows).toEqual([
       {backend: '172.17.0.1:49153', container: 'web-1', host: 'host-a', name: 'web', problem: null, state: 'running', url: 'http://web.local/'},
       {
