@@ -3,36 +3,12 @@
  * records what would have run, for `--root` pointing at a scratch directory, where running
  * resolvectl or nmcli would change the real machine rather than the scratch one.
  */
-import {spawn} from 'node:child_process'
+import {runProcess} from '../core/process.js'
 import type {CommandResult, CommandRunner} from './types.js'
 
 export function systemRunner(options: {env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): CommandRunner {
   return {
-    run(cmd, args, input) {
-      return new Promise((resolve) => {
-        let stdout = ''
-        let stderr = ''
-        let settled = false
-        const finish = (result: CommandResult) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          resolve(result)
-        }
-        const child = spawn(cmd, args, {env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe']})
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL')
-          finish({code: 124, stdout, stderr: `${stderr}${cmd} did not finish within ${options.timeoutMs ?? 30_000} ms`})
-        }, options.timeoutMs ?? 30_000)
-        child.stdout.on('data', (chunk) => (stdout += chunk))
-        child.stderr.on('data', (chunk) => (stderr += chunk))
-        // A program that is not installed is an answer, not a crash: exit code 127 as a shell says it.
-        child.on('error', (error: NodeJS.ErrnoException) => finish({code: error.code === 'ENOENT' ? 127 : 126, stdout, stderr: `${cmd}: ${error.message}`}))
-        child.on('close', (code, signal) => finish({code: code ?? (signal ? 128 : 1), stdout, stderr}))
-        child.stdin.on('error', () => {})
-        child.stdin.end(input ?? '')
-      })
-    },
+    run: (cmd, args, input): Promise<CommandResult> => runProcess(cmd, args, {env: options.env, input, timeoutMs: options.timeoutMs}),
   }
 }
 
