@@ -64,7 +64,6 @@ await bench('cli', async () => {
     '@oclif/core': "await import('@oclif/core')",
     'etcd3 (gRPC)': "await import('etcd3')",
     dockerode: "await import('dockerode')",
-    'conf (settings)': "await import('conf')",
     'dist/commands/ls.js (all of ls)': `await import(${JSON.stringify(join(ROOT, 'dist', 'commands', 'ls.js'))})`,
   }
   const importMs = {}

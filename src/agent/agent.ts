@@ -1,25 +1,34 @@
-import type Docker from 'dockerode'
-import type {Watcher} from 'etcd3'
 import {SERVICE} from '../core/labels.js'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
 import {backoff} from '../core/wait.js'
-import {isNotFound} from '../docker/client.js'
-import {eachLine} from '../docker/lines.js'
-import {HeldKeys, Registry, type ServiceEvent} from '../registry/etcd.js'
+import type {ContainerEvent, DockerClient, EventSubscription} from '../docker/types.js'
+import {HeldKeys} from '../registry/held-keys.js'
+import type {RegistryClient, ServiceEvent, ServiceWatch} from '../registry/registry.js'
 import {agentKey, serviceKey} from '../registry/schema.js'
 import {ProxySync} from './proxy-sync.js'
 import {diffRecords, recordFromContainer, sameRecord, stoppedRecord, type HostInfo} from './records.js'
 
+/** What the agent drives on the proxy side: ProxySync in production, a recorder in the agent's tests. */
+export interface RouteTarget {
+  /** Asks for the proxy to be brought to the current records; resolves once it has been. */
+  schedule(): Promise<void>
+  stop(): void
+  readonly configHash: string | null
+}
+
 export interface AgentOptions {
-  /** Client with per-request timeouts, for inspect and list. */
-  docker: Docker
-  /** Client without a timeout: a client timeout would cut the event stream. */
-  events: Docker
-  registry: Registry
+  docker: Pick<DockerClient, 'containers' | 'events'>
+  registry: RegistryClient
   host: HostInfo
   domain: string
   /** Full reconcile period, in ms. */
   reconcileEvery?: number
+  /** How often the agent's report is refreshed in etcd, in ms. */
+  reportEvery?: number
+  /** Builds the proxy side from a view of every host's records; default: ProxySync on HAProxy. */
+  routes?: (records: () => ServiceRecord[]) => RouteTarget
+  /** The pause before reconnect attempt `attempt` (from 0); injectable so tests need not wait. */
+  pause?: (attempt: number) => Promise<void>
   runDir?: string
   log?: (message: string) => void
 }
@@ -40,7 +49,8 @@ const EVENT_ACTIONS = new Set(['start', 'restart', 'die', 'stop', 'destroy', 'pa
  */
 export class Agent {
   private readonly held: HeldKeys
-  private readonly proxy: ProxySync
+  private readonly proxy: RouteTarget
+  private readonly pause: (attempt: number) => Promise<void>
   /** Every host's records, as etcd has them: what the proxy renders. */
   private readonly records = new Map<string, ServiceRecord>()
   private readonly perContainer = new Map<string, Promise<void>>()
@@ -50,23 +60,22 @@ export class Agent {
    */
   private readonly ownRevisions = new Map<string, bigint>()
   private readonly log: (message: string) => void
-  private watcher: Watcher | null = null
-  private eventStream: NodeJS.ReadableStream | null = null
+  private watcher: ServiceWatch | null = null
+  private events: EventSubscription | null = null
   private timers: NodeJS.Timeout[] = []
   private stopped = false
   private readonly report: AgentReport
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((message) => console.log(`${new Date().toISOString()} ${message}`))
-    this.held = new HeldKeys(options.registry)
+    this.pause = options.pause ?? backoff
+    this.held = new HeldKeys(options.registry, undefined, this.pause)
     this.held.on('lost', () => this.log('etcd lease lost; granting a new one and putting every record again'))
     this.held.on('error', (error: Error) => this.log(`etcd lease: ${error.message}`))
-    this.proxy = new ProxySync(() => [...this.records.values()], {
-      domain: options.domain,
-      localHostId: options.host.id,
-      log: this.log,
-      runDir: options.runDir,
-    })
+    const records = () => [...this.records.values()]
+    this.proxy = options.routes
+      ? options.routes(records)
+      : new ProxySync(records, {domain: options.domain, localHostId: options.host.id, log: this.log, runDir: options.runDir})
     this.report = {
       dockerConnected: false,
       etcdConnected: false,
@@ -86,7 +95,7 @@ export class Agent {
     await this.reconcile('start')
     this.timers.push(
       setInterval(() => void this.reconcile('periodic'), this.options.reconcileEvery ?? 30_000),
-      setInterval(() => void this.publishReport(), 5000),
+      setInterval(() => void this.publishReport(), this.options.reportEvery ?? 5000),
     )
   }
 
@@ -94,7 +103,7 @@ export class Agent {
     this.stopped = true
     for (const timer of this.timers) clearInterval(timer)
     this.proxy.stop()
-    ;(this.eventStream as unknown as {destroy?: () => void})?.destroy?.()
+    this.events?.close()
     await this.watcher?.cancel().catch(() => {})
   }
 
@@ -122,7 +131,7 @@ export class Agent {
       } catch (error) {
         this.report.etcdConnected = false
         this.log(`etcd list/watch failed (${(error as Error).message}); retrying`)
-        await backoff(attempt)
+        await this.pause(attempt)
       }
     }
   }
@@ -151,40 +160,32 @@ export class Agent {
   private async subscribeToDocker(): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const stream = (await this.options.events.getEvents({
-          filters: {label: [SERVICE], type: ['container']},
-        })) as NodeJS.ReadableStream
-        this.eventStream = stream
+        const subscription = await this.options.docker.events.containers(
+          SERVICE,
+          (event) => this.onDockerEvent(event),
+          () => {
+            if (this.stopped || this.events !== subscription) return
+            this.events = null
+            this.report.dockerConnected = false
+            this.log('docker event stream ended; reconnecting')
+            void this.pause(0)
+              .then(() => this.subscribeToDocker())
+              .then(() => this.reconcile('docker reconnect'))
+          },
+        )
+        this.events = subscription
         this.report.dockerConnected = true
-        eachLine(stream, (line) => this.onDockerEvent(line))
-        const reconnect = () => {
-          if (this.stopped || this.eventStream !== stream) return
-          this.eventStream = null
-          this.report.dockerConnected = false
-          this.log('docker event stream ended; reconnecting')
-          setTimeout(() => void this.subscribeToDocker().then(() => this.reconcile('docker reconnect')), 1000)
-        }
-        stream.on('end', reconnect)
-        stream.on('error', reconnect)
         return
       } catch (error) {
         this.report.dockerConnected = false
         this.log(`docker events unavailable (${(error as Error).message}); retrying`)
-        await backoff(attempt)
+        await this.pause(attempt)
       }
     }
   }
 
-  private onDockerEvent(line: string): void {
-    let event: {Action?: string; id?: string; Actor?: {ID?: string}}
-    try {
-      event = JSON.parse(line)
-    } catch {
-      return
-    }
-    const action = (event.Action ?? '').split(':')[0]
-    const id = event.Actor?.ID ?? event.id
-    if (!id || !EVENT_ACTIONS.has(action)) return
+  private onDockerEvent({action, id}: ContainerEvent): void {
+    if (!EVENT_ACTIONS.has(action)) return
     // A dead container is marked stopped at once, ahead of anything queued for it: Docker answers an
     // inspect only after its network teardown, about 100 ms later, and the route should not wait.
     if (action === 'die') void this.markStopped(id).catch((error: Error) => this.log(`marking ${id.slice(0, 12)} stopped failed: ${error.message}`))
@@ -212,12 +213,8 @@ export class Agent {
   }
 
   private async applyContainer(id: string): Promise<void> {
-    let record: ServiceRecord | null = null
-    try {
-      record = recordFromContainer(await this.options.docker.getContainer(id).inspect(), this.options.host)
-    } catch (error) {
-      if (!isNotFound(error)) throw error
-    }
+    const details = await this.options.docker.containers.inspect(id)
+    const record = details ? recordFromContainer(details, this.options.host) : null
     const own = [...this.records].filter(([, existing]) => existing.containerId === id && existing.hostId === this.options.host.id)
     for (const [key] of own) {
       if (!record || key !== serviceKey(record)) await this.forget(key)
@@ -243,15 +240,11 @@ export class Agent {
   /** Makes etcd hold exactly this host's highway containers, whatever events were missed. */
   async reconcile(reason: string): Promise<void> {
     try {
-      const containers = await this.options.docker.listContainers({all: true, filters: {label: [SERVICE]}})
       const desired: ServiceRecord[] = []
-      for (const container of containers) {
-        try {
-          const record = recordFromContainer(await this.options.docker.getContainer(container.Id).inspect(), this.options.host)
-          if (record) desired.push(record)
-        } catch (error) {
-          if (!isNotFound(error)) throw error
-        }
+      for (const container of await this.options.docker.containers.list([SERVICE])) {
+        const details = await this.options.docker.containers.inspect(container.Id)
+        const record = details ? recordFromContainer(details, this.options.host) : null
+        if (record) desired.push(record)
       }
       const changes = diffRecords(desired, this.records, this.options.host.id)
       // Held records are re-put when the lease is not ours yet (after an agent restart).

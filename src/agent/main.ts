@@ -1,6 +1,6 @@
 // Entry point of the agent container (bundled to lib/agent.cjs by scripts/bundle-agent.js).
-import {connectDocker, hostIdentity} from '../docker/client.js'
-import {Registry} from '../registry/etcd.js'
+import {createClients} from '../clients.js'
+import {DEFAULT_SETTINGS, type Settings} from '../core/types.js'
 import {Agent} from './agent.js'
 
 function required(name: string): string {
@@ -13,14 +13,18 @@ function required(name: string): string {
 }
 
 async function main(): Promise<void> {
-  const domain = required('HIGHWAY_DOMAIN')
-  const bridgeIp = required('HIGHWAY_BRIDGE_IP')
-  const endpoints = required('HIGHWAY_ETCD').split(',')
-
-  const docker = connectDocker()
-  const host = await hostIdentity(docker)
-  const registry = new Registry({endpoints})
-  const agent = new Agent({docker, domain, events: connectDocker({timeout: 0}), host: {...host, bridgeIp}, registry})
+  // What `highway up` was told, handed over in the container's environment.
+  const settings: Settings = {
+    ...DEFAULT_SETTINGS,
+    bridgeIp: required('HIGHWAY_BRIDGE_IP'),
+    domain: required('HIGHWAY_DOMAIN'),
+    etcdEndpoints: required('HIGHWAY_ETCD').split(','),
+  }
+  const clients = createClients(process.env)
+  const docker = await clients.docker()
+  const host = await docker.engine.identity()
+  const registry = clients.registry(settings)
+  const agent = new Agent({docker, domain: settings.domain, host: {...host, bridgeIp: settings.bridgeIp}, registry})
 
   // On SIGTERM the records stay: a restarted agent takes them over, a host gone for good loses them when the lease expires.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -29,7 +33,7 @@ async function main(): Promise<void> {
     })
   }
 
-  console.log(`highway agent on ${host.name} (${host.id}): domain ${domain}, bridge ${bridgeIp}, etcd ${endpoints.join(',')}`)
+  console.log(`highway agent on ${host.name} (${host.id}): domain ${settings.domain}, bridge ${settings.bridgeIp}, etcd ${registry.endpoints.join(',')}`)
   await agent.start()
 }
 

@@ -55,8 +55,8 @@ export class ProxySync {
   private running: Promise<void> | null = null
   private dirty = false
   private retryTimer: NodeJS.Timeout | null = null
+  /** Renders attempted, changed or not: what the coalescing tests count. */
   renders = 0
-  reloads = 0
 
   constructor(
     private readonly records: () => ServiceRecord[],
@@ -84,8 +84,8 @@ export class ProxySync {
 
   private async renderOnce(): Promise<void> {
     const runDir = this.options.runDir ?? RUN_DIR
-    const rendered = renderProxyConfig({domain: this.options.domain, localHostId: this.options.localHostId, records: this.records()})
     this.renders++
+    const rendered = renderProxyConfig({domain: this.options.domain, localHostId: this.options.localHostId, records: this.records()})
     if (rendered.hash === this.lastHash) return
     const mapPath = join(runDir, basename(rendered.mapPath))
     const configPath = join(runDir, basename(CONFIG_PATH))
@@ -123,7 +123,6 @@ export class ProxySync {
       await rename(candidate, configPath)
       await (this.options.reload ?? reload)(socket)
       const reloaded = performance.now()
-      this.reloads++
       this.liveServers = wanted
       this.liveNames = new Set(rendered.routes.map((route) => route.name))
       this.liveMapPath = mapPath

@@ -1,7 +1,7 @@
-import type Docker from 'dockerode'
-import {PORTS as PORTS_LABEL, SERVICE} from '../core/labels.js'
+import {SERVICE, SERVICE_PORTS} from '../core/labels.js'
 import type {PublishedPort, ServiceRecord} from '../core/types.js'
 import {isDnsLabel} from '../core/validate.js'
+import type {ContainerDetails} from '../docker/types.js'
 import {serviceKey} from '../registry/schema.js'
 
 export interface HostInfo {
@@ -10,8 +10,8 @@ export interface HostInfo {
   bridgeIp: string
 }
 
-function containerPorts(info: Docker.ContainerInspectInfo): string[] {
-  const declared = info.Config.Labels?.[PORTS_LABEL]
+function containerPorts(info: ContainerDetails): string[] {
+  const declared = info.Config.Labels?.[SERVICE_PORTS]
   if (declared) {
     return declared
       .split(',')
@@ -28,7 +28,7 @@ function containerPorts(info: Docker.ContainerInspectInfo): string[] {
  * The address other hosts (and the proxy in its own container) use: a binding on the bridge IP or
  * on every address is reached at the bridge IP; a binding on one specific address is reached there.
  */
-function publishedPort(info: Docker.ContainerInspectInfo, containerPort: string, bridgeIp: string): PublishedPort {
+function publishedPort(info: ContainerDetails, containerPort: string, bridgeIp: string): PublishedPort {
   const bindings = (info.NetworkSettings.Ports?.[containerPort] ?? []) as Array<{HostIp: string; HostPort: string}>
   const binding =
     bindings.find((candidate) => candidate.HostIp === bridgeIp) ??
@@ -40,7 +40,7 @@ function publishedPort(info: Docker.ContainerInspectInfo, containerPort: string,
 }
 
 /** The record for one inspected container, or null when it is not a (valid) highway service. */
-export function recordFromContainer(info: Docker.ContainerInspectInfo, host: HostInfo, now = new Date()): ServiceRecord | null {
+export function recordFromContainer(info: ContainerDetails, host: HostInfo, now = new Date()): ServiceRecord | null {
   const name = info.Config.Labels?.[SERVICE]
   if (!name || !isDnsLabel(name)) return null
   const ports = containerPorts(info).map((port) => publishedPort(info, port, host.bridgeIp))

@@ -1,7 +1,6 @@
 import {Flags} from '@oclif/core'
 import {HighwayCommand} from '../cli/base-command.js'
-import {reachableDocker} from '../cli/docker.js'
-import {runDown} from '../infra/down.js'
+import {runDown, type DownResult} from '../infra/down.js'
 
 export default class Down extends HighwayCommand {
   static summary = "Remove highway's containers (etcd's data stays unless --purge)"
@@ -11,9 +10,9 @@ export default class Down extends HighwayCommand {
     purge: Flags.boolean({description: "also remove etcd's data volume: every registration is lost"}),
   }
 
-  async run(): Promise<{containers: string[]; volumes: string[]}> {
+  async run(): Promise<DownResult> {
     const {flags} = await this.parse(Down)
-    const result = await runDown(await reachableDocker(), {purge: flags.purge})
+    const result = await runDown(await this.clients.docker(), {purge: flags.purge})
     if (result.containers.length === 0 && result.volumes.length === 0) {
       this.log('nothing to remove: highway is not running')
     } else {

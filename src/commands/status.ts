@@ -1,8 +1,6 @@
 import {HighwayCommand} from '../cli/base-command.js'
-import {reachableDocker} from '../cli/docker.js'
 import {colour, table} from '../cli/output.js'
 import {loadSettings} from '../core/settings.js'
-import {hostIdentity} from '../docker/client.js'
 import {collectStatus, type Status} from '../infra/status.js'
 
 export default class StatusCommand extends HighwayCommand {
@@ -12,15 +10,19 @@ export default class StatusCommand extends HighwayCommand {
 
   async run(): Promise<Status> {
     await this.parse(StatusCommand)
-    const docker = await reachableDocker()
     const settings = loadSettings()
-    const status = await collectStatus(docker, settings, (await hostIdentity(docker)).id)
-    const paint = (health: string) => (/failing|not running|DISCONNECTED|no report/.test(health) ? colour.red(health) : colour.green(health))
+    const status = await collectStatus(this.clients, settings)
     this.log(`domain ${settings.domain}, bridge ${settings.bridgeIp || '(not set: run highway up)'}`)
     this.log(
       table(
         ['COMPONENT', 'STATE', 'HEALTH', 'ADDRESS', 'IMAGE'],
-        status.components.map((component) => [component.component, component.state, paint(component.health), component.address, component.image ?? '-']),
+        status.components.map((component) => [
+          component.component,
+          component.state,
+          component.ok ? colour.green(component.health) : colour.red(component.health),
+          component.address,
+          component.image ?? '-',
+        ]),
       ),
     )
     return status

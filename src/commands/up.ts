@@ -1,15 +1,8 @@
 import {Flags} from '@oclif/core'
-import {HighwayCommand} from '../cli/base-command.js'
-import {dockerSocketPath, reachableDocker} from '../cli/docker.js'
+import {HighwayCommand, interruptible} from '../cli/base-command.js'
 import {colour} from '../cli/output.js'
 import {UserError} from '../core/errors.js'
-import {loadSettings, saveSettings} from '../core/settings.js'
-import type {Settings} from '../core/types.js'
-import {assertDomain, assertIPv4} from '../core/validate.js'
-import {bridgeGateway, hostIdentity} from '../docker/client.js'
-import {CreatedThisRun} from '../infra/containers.js'
-import {runUp, type UpContext} from '../infra/up.js'
-import {checkRuntimeSetup, systemRunner} from '../resolvers/index.js'
+import {runUp} from '../infra/up.js'
 
 export default class Up extends HighwayCommand {
   static summary = "Start highway's etcd, proxy, DNS and route agent containers"
@@ -29,49 +22,18 @@ export default class Up extends HighwayCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Up)
-    const saved = loadSettings()
-    // Validate everything before touching Docker: bad input creates nothing.
-    const domain = assertDomain(flags.domain ?? saved.domain)
-    if (flags['bridge-ip']) assertIPv4(flags['bridge-ip'], '--bridge-ip')
-    const upstreamDns = (flags['upstream-dns'] ?? saved.upstreamDns).map((server) => assertIPv4(server, '--upstream-dns'))
-    const etcdEndpoints = flags.etcd ?? saved.etcdEndpoints
-    for (const endpoint of etcdEndpoints) {
-      if (!/^https?:\/\/[^\s/]+$/.test(endpoint)) throw new UserError(`invalid --etcd endpoint "${endpoint}": expected a URL such as http://10.0.0.5:2379`)
+    const request = {
+      baseImage: flags['base-image'],
+      bridgeIp: flags['bridge-ip'],
+      domain: flags.domain,
+      etcd: flags.etcd,
+      upstreamDns: flags['upstream-dns'],
     }
-
-    const docker = await reachableDocker()
-    const bridgeIp = flags['bridge-ip'] ?? (await bridgeGateway(docker))
-    const settings: Settings = {baseImage: flags['base-image'] ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, upstreamDns}
-    const host = await hostIdentity(docker)
-
-    const controller = new AbortController()
-    const onSignal = () => controller.abort(new UserError('interrupted: removed what this run had created', {exitCode: 130}))
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
-    const context: UpContext = {
-      created: new CreatedThisRun(),
-      docker,
-      dockerSocket: dockerSocketPath(),
-      hostId: host.id,
-      outcomes: {},
-      settings,
-      signal: controller.signal,
-    }
-    try {
-      await runUp(context)
-    } finally {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-    }
-    // Writing goes through conf, whose import alone costs ~50 ms: only when something changed.
-    const changedSettings = (Object.keys(settings) as Array<keyof Settings>).some((key) => JSON.stringify(settings[key]) !== JSON.stringify(saved[key]))
-    if (changedSettings) await saveSettings(settings)
-    // dns-setup's runtime-only settings (resolved per link, resolvconf) vanish with a reboot or a new docker0.
-    const resolver = await checkRuntimeSetup('/', systemRunner(), settings)
+    const interrupted = () => new UserError('interrupted: removed what this run had created', {exitCode: 130})
+    const result = await interruptible(interrupted, (signal) => runUp(this.clients, request, signal))
+    const {resolver, settings} = result
     if (resolver.message) this.log(resolver.status === 'ok' || resolver.status === 'reapplied' ? resolver.message : colour.yellow(resolver.message))
-    const changed = Object.values(context.outcomes).filter((outcome) => outcome !== 'unchanged').length
-    this.log(
-      changed === 0 ? colour.green(`highway is up (nothing to change): *.${domain} -> ${bridgeIp}`) : colour.green(`highway is up: *.${domain} -> ${bridgeIp}`),
-    )
+    const unchanged = Object.values(result.outcomes).every((outcome) => outcome === 'unchanged')
+    this.log(colour.green(`highway is up${unchanged ? ' (nothing to change)' : ''}: *.${settings.domain} -> ${settings.bridgeIp}`))
   }
 }

@@ -26,3 +26,8 @@ export class TimeoutError extends UserError {
 export function isUserError(error: unknown): error is UserError {
   return error instanceof UserError
 }
+
+/** How every entry point prints a UserError: "highway: <message>", the suggestion indented below. */
+export function formatUserError(error: UserError): string {
+  return `highway: ${error.message}\n${error.suggestion ? `  ${error.suggestion}\n` : ''}`
+}

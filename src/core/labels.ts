@@ -14,7 +14,7 @@ export const SPEC = `${LABEL_PREFIX}.spec`
 /** Marks an application container as a service and carries its name. */
 export const SERVICE = `${LABEL_PREFIX}.service`
 /** Comma-separated container ports the service publishes, e.g. "9090/tcp"; the first one gets HTTP. */
-export const PORTS = `${LABEL_PREFIX}.ports`
+export const SERVICE_PORTS = `${LABEL_PREFIX}.ports`
 
 export const COMPONENTS = ['etcd', 'proxy', 'dns', 'agent'] as const
 export type Component = (typeof COMPONENTS)[number]

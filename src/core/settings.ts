@@ -1,13 +1,16 @@
-import type Conf from 'conf'
-import {readFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
-import {DEFAULT_SETTINGS, type Settings} from './types.js'
+import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from './types.js'
 
 /**
- * Settings live in one file under highway's config directory (HIGHWAY_CONFIG_DIR, else
- * $XDG_CONFIG_HOME/highway, else ~/.config/highway), so the CLI and tests agree on one place.
- * The environment is passed in rather than read globally so tests can point it anywhere.
+ * Settings live in one small JSON file under highway's config directory (HIGHWAY_CONFIG_DIR, else
+ * $XDG_CONFIG_HOME/highway, else ~/.config/highway), so the CLI and tests agree on one place. The
+ * environment is passed in rather than read globally so tests can point it anywhere.
+ *
+ * Not conf: highway used it only to write this file. Its schema validator costs more start-up time
+ * than the rest of `highway run` together, and what it adds (migrations, encryption, watching) is
+ * not needed for five flat values written by one command. A plain read, and an atomic write.
  */
 export function configDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.HIGHWAY_CONFIG_DIR) return env.HIGHWAY_CONFIG_DIR
@@ -15,34 +18,42 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'highway')
 }
 
-const FILE = 'settings'
+const FILE = 'settings.json'
 
-async function store(env: NodeJS.ProcessEnv): Promise<Conf<Settings>> {
-  const {default: Conf} = await import('conf')
-  return new Conf<Settings>({
-    projectName: 'highway',
-    cwd: configDir(env),
-    configName: FILE,
-    defaults: DEFAULT_SETTINGS,
-    // A settings file from a newer or older highway must not crash the CLI: unknown keys are ignored.
-    clearInvalidConfig: true,
-  })
-}
-
-/**
- * Reading is a plain JSON parse of conf's file: `highway run` must start fast, and conf (with its
- * schema validator) costs more start-up time than the rest of `run` together. Writing goes through conf.
- */
+/** Missing, unreadable or foreign keys: the defaults fill in, and unknown keys are ignored. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  let saved: Partial<Settings> = {}
+  let saved: Record<string, unknown> = {}
   try {
-    saved = JSON.parse(readFileSync(join(configDir(env), `${FILE}.json`), 'utf8')) as Partial<Settings>
+    const parsed: unknown = JSON.parse(readFileSync(join(configDir(env), FILE), 'utf8'))
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) saved = parsed as Record<string, unknown>
   } catch {
-    // Missing or unreadable: highway has not been set up here, which callers report in their own words.
+    // Not set up here yet (or a damaged file): callers report "run highway up" in their own words.
   }
-  return {...DEFAULT_SETTINGS, ...saved}
+  const settings = {...DEFAULT_SETTINGS}
+  for (const key of Object.keys(DEFAULT_SETTINGS) as Array<keyof Settings>) {
+    const value = saved[key]
+    if (typeof value === typeof DEFAULT_SETTINGS[key] && Array.isArray(value) === Array.isArray(DEFAULT_SETTINGS[key])) {
+      ;(settings as Record<string, unknown>)[key] = value
+    }
+  }
+  return settings
 }
 
-export async function saveSettings(settings: Settings, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  ;(await store(env)).set(settings)
+/** Written beside itself and renamed over, so a crash never leaves half a file. */
+export function saveSettings(settings: Settings, env: NodeJS.ProcessEnv = process.env): void {
+  const dir = configDir(env)
+  mkdirSync(dir, {recursive: true})
+  const temporary = join(dir, `.${FILE}.${process.pid}`)
+  writeFileSync(temporary, `${JSON.stringify(settings, null, 2)}\n`, {mode: 0o600})
+  renameSync(temporary, join(dir, FILE))
+}
+
+/** The etcd that `up` runs on this host, at its bridge address. */
+export function etcdUrl(settings: Settings): string {
+  return `http://${settings.bridgeIp}:${INFRA_PORTS.etcd}`
+}
+
+/** Which etcd this host's highway uses: the cluster given to `up --etcd`, else its own. */
+export function etcdEndpoints(settings: Settings): string[] {
+  return settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints : [etcdUrl(settings)]
 }

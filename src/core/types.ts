@@ -20,7 +20,8 @@ export const DEFAULT_SETTINGS: Settings = {
   baseImage: 'debian:trixie-slim',
 }
 
-export const PORTS = {
+/** The ports highway's own components listen on, on the bridge address. */
+export const INFRA_PORTS = {
   http: 80,
   dns: 53,
   etcd: 2379,

@@ -1,4 +1,4 @@
-import {PORTS} from '../core/types.js'
+import {INFRA_PORTS} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 
 /** Where the container keeps the host's servers, less highway's own address (see dnsCommand). */
@@ -25,7 +25,7 @@ export function dnsmasqArgs(input: DnsInput): string[] {
     '--keep-in-foreground',
     '--log-facility=-',
     '--user=root',
-    `--port=${PORTS.dns}`,
+    `--port=${INFRA_PORTS.dns}`,
     '--local-service',
     '--no-hosts',
     '--domain-needed',

@@ -1,40 +1,52 @@
 import Docker from 'dockerode'
 import {UserError} from '../core/errors.js'
-import {COMPONENT, MANAGED, type Component} from '../core/labels.js'
+import {eachLine, followStream} from './streams.js'
+import type {
+  BuildRequest,
+  ContainerClient,
+  ContainerDetails,
+  ContainerEvent,
+  ContainerSpec,
+  ContainerSummary,
+  DockerClient,
+  EngineClient,
+  EventClient,
+  EventSubscription,
+  HostIdentity,
+  ImageClient,
+  VolumeClient,
+} from './types.js'
 
 /**
- * The one door to the Docker engine. dockerode reads DOCKER_HOST (and its TLS variables) itself;
- * API 1.41 is what Debian's engine speaks, and newer engines still accept it.
+ * The one door to the Docker engine: highway's interfaces (types.ts) on dockerode. dockerode reads
+ * DOCKER_HOST (and its TLS variables) itself; API 1.41 is what Debian's engine speaks, and newer
+ * engines still accept it.
  */
-export interface DockerOptions {
-  env?: NodeJS.ProcessEnv
-  /** Per-request timeout in ms; 0 for long-lived streams (a client timeout would cut the event stream). */
-  timeout?: number
-}
-
-export function connectDocker(options: DockerOptions = {}): Docker {
-  const timeout = options.timeout ?? 30_000
-  return new Docker({version: 'v1.41', ...(timeout > 0 ? {timeout} : {})})
-}
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock'
+const API_VERSION = 'v1.41'
+/** Per-request deadline; the event stream uses a client without one, since it would cut the stream. */
+const REQUEST_TIMEOUT_MS = 30_000
 
 export function describeDockerHost(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DOCKER_HOST || 'unix:///var/run/docker.sock'
+  return env.DOCKER_HOST || `unix://${DEFAULT_DOCKER_SOCKET}`
 }
 
-/** Fails with one line saying how to fix it when no engine answers. */
-export async function assertDockerReachable(docker: Docker, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  try {
-    await docker.ping()
-  } catch (error) {
-    const host = describeDockerHost(env)
-    const detail = (error as NodeJS.ErrnoException).code ?? (error as Error).message
-    throw new UserError(`cannot reach the Docker engine at ${host} (${detail})`, {
-      suggestion: env.DOCKER_HOST
-        ? 'check that DOCKER_HOST points at a running engine, or unset it to use the local socket'
-        : 'start Docker (for example `sudo systemctl start docker` or `sudo dockerd &`) and try again',
-      cause: error,
-    })
-  }
+export function dockerSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+  const host = describeDockerHost(env)
+  return host.startsWith('unix://') ? host.slice('unix://'.length) : DEFAULT_DOCKER_SOCKET
+}
+
+export function isNotFound(error: unknown): boolean {
+  return (error as {statusCode?: number}).statusCode === 404
+}
+
+export function isConflict(error: unknown): boolean {
+  return (error as {statusCode?: number}).statusCode === 409
+}
+
+/** How people know a container: its name without Docker's leading slash, else its short ID. */
+export function displayName(container: Pick<ContainerSummary, 'Id' | 'Names'>): string {
+  return container.Names[0]?.replace(/^\//, '') ?? container.Id.slice(0, 12)
 }
 
 /** The first host address of an IPv4 subnet: where Docker puts a bridge's gateway unless told otherwise. */
@@ -48,32 +60,8 @@ export function firstHost(subnet: string): string | undefined {
   return [24, 16, 8, 0].map((shift) => Math.floor(first / 2 ** shift) % 256).join('.')
 }
 
-/**
- * The default bridge's gateway: the address highway's listeners bind to on this host. Engines
- * before 23 leave Gateway out of the default bridge's IPAM config; Docker then uses the subnet's
- * first address.
- */
-export async function bridgeGateway(docker: Docker): Promise<string> {
-  const network = (await docker.getNetwork('bridge').inspect()) as {IPAM?: {Config?: Array<{Gateway?: string; Subnet?: string}>}}
-  const configs = network.IPAM?.Config ?? []
-  const gateway =
-    configs.find((config) => config.Gateway)?.Gateway ?? configs.map((config) => (config.Subnet ? firstHost(config.Subnet) : undefined)).find(Boolean)
-  if (!gateway) {
-    throw new UserError('the docker "bridge" network has no gateway address', {
-      suggestion: 'pass --bridge-ip with the address containers use to reach this host',
-    })
-  }
-  return gateway
-}
-
-export interface HostIdentity {
-  id: string
-  name: string
-}
-
-/** The engine's own ID names this host in etcd: stable across restarts, distinct per engine. */
-export async function hostIdentity(docker: Docker): Promise<HostIdentity> {
-  const info = (await docker.info()) as {ID?: string; Name?: string}
+/** The engine's ID, made safe for an etcd key: stable across restarts, distinct per engine. */
+export function identityFromInfo(info: {ID?: string; Name?: string}): HostIdentity {
   const id = (info.ID ?? info.Name ?? 'unknown')
     .replaceAll(/[^A-Za-z0-9]/g, '')
     .slice(0, 16)
@@ -81,24 +69,183 @@ export async function hostIdentity(docker: Docker): Promise<HostIdentity> {
   return {id: id || 'unknown', name: info.Name ?? id}
 }
 
-export async function listManaged(docker: Docker, component?: Component): Promise<Docker.ContainerInfo[]> {
-  const label = component ? [`${COMPONENT}=${component}`] : [`${MANAGED}=true`]
-  return docker.listContainers({all: true, filters: {label}})
+/**
+ * The default bridge's gateway. Engines before 23 leave Gateway out of the default bridge's IPAM
+ * config; Docker then uses the subnet's first address.
+ */
+export function gatewayFromNetwork(network: {IPAM?: {Config?: Array<{Gateway?: string; Subnet?: string}>}}): string | undefined {
+  const configs = network.IPAM?.Config ?? []
+  return configs.find((config) => config.Gateway)?.Gateway ?? configs.map((config) => (config.Subnet ? firstHost(config.Subnet) : undefined)).find(Boolean)
 }
 
-export function isNotFound(error: unknown): boolean {
-  return (error as {statusCode?: number}).statusCode === 404
-}
-
-export function isConflict(error: unknown): boolean {
-  return (error as {statusCode?: number}).statusCode === 409
-}
-
-/** Removes a container, treating "already gone" as done. */
-export async function removeContainer(docker: Docker, id: string): Promise<void> {
+/** Resolves to null on 404, so "gone" is an answer rather than an exception for every caller. */
+async function unlessNotFound<T>(request: Promise<T>): Promise<T | null> {
   try {
-    await docker.getContainer(id).remove({force: true, v: false})
+    return await request
   } catch (error) {
-    if (!isNotFound(error) && !isConflict(error)) throw error
+    if (isNotFound(error)) return null
+    throw error
+  }
+}
+
+class DockerodeEngine implements EngineClient {
+  readonly address: string
+  readonly socketPath: string
+
+  constructor(
+    private readonly api: Docker,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
+    this.address = describeDockerHost(env)
+    this.socketPath = dockerSocketPath(env)
+  }
+
+  async assertReachable(): Promise<void> {
+    try {
+      await this.api.ping()
+    } catch (error) {
+      const detail = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+      throw new UserError(`cannot reach the Docker engine at ${this.address} (${detail})`, {
+        suggestion: this.env.DOCKER_HOST
+          ? 'check that DOCKER_HOST points at a running engine, or unset it to use the local socket'
+          : 'start Docker (for example `sudo systemctl start docker` or `sudo dockerd &`) and try again',
+        cause: error,
+      })
+    }
+  }
+
+  async identity(): Promise<HostIdentity> {
+    return identityFromInfo((await this.api.info()) as {ID?: string; Name?: string})
+  }
+
+  async bridgeGateway(): Promise<string> {
+    const gateway = gatewayFromNetwork(await this.api.getNetwork('bridge').inspect())
+    if (!gateway) {
+      throw new UserError('the docker "bridge" network has no gateway address', {
+        suggestion: 'pass --bridge-ip with the address containers use to reach this host',
+      })
+    }
+    return gateway
+  }
+}
+
+class DockerodeContainers implements ContainerClient {
+  constructor(private readonly api: Docker) {}
+
+  list(labels: string[]): Promise<ContainerSummary[]> {
+    return this.api.listContainers({all: true, filters: {label: labels}})
+  }
+
+  listRunning(): Promise<ContainerSummary[]> {
+    return this.api.listContainers()
+  }
+
+  inspect(id: string): Promise<ContainerDetails | null> {
+    return unlessNotFound(this.api.getContainer(id).inspect())
+  }
+
+  async create(spec: ContainerSpec & {name: string}): Promise<string> {
+    return (await this.api.createContainer(spec)).id
+  }
+
+  async start(id: string): Promise<void> {
+    await this.api.getContainer(id).start()
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.api.getContainer(id).remove({force: true, v: false})
+    } catch (error) {
+      // 409: a removal already in progress, which ends the same way.
+      if (!isNotFound(error) && !isConflict(error)) throw error
+    }
+  }
+}
+
+class DockerodeVolumes implements VolumeClient {
+  constructor(private readonly api: Docker) {}
+
+  async labels(name: string): Promise<Record<string, string> | null> {
+    const volume = await unlessNotFound(this.api.getVolume(name).inspect())
+    return volume ? (volume.Labels ?? {}) : null
+  }
+
+  async create(name: string, labels: Record<string, string>): Promise<void> {
+    await this.api.createVolume({Labels: labels, Name: name})
+  }
+
+  async remove(name: string): Promise<void> {
+    await unlessNotFound(this.api.getVolume(name).remove())
+  }
+}
+
+class DockerodeImages implements ImageClient {
+  constructor(private readonly api: Docker) {}
+
+  async exists(reference: string): Promise<boolean> {
+    return (await unlessNotFound(this.api.getImage(reference).inspect())) !== null
+  }
+
+  async pull(reference: string, onLine: (text: string) => void): Promise<void> {
+    await followStream(await this.api.pull(reference), onLine)
+  }
+
+  async build(request: BuildRequest, onLine: (text: string) => void): Promise<void> {
+    const stream = await this.api.buildImage(
+      {context: request.context, src: request.files},
+      {buildargs: request.buildArgs, labels: request.labels, rm: true, t: request.tag},
+    )
+    await followStream(stream, onLine)
+  }
+}
+
+class DockerodeEvents implements EventClient {
+  constructor(private readonly api: Docker) {}
+
+  async containers(label: string, onEvent: (event: ContainerEvent) => void, onEnd: (error?: Error) => void): Promise<EventSubscription> {
+    const stream = (await this.api.getEvents({filters: {label: [label], type: ['container']}})) as NodeJS.ReadableStream & {destroy?: () => void}
+    let ended = false
+    const end = (error?: Error) => {
+      if (ended) return
+      ended = true
+      onEnd(error)
+    }
+    eachLine(stream, (line) => {
+      const event = parseEvent(line)
+      if (event) onEvent(event)
+    })
+    stream.on('end', () => end())
+    stream.on('error', (error: Error) => end(error))
+    return {
+      close: () => {
+        ended = true
+        stream.destroy?.()
+      },
+    }
+  }
+}
+
+/** One line of Docker's event stream, or null for anything that is not a container event with an ID. */
+export function parseEvent(line: string): ContainerEvent | null {
+  let event: {Action?: string; id?: string; Actor?: {ID?: string}}
+  try {
+    event = JSON.parse(line)
+  } catch {
+    return null
+  }
+  const id = event.Actor?.ID ?? event.id
+  if (!id || !event.Action) return null
+  return {action: event.Action.split(':')[0], id}
+}
+
+/** The real engine behind highway's interfaces. Build it once per process (see src/clients.ts). */
+export function createDockerClient(env: NodeJS.ProcessEnv = process.env): DockerClient {
+  const api = new Docker({timeout: REQUEST_TIMEOUT_MS, version: API_VERSION})
+  return {
+    containers: new DockerodeContainers(api),
+    engine: new DockerodeEngine(api, env),
+    events: new DockerodeEvents(new Docker({version: API_VERSION})),
+    images: new DockerodeImages(api),
+    volumes: new DockerodeVolumes(api),
   }
 }

@@ -1,12 +1,10 @@
-import type Docker from 'dockerode'
 import {createHash} from 'node:crypto'
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join, relative} from 'node:path'
 import {UserError} from '../core/errors.js'
 import {PACKAGE_ROOT, VERSION} from '../core/package-info.js'
 import {MANAGED} from '../core/labels.js'
-import {isNotFound} from './client.js'
-import {eachLine} from './lines.js'
+import type {ImageClient} from './types.js'
 
 /** The build context `npm run build` writes: Dockerfile, the bundled agent and etcd3's protos. */
 export const IMAGE_CONTEXT = join(PACKAGE_ROOT, 'dist', 'agent-image')
@@ -32,57 +30,11 @@ export function imageTag(baseImage: string, context = IMAGE_CONTEXT): string {
   return `${IMAGE_REPOSITORY}:${VERSION}-${hash.digest('hex').slice(0, 10)}`
 }
 
-export async function imageExists(docker: Docker, name: string): Promise<boolean> {
-  try {
-    await docker.getImage(name).inspect()
-    return true
-  } catch (error) {
-    if (isNotFound(error)) return false
-    throw error
-  }
-}
-
-interface ProgressLine {
-  stream?: string
-  status?: string
-  error?: string
-  errorDetail?: {message?: string}
-}
-
-/**
- * Reads a build or pull stream to its end, failing on the first line that carries an error:
- * docker-modem's followProgress reports success even then.
- */
-export function followStream(stream: NodeJS.ReadableStream, onLine: (text: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let failure: Error | undefined
-    // Registered before the 'end' listener below, so the last line is seen before the verdict.
-    eachLine(stream, (raw) => {
-      let line: ProgressLine
-      try {
-        line = JSON.parse(raw) as ProgressLine
-      } catch {
-        return
-      }
-      if (line.error || line.errorDetail) {
-        failure ??= new Error((line.errorDetail?.message ?? line.error ?? 'unknown error').trim())
-      }
-      const text = (line.stream ?? line.status ?? '').trim()
-      if (text) onLine(text)
-    })
-    stream.on('error', reject)
-    stream.on('end', () => {
-      if (failure) reject(failure)
-      else resolve()
-    })
-  })
-}
-
-async function ensureBaseImage(docker: Docker, baseImage: string, onLine: (text: string) => void): Promise<void> {
-  if (await imageExists(docker, baseImage)) return
+async function ensureBaseImage(images: ImageClient, baseImage: string, onLine: (text: string) => void): Promise<void> {
+  if (await images.exists(baseImage)) return
   try {
     onLine(`pulling ${baseImage}`)
-    await followStream(await docker.pull(baseImage), onLine)
+    await images.pull(baseImage, onLine)
   } catch (error) {
     throw new UserError(`base image ${baseImage} is not on this engine and could not be pulled (${(error as Error).message.trim()})`, {
       suggestion: `build it locally (for example \`debootstrap --variant=minbase trixie DIR && tar -C DIR -c . | docker import - ${baseImage}\`) or pass --base-image`,
@@ -92,16 +44,19 @@ async function ensureBaseImage(docker: Docker, baseImage: string, onLine: (text:
 }
 
 /** Builds the infrastructure image unless this exact one exists; returns its tag. */
-export async function ensureInfraImage(docker: Docker, baseImage: string, onLine: (text: string) => void = () => {}): Promise<string> {
+export async function ensureInfraImage(images: ImageClient, baseImage: string, onLine: (text: string) => void = () => {}): Promise<string> {
   const tag = imageTag(baseImage)
-  if (await imageExists(docker, tag)) return tag
-  await ensureBaseImage(docker, baseImage, onLine)
-  const stream = await docker.buildImage(
-    {context: IMAGE_CONTEXT, src: files(IMAGE_CONTEXT).map((file) => relative(IMAGE_CONTEXT, file))},
-    {buildargs: {BASE: baseImage}, labels: {[MANAGED]: 'true'}, rm: true, t: tag},
-  )
+  if (await images.exists(tag)) return tag
+  await ensureBaseImage(images, baseImage, onLine)
+  const request = {
+    buildArgs: {BASE: baseImage},
+    context: IMAGE_CONTEXT,
+    files: files(IMAGE_CONTEXT).map((file) => relative(IMAGE_CONTEXT, file)),
+    labels: {[MANAGED]: 'true'},
+    tag,
+  }
   try {
-    await followStream(stream, onLine)
+    await images.build(request, onLine)
   } catch (error) {
     throw new UserError(`building ${tag} failed: ${(error as Error).message}`, {cause: error})
   }

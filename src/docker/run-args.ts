@@ -1,6 +1,6 @@
 import {UserError} from '../core/errors.js'
-import {PORTS, SERVICE} from '../core/labels.js'
-import {assertDomain, assertIPv4, assertServiceName, isPort} from '../core/validate.js'
+import {SERVICE, SERVICE_PORTS} from '../core/labels.js'
+import {assertIPv4, assertServiceName, isPort} from '../core/validate.js'
 
 /*
  * `highway run` hands its argv to the docker CLI nearly untouched, so it must split that argv
@@ -159,9 +159,6 @@ export interface ParsedRun {
   command: string[]
   name?: string
   detach: boolean
-  rm: boolean
-  interactive: boolean
-  tty: boolean
   /** Each -p/--publish value, with the index in `flags` of the token holding the value. */
   publish: Array<{spec: string; tokenIndex: number; attached: 'separate' | 'equals' | 'short'}>
   /** true when --help appears before IMAGE (then highway shows its own help). */
@@ -198,18 +195,12 @@ export function parseRunArgs(argv: string[]): ParsedRun {
     image: '',
     command: [],
     detach: false,
-    rm: false,
-    interactive: false,
-    tty: false,
     publish: [],
     help: false,
   }
 
   const setBool = (long: string, value: boolean): void => {
     if (long === 'detach') parsed.detach = value
-    else if (long === 'rm') parsed.rm = value
-    else if (long === 'interactive') parsed.interactive = value
-    else if (long === 'tty') parsed.tty = value
     else if (long === 'help') parsed.help = value
   }
   const setValue = (long: string, value: string, tokenIndex: number, attached: Attached): void => {
@@ -295,8 +286,6 @@ export function parseRunArgs(argv: string[]): ParsedRun {
 
 export interface Rewrite {
   bridgeIp: string
-  /** When set, containers also search this domain, so a bare service name resolves. */
-  domain?: string
 }
 
 export interface ServicePort {
@@ -413,10 +402,9 @@ export function dockerRunArgv(parsed: ParsedRun, rewrite: Rewrite): string[] {
   const bridgeIp = assertIPv4(rewrite.bridgeIp, 'bridge address')
 
   const argv = ['run', '--dns', bridgeIp]
-  if (rewrite.domain !== undefined) argv.push('--dns-search', assertDomain(rewrite.domain))
   if (parsed.name !== undefined && parsed.publish.length > 0) {
     const ports = servicePorts(parsed).map((p) => `${p.containerPort}/${p.protocol}`)
-    argv.push('--label', `${SERVICE}=${parsed.name}`, '--label', `${PORTS}=${ports.join(',')}`)
+    argv.push('--label', `${SERVICE}=${parsed.name}`, '--label', `${SERVICE_PORTS}=${ports.join(',')}`)
   }
 
   const flags = [...parsed.flags]

@@ -1,9 +1,10 @@
-import type Docker from 'dockerode'
 import {createHash} from 'node:crypto'
 import {dnsCommand} from '../dns/dnsmasq.js'
 import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
-import {PORTS, type Settings} from '../core/types.js'
+import {etcdEndpoints, etcdUrl} from '../core/settings.js'
+import {INFRA_PORTS, type Settings} from '../core/types.js'
+import type {ContainerSpec} from '../docker/types.js'
 
 export const ETCD_VOLUME = 'highway-etcd-data'
 /** Runtime state shared by the proxy and the agent: rendered config, route maps, master socket. */
@@ -17,7 +18,7 @@ export interface ComponentSpec {
   volumes: string[]
   /** Ports bound on the bridge IP, for the "port taken" message. */
   ports: Array<{port: number; protocol: 'tcp' | 'udp'}>
-  create: Docker.ContainerCreateOptions
+  create: ContainerSpec & {name: string}
 }
 
 export interface SpecContext {
@@ -27,15 +28,7 @@ export interface SpecContext {
   dockerSocket: string
 }
 
-export function etcdUrl(settings: Settings): string {
-  return `http://${settings.bridgeIp}:${PORTS.etcd}`
-}
-
-export function etcdEndpoints(settings: Settings): string[] {
-  return settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints : [etcdUrl(settings)]
-}
-
-function publish(bridgeIp: string, ports: ComponentSpec['ports']): Docker.HostConfig['PortBindings'] {
+function publish(bridgeIp: string, ports: ComponentSpec['ports']): NonNullable<ContainerSpec['HostConfig']>['PortBindings'] {
   return Object.fromEntries(ports.map(({port, protocol}) => [`${port}/${protocol}`, [{HostIp: bridgeIp, HostPort: String(port)}]]))
 }
 
@@ -51,7 +44,7 @@ function container(
   },
 ): ComponentSpec {
   const ports = options.ports ?? []
-  const create: Docker.ContainerCreateOptions = {
+  const create: ContainerSpec = {
     Image: context.image,
     Cmd: options.cmd,
     Env: options.env,
@@ -91,7 +84,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           '--name=highway',
           '--data-dir=/var/lib/etcd/data',
           // 0.0.0.0 inside the container's own namespace; published only on the bridge IP.
-          `--listen-client-urls=http://0.0.0.0:${PORTS.etcd}`,
+          `--listen-client-urls=http://0.0.0.0:${INFRA_PORTS.etcd}`,
           `--advertise-client-urls=${etcdUrl(settings)}`,
           '--listen-peer-urls=http://127.0.0.1:2380',
           '--initial-advertise-peer-urls=http://127.0.0.1:2380',
@@ -103,7 +96,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           '--auto-compaction-retention=1h',
           '--log-level=warn',
         ],
-        ports: [{port: PORTS.etcd, protocol: 'tcp'}],
+        ports: [{port: INFRA_PORTS.etcd, protocol: 'tcp'}],
       }),
     )
   }
@@ -120,13 +113,13 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           `exec haproxy -W -db -S ${MASTER_SOCKET},mode,600 -f ${CONFIG_PATH}`,
       ],
       env: [`HIGHWAY_INITIAL_CONFIG=${initial.config}`],
-      ports: [{port: PORTS.http, protocol: 'tcp'}],
+      ports: [{port: INFRA_PORTS.http, protocol: 'tcp'}],
     }),
     container('dns', context, {
       cmd: dnsCommand({bridgeIp: settings.bridgeIp, domain: settings.domain, upstreams: settings.upstreamDns}),
       ports: [
-        {port: PORTS.dns, protocol: 'udp'},
-        {port: PORTS.dns, protocol: 'tcp'},
+        {port: INFRA_PORTS.dns, protocol: 'udp'},
+        {port: INFRA_PORTS.dns, protocol: 'tcp'},
       ],
     }),
     container('agent', context, {

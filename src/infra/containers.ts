@@ -1,51 +1,47 @@
-import type Docker from 'dockerode'
 import {UserError} from '../core/errors.js'
-import {COMPONENT, MANAGED, SPEC} from '../core/labels.js'
-import {isNotFound, listManaged, removeContainer} from '../docker/client.js'
+import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
+import {displayName} from '../docker/client.js'
+import type {ContainerSummary, DockerClient} from '../docker/types.js'
 import type {ComponentSpec} from './components.js'
 
 export type EnsureOutcome = 'created' | 'recreated' | 'started' | 'unchanged'
+
+/** highway's infrastructure containers, found by label (never by name alone), one component or all. */
+export function listManaged(docker: DockerClient, component?: Component): Promise<ContainerSummary[]> {
+  return docker.containers.list(component ? [`${MANAGED}=true`, `${COMPONENT}=${component}`] : [`${MANAGED}=true`])
+}
 
 /** What one `up` created, so a failure or Ctrl-C removes exactly that and nothing else. */
 export class CreatedThisRun {
   readonly containers: string[] = []
   readonly volumes: string[] = []
 
-  async rollback(docker: Docker): Promise<void> {
-    for (const id of this.containers.reverse()) await removeContainer(docker, id)
-    for (const name of this.volumes)
-      await docker
-        .getVolume(name)
-        .remove()
-        .catch(() => {})
+  async rollback(docker: DockerClient): Promise<void> {
+    for (const id of this.containers.reverse()) await docker.containers.remove(id)
+    for (const name of this.volumes) await docker.volumes.remove(name).catch(() => {})
     this.containers.length = 0
     this.volumes.length = 0
   }
 }
 
-export async function ensureVolume(docker: Docker, name: string, created: CreatedThisRun): Promise<void> {
-  try {
-    await docker.getVolume(name).inspect()
-  } catch (error) {
-    if (!isNotFound(error)) throw error
-    await docker.createVolume({Labels: {[MANAGED]: 'true'}, Name: name})
-    created.volumes.push(name)
-  }
+export async function ensureVolume(docker: DockerClient, name: string, created: CreatedThisRun): Promise<void> {
+  if ((await docker.volumes.labels(name)) !== null) return
+  await docker.volumes.create(name, {[MANAGED]: 'true'})
+  created.volumes.push(name)
 }
 
 /** Names what holds a port on the bridge IP: another container when Docker knows, else a host process. */
-async function portHolder(docker: Docker, bridgeIp: string, port: number, protocol: string): Promise<string> {
-  const containers = await docker.listContainers()
-  const holder = containers.find((container) =>
+async function portHolder(docker: DockerClient, bridgeIp: string, port: number, protocol: string): Promise<string> {
+  const holder = (await docker.containers.listRunning()).find((container) =>
     container.Ports.some((binding) => binding.PublicPort === port && binding.Type === protocol && (binding.IP === bridgeIp || binding.IP === '0.0.0.0')),
   )
-  if (holder) return `container ${holder.Names[0]?.replace(/^\//, '') ?? holder.Id.slice(0, 12)} (${holder.Image})`
+  if (holder) return `container ${displayName(holder)} (${holder.Image})`
   return `another process on this host (see \`ss -lnp 'sport = :${port}'\`)`
 }
 
-async function start(docker: Docker, spec: ComponentSpec, id: string): Promise<void> {
+async function start(docker: DockerClient, spec: ComponentSpec, id: string): Promise<void> {
   try {
-    await docker.getContainer(id).start()
+    await docker.containers.start(id)
   } catch (error) {
     const message = (error as Error).message
     if (/port is already allocated|address already in use|bind: /i.test(message)) {
@@ -65,28 +61,24 @@ async function start(docker: Docker, spec: ComponentSpec, id: string): Promise<v
  * Brings one component to its spec: nothing when it already runs that spec, a start when it is
  * stopped, a new container when it is missing or its spec changed.
  */
-export async function ensureContainer(docker: Docker, spec: ComponentSpec, created: CreatedThisRun): Promise<EnsureOutcome> {
-  const existing = (await listManaged(docker, spec.component)).filter((container) => container.Labels[MANAGED] === 'true')
+export async function ensureContainer(docker: DockerClient, spec: ComponentSpec, created: CreatedThisRun): Promise<EnsureOutcome> {
+  const existing = await listManaged(docker, spec.component)
   const wanted = spec.create.Labels?.[SPEC]
   const current = existing.find((container) => container.Labels[SPEC] === wanted)
-  for (const stale of existing.filter((container) => container !== current)) await removeContainer(docker, stale.Id)
+  for (const stale of existing.filter((container) => container !== current)) await docker.containers.remove(stale.Id)
   if (current) {
     if (current.State === 'running') return 'unchanged'
     await start(docker, spec, current.Id)
     return 'started'
   }
-  try {
-    const other = await docker.getContainer(spec.name).inspect()
-    if (other.Config.Labels?.[COMPONENT] !== spec.component) {
-      throw new UserError(`a container named ${spec.name} exists and is not highway's`, {
-        suggestion: `rename or remove it (\`docker rm -f ${spec.name}\`) and run \`highway up\` again`,
-      })
-    }
-  } catch (error) {
-    if (!isNotFound(error)) throw error
+  const other = await docker.containers.inspect(spec.name)
+  if (other && other.Config.Labels?.[COMPONENT] !== spec.component) {
+    throw new UserError(`a container named ${spec.name} exists and is not highway's`, {
+      suggestion: `rename or remove it (\`docker rm -f ${spec.name}\`) and run \`highway up\` again`,
+    })
   }
-  const container = await docker.createContainer(spec.create)
-  created.containers.push(container.id)
-  await start(docker, spec, container.id)
+  const id = await docker.containers.create(spec.create)
+  created.containers.push(id)
+  await start(docker, spec, id)
   return existing.length > 0 ? 'recreated' : 'created'
 }

@@ -1,7 +1,8 @@
-import type Docker from 'dockerode'
 import {MANAGED} from '../core/labels.js'
-import {isNotFound, listManaged, removeContainer} from '../docker/client.js'
+import {displayName} from '../docker/client.js'
+import type {DockerClient} from '../docker/types.js'
 import {ETCD_VOLUME, PROXY_VOLUME} from './components.js'
+import {listManaged} from './containers.js'
 
 export interface DownResult {
   containers: string[]
@@ -12,22 +13,16 @@ export interface DownResult {
  * Removes highway's containers, found by label (never by name alone, so a user's container called
  * highway-proxy survives). The proxy's runtime volume goes too; etcd's data only with `purge`.
  */
-export async function runDown(docker: Docker, options: {purge: boolean}): Promise<DownResult> {
+export async function runDown(docker: DockerClient, options: {purge: boolean}): Promise<DownResult> {
   const result: DownResult = {containers: [], volumes: []}
   for (const container of await listManaged(docker)) {
-    await removeContainer(docker, container.Id)
-    result.containers.push(container.Names[0]?.replace(/^\//, '') ?? container.Id.slice(0, 12))
+    await docker.containers.remove(container.Id)
+    result.containers.push(displayName(container))
   }
-  const volumes = options.purge ? [PROXY_VOLUME, ETCD_VOLUME] : [PROXY_VOLUME]
-  for (const name of volumes) {
-    try {
-      const volume = await docker.getVolume(name).inspect()
-      if (volume.Labels?.[MANAGED] !== 'true') continue
-      await docker.getVolume(name).remove()
-      result.volumes.push(name)
-    } catch (error) {
-      if (!isNotFound(error)) throw error
-    }
+  for (const name of options.purge ? [PROXY_VOLUME, ETCD_VOLUME] : [PROXY_VOLUME]) {
+    if ((await docker.volumes.labels(name))?.[MANAGED] !== 'true') continue
+    await docker.volumes.remove(name)
+    result.volumes.push(name)
   }
   return result
 }

@@ -1,16 +1,20 @@
-import type Docker from 'dockerode'
+import type {Clients} from '../clients.js'
 import {COMPONENTS, type Component} from '../core/labels.js'
+import {etcdEndpoints} from '../core/settings.js'
 import type {AgentReport, Settings} from '../core/types.js'
-import {listManaged} from '../docker/client.js'
-import {Registry} from '../registry/etcd.js'
-import {etcdEndpoints, etcdUrl} from './components.js'
-import {probeDns, probeEtcd, probeProxy} from './probes.js'
+import {displayName} from '../docker/client.js'
+import {probeProxy} from '../proxy/client.js'
+import {listManaged} from './containers.js'
+import {probeDns, probeEtcd} from './probes.js'
 
 export interface ComponentStatus {
   component: Component
   container: string | null
   state: string
+  /** What a real request to it saw (for the agent, its own report), in a few words. */
   health: string
+  /** False when the component is missing, not running, or its request failed. */
+  ok: boolean
   address: string
   image: string | null
 }
@@ -22,62 +26,62 @@ export interface Status {
   agent: (AgentReport & {reportAgeMs: number}) | null
 }
 
-async function health(probe: () => Promise<string>): Promise<string> {
+async function health(probe: () => Promise<string>): Promise<{health: string; ok: boolean}> {
   try {
-    return await probe()
+    return {health: await probe(), ok: true}
   } catch (error) {
-    return `failing: ${(error as Error).message}`
+    return {health: `failing: ${(error as Error).message}`, ok: false}
+  }
+}
+
+function agentHealth(agent: AgentReport | null): {health: string; ok: boolean} {
+  if (!agent) return {health: 'no report in etcd', ok: false}
+  const connected = (yes: boolean) => (yes ? 'connected' : 'DISCONNECTED')
+  return {
+    health: `docker ${connected(agent.dockerConnected)}, etcd ${connected(agent.etcdConnected)}, ${agent.routes} routes, last reconcile ${agent.lastReconcileAt ?? 'never'}`,
+    ok: agent.dockerConnected && agent.etcdConnected,
   }
 }
 
 /** Each component's container state and the answer to one real request, plus the agent's own report. */
-export async function collectStatus(docker: Docker, settings: Settings, hostId: string): Promise<Status> {
+export async function collectStatus(clients: Clients, settings: Settings): Promise<Status> {
+  const docker = await clients.docker()
+  const endpoints = etcdEndpoints(settings)
   const addresses: Record<Component, string> = {
     agent: 'docker socket',
     dns: `${settings.bridgeIp}:53`,
-    etcd: etcdEndpoints(settings).join(','),
+    etcd: endpoints.join(','),
     proxy: `${settings.bridgeIp}:80`,
   }
-  const probes: Record<Component, () => Promise<string>> = {
-    agent: async () => 'see agent report',
+  const probes: Record<Exclude<Component, 'agent'>, () => Promise<string>> = {
     dns: () => probeDns(settings.bridgeIp, settings.domain),
-    etcd: () => probeEtcd(settings.etcdEndpoints[0] ?? etcdUrl(settings)),
+    etcd: () => probeEtcd(endpoints[0]),
     proxy: () => probeProxy(settings.bridgeIp),
   }
   const components = await Promise.all(
     COMPONENTS.map(async (component): Promise<ComponentStatus> => {
       const [container] = await listManaged(docker, component)
       const external = component === 'etcd' && settings.etcdEndpoints.length > 0
-      if (!container && !external) {
-        return {address: addresses[component], component, container: null, health: 'not running', image: null, state: 'missing'}
-      }
-      return {
-        address: addresses[component],
-        component,
-        container: container?.Names[0]?.replace(/^\//, '') ?? null,
-        health: container?.State === 'running' || external ? await health(probes[component]) : 'not running',
-        image: container?.Image ?? null,
-        state: container?.State ?? 'external',
-      }
+      const base = {address: addresses[component], component, container: container ? displayName(container) : null, image: container?.Image ?? null}
+      if (!container && !external) return {...base, health: 'not running', ok: false, state: 'missing'}
+      const running = container?.State === 'running' || external
+      const answer = !running ? {health: 'not running', ok: false} : component === 'agent' ? {health: '', ok: true} : await health(probes[component])
+      return {...base, ...answer, state: container?.State ?? 'external'}
     }),
   )
   let agent: Status['agent'] = null
-  if (components.find((status) => status.component === 'etcd')?.health === 'healthy') {
-    const registry = new Registry({callTimeout: 2000, endpoints: etcdEndpoints(settings)})
-    try {
-      const report = (await registry.listAgents()).find((candidate) => candidate.hostId === hostId)
-      if (report) agent = {...report, reportAgeMs: report.lastReconcileAt ? Date.now() - Date.parse(report.lastReconcileAt) : -1}
-    } catch {
-      agent = null
-    } finally {
-      registry.close()
-    }
+  if (components.find((status) => status.component === 'etcd')?.ok) {
+    const [identity, reports] = await Promise.all([
+      docker.engine.identity(),
+      clients
+        .registry(settings)
+        .listAgents()
+        .catch(() => []),
+    ])
+    const report = reports.find((candidate) => candidate.hostId === identity.id)
+    if (report) agent = {...report, reportAgeMs: report.lastReconcileAt ? Date.now() - Date.parse(report.lastReconcileAt) : -1}
   }
   const agentStatus = components.find((status) => status.component === 'agent')!
-  if (agentStatus.state === 'running') {
-    agentStatus.health = agent
-      ? `docker ${agent.dockerConnected ? 'connected' : 'DISCONNECTED'}, etcd ${agent.etcdConnected ? 'connected' : 'DISCONNECTED'}, ${agent.routes} routes, last reconcile ${agent.lastReconcileAt ?? 'never'}`
-      : 'no report in etcd'
-  }
+  if (agentStatus.state === 'running') Object.assign(agentStatus, agentHealth(agent))
   return {agent, bridgeIp: settings.bridgeIp, components, domain: settings.domain}
 }

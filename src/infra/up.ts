@@ -1,28 +1,62 @@
-import type Docker from 'dockerode'
 import {Listr, type ListrTask} from 'listr2'
+import type {Clients} from '../clients.js'
+import {UserError} from '../core/errors.js'
 import type {Component} from '../core/labels.js'
+import {etcdUrl, loadSettings, saveSettings} from '../core/settings.js'
 import type {Settings} from '../core/types.js'
+import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
 import {ensureInfraImage} from '../docker/image.js'
-import {Registry} from '../registry/etcd.js'
-import {componentSpecs, etcdEndpoints, etcdUrl, type ComponentSpec} from './components.js'
+import type {DockerClient} from '../docker/types.js'
+import {probeProxy} from '../proxy/client.js'
+import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
+import {componentSpecs, type ComponentSpec} from './components.js'
 import {CreatedThisRun, ensureContainer, ensureVolume, type EnsureOutcome} from './containers.js'
-import {probeDns, probeEtcd, probeProxy} from './probes.js'
+import {probeDns, probeEtcd} from './probes.js'
 
-export interface UpContext {
-  docker: Docker
+/** What the user asked of `up`; anything unset comes from the saved settings, then the defaults. */
+export interface UpRequest {
+  domain?: string
+  bridgeIp?: string
+  baseImage?: string
+  upstreamDns?: string[]
+  etcd?: string[]
+}
+
+export interface UpResult {
   settings: Settings
-  hostId: string
-  dockerSocket: string
-  signal: AbortSignal
-  created: CreatedThisRun
-  /** Per component, what this run did; read by the command for its summary. */
+  image: string
+  /** Per component, what this run did to it. */
   outcomes: Partial<Record<Component, EnsureOutcome>>
-  image?: string
+  /** dns-setup's runtime-only settings, checked (and put back where allowed). */
+  resolver: RuntimeCheck
 }
 
 /** How long each component may take to answer before `up` gives up and names it. */
 export const READY_TIMEOUT_MS: Record<Component, number> = {agent: 30_000, dns: 15_000, etcd: 30_000, proxy: 15_000}
+
+/** Everything `up` is told, checked before Docker is touched: bad input creates nothing. */
+export function validateRequest(request: UpRequest, saved: Settings): Omit<Settings, 'bridgeIp'> & {bridgeIp?: string} {
+  const domain = assertDomain(request.domain ?? saved.domain)
+  const bridgeIp = request.bridgeIp === undefined ? undefined : assertIPv4(request.bridgeIp, '--bridge-ip')
+  const upstreamDns = (request.upstreamDns ?? saved.upstreamDns).map((server) => assertIPv4(server, '--upstream-dns'))
+  const etcdEndpoints = request.etcd ?? saved.etcdEndpoints
+  for (const endpoint of etcdEndpoints) {
+    if (!/^https?:\/\/[^\s/]+$/.test(endpoint)) throw new UserError(`invalid --etcd endpoint "${endpoint}": expected a URL such as http://10.0.0.5:2379`)
+  }
+  return {baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, upstreamDns}
+}
+
+interface UpContext {
+  clients: Clients
+  docker: DockerClient
+  settings: Settings
+  hostId: string
+  signal: AbortSignal
+  created: CreatedThisRun
+  outcomes: UpResult['outcomes']
+  image?: string
+}
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason)
@@ -37,21 +71,17 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  * The agent's report is held by its lease, so its presence means the agent is alive; a new agent
  * must also have finished a reconcile since it was started.
  */
-async function agentReady(context: UpContext, since: number): Promise<string> {
+function agentReady(context: UpContext, since: number): Promise<string> {
   const fresh = context.outcomes.agent !== 'unchanged'
-  const registry = new Registry({callTimeout: 2000, endpoints: etcdEndpoints(context.settings)})
-  try {
-    return await waitFor(
-      async () => {
-        const report = (await registry.listAgents()).find((agent) => agent.hostId === context.hostId)
-        if (report?.lastReconcileAt && (!fresh || Date.parse(report.lastReconcileAt) >= since - 1000)) return `${report.routes} routes`
-        return undefined
-      },
-      {interval: 200, message: 'the route agent did not report a reconcile to etcd', signal: context.signal, timeout: READY_TIMEOUT_MS.agent},
-    )
-  } finally {
-    registry.close()
-  }
+  const registry = context.clients.registry(context.settings)
+  return waitFor(
+    async () => {
+      const report = (await registry.listAgents()).find((agent) => agent.hostId === context.hostId)
+      if (report?.lastReconcileAt && (!fresh || Date.parse(report.lastReconcileAt) >= since - 1000)) return `${report.routes} routes`
+      return undefined
+    },
+    {interval: 200, message: 'the route agent did not report a reconcile to etcd', signal: context.signal, timeout: READY_TIMEOUT_MS.agent},
+  )
 }
 
 function readiness(context: UpContext, component: Component, since: number): Promise<string> {
@@ -95,16 +125,15 @@ function componentTask(spec: ComponentSpec): ListrTask<UpContext> {
 /**
  * The steps of `highway up`, in order: image, then each component started and waited for until it
  * answers a real request. Progress goes through listr2 (plain lines when not on a TTY); its own
- * SIGINT handler is off because Ctrl-C must remove what this run created (the command does that).
+ * SIGINT handler is off because Ctrl-C (an abort of `signal`) must remove what this run created.
  */
-export async function runUp(context: UpContext): Promise<void> {
-  const specsFor = (image: string) => componentSpecs({dockerSocket: context.dockerSocket, image, settings: context.settings})
+async function bringUp(context: UpContext): Promise<void> {
   const tasks = new Listr<UpContext>(
     [
       {
         task: async (ctx, task) => {
           ctx.image = await abortable(
-            ensureInfraImage(ctx.docker, ctx.settings.baseImage, (line) => (task.output = line)),
+            ensureInfraImage(ctx.docker.images, ctx.settings.baseImage, (line) => (task.output = line)),
             ctx.signal,
           )
           task.title = `image ${ctx.image}`
@@ -112,11 +141,13 @@ export async function runUp(context: UpContext): Promise<void> {
         title: 'image',
       },
       {
-        task: (ctx, task) =>
-          task.newListr(
-            specsFor(ctx.image!).map((spec) => componentTask(spec)),
+        task: (ctx, task) => {
+          const specs = componentSpecs({dockerSocket: ctx.docker.engine.socketPath, image: ctx.image!, settings: ctx.settings})
+          return task.newListr(
+            specs.map((spec) => componentTask(spec)),
             {concurrent: false, exitOnError: true},
-          ),
+          )
+        },
         title: `components on ${context.settings.bridgeIp}, domain ${context.settings.domain}`,
       },
     ],
@@ -134,4 +165,23 @@ export async function runUp(context: UpContext): Promise<void> {
     await context.created.rollback(context.docker)
     throw error
   }
+}
+
+/**
+ * `highway up`: validates the request, brings every component to its spec, and remembers the
+ * settings. On failure or abort it removes exactly what it created and rethrows.
+ */
+export async function runUp(clients: Clients, request: UpRequest, signal: AbortSignal): Promise<UpResult> {
+  const saved = loadSettings(clients.env)
+  const requested = validateRequest(request, saved)
+  const docker = await clients.docker()
+  const settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway())}
+  const {id: hostId} = await docker.engine.identity()
+  const context: UpContext = {clients, created: new CreatedThisRun(), docker, hostId, outcomes: {}, settings, signal}
+  await bringUp(context)
+  const changed = (Object.keys(settings) as Array<keyof Settings>).some((key) => JSON.stringify(settings[key]) !== JSON.stringify(saved[key]))
+  if (changed) saveSettings(settings, clients.env)
+  // dns-setup's runtime-only settings (resolved per link, resolvconf) vanish with a reboot or a new docker0.
+  const resolver = await checkRuntimeSetup('/', systemRunner(), settings)
+  return {image: context.image!, outcomes: context.outcomes, resolver, settings}
 }

@@ -1,38 +1,31 @@
-import {Etcd3, type IKeyValue, type Lease, type Watcher} from 'etcd3'
-import {EventEmitter} from 'node:events'
-import {UserError} from '../core/errors.js'
-import {backoff} from '../core/wait.js'
+import {Etcd3, type IKeyValue} from 'etcd3'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
+import type {RegistryClient, RegistryLease, ServiceEvent, ServiceWatch} from './registry.js'
 import {AGENTS, SERVICES, parseAgentReport, parseRecord} from './schema.js'
 
 /**
- * highway's registry: the only module that knows etcd3 (npm), so it can be swapped for etcd's JSON
- * gateway or raw gRPC without touching callers. etcd3 sets no deadlines and no keepalive by default;
- * both are set here so a dead etcd surfaces as an error instead of a hang.
+ * The registry on etcd: the only module that knows etcd3 (npm), so it can be swapped for etcd's
+ * JSON gateway or raw gRPC without touching callers. etcd3 sets no deadlines and no keepalive by
+ * default; both are set here so a dead etcd surfaces as an error instead of a hang.
  */
-export interface RegistryOptions {
+export interface EtcdOptions {
   endpoints: string[]
   /** Deadline for each call, in ms. */
-  callTimeout?: number
+  callTimeout: number
 }
 
-/** A change under the services prefix; `revision` is etcd's revision of that change. */
-export type ServiceEvent = {type: 'put'; key: string; record: ServiceRecord; revision: string} | {type: 'delete'; key: string; revision: string}
-
-export class Registry {
-  readonly client: Etcd3
+export class EtcdRegistry implements RegistryClient {
   readonly endpoints: string[]
-  private readonly callTimeout: number
+  private readonly client: Etcd3
 
-  constructor(options: RegistryOptions) {
+  constructor(options: EtcdOptions) {
     this.endpoints = options.endpoints
-    this.callTimeout = options.callTimeout ?? 5000
     this.client = new Etcd3({
       hosts: options.endpoints,
-      dialTimeout: this.callTimeout,
+      dialTimeout: options.callTimeout,
       defaultCallOptions: (context) =>
         // Watches and lease keepalives are streams that must outlive any deadline.
-        context.isStream ? {} : {deadline: Date.now() + this.callTimeout},
+        context.isStream ? {} : {deadline: Date.now() + options.callTimeout},
       grpcOptions: {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5000,
@@ -45,7 +38,6 @@ export class Registry {
     this.client.close()
   }
 
-  /** Every service record and the revision they were read at (watch from revision + 1). */
   async listServices(): Promise<{records: Map<string, ServiceRecord>; revision: string}> {
     const response = await this.client.getAll().prefix(SERVICES).exec()
     const records = new Map<string, ServiceRecord>()
@@ -62,20 +54,26 @@ export class Registry {
     return Object.values(values).flatMap((value) => parseAgentReport(value) ?? [])
   }
 
-  async put(key: string, value: string): Promise<void> {
-    await this.client.put(key).value(value)
-  }
-
-  /** Returns the revision of the delete. */
   async delete(key: string): Promise<string> {
     return (await this.client.delete().key(key)).header.revision
   }
 
-  /**
-   * Watches the services prefix from `fromRevision`. etcd3 reconnects a watcher by itself, but a
-   * watch etcd cancels (compaction) errors and is never retried: `onBroken` then re-lists.
-   */
-  async watchServices(fromRevision: string, onEvent: (event: ServiceEvent) => void, onBroken: (error: Error) => void): Promise<Watcher> {
+  lease(ttlSeconds: number): RegistryLease {
+    const lease = this.client.lease(ttlSeconds)
+    return {
+      grant: async () => {
+        await lease.grant()
+      },
+      onLost: (listener) => lease.on('lost', listener),
+      put: async (key, value) => (await lease.put(key).value(value)).header.revision,
+      revoke: async () => {
+        await lease.revoke()
+      },
+    }
+  }
+
+  // etcd3 reconnects a watcher by itself, but a watch etcd cancels (compaction) errors and is never retried.
+  async watchServices(fromRevision: string, onEvent: (event: ServiceEvent) => void, onBroken: (error: Error) => void): Promise<ServiceWatch> {
     const watcher = await this.client.watch().prefix(SERVICES).startRevision(fromRevision).create()
     const toEvent = (kv: IKeyValue, type: 'delete' | 'put'): ServiceEvent | null => {
       const key = kv.key.toString()
@@ -90,89 +88,6 @@ export class Registry {
     })
     watcher.on('delete', (kv) => onEvent(toEvent(kv, 'delete')!))
     watcher.on('error', (error) => onBroken(error))
-    return watcher
+    return {cancel: () => watcher.cancel()}
   }
-}
-
-/**
- * Keys held under one lease: if the holder dies they expire with it (no stale routes from a dead
- * host). After `lost` etcd3's lease is gone for good, so a new one is granted and every held key
- * put again.
- */
-export class HeldKeys extends EventEmitter {
-  private lease: Lease | undefined
-  private readonly values = new Map<string, string>()
-  private regranting: Promise<void> | undefined
-
-  constructor(
-    private readonly registry: Registry,
-    private readonly ttlSeconds = 10,
-  ) {
-    super()
-  }
-
-  private current(): Lease {
-    if (!this.lease) {
-      const lease = this.registry.client.lease(this.ttlSeconds)
-      lease.on('lost', (error) => {
-        if (this.lease !== lease) return
-        this.lease = undefined
-        this.emit('lost', error)
-        this.regranting ??= this.regrant().finally(() => (this.regranting = undefined))
-      })
-      this.lease = lease
-    }
-    return this.lease
-  }
-
-  private async regrant(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const lease = this.current()
-        await lease.grant()
-        await Promise.all([...this.values].map(([key, value]) => lease.put(key).value(value)))
-        this.emit('regranted', this.values.size)
-        return
-      } catch (error) {
-        this.emit('error', error)
-        await backoff(attempt)
-      }
-    }
-  }
-
-  keys(): string[] {
-    return [...this.values.keys()]
-  }
-
-  has(key: string): boolean {
-    return this.values.has(key)
-  }
-
-  /** Returns the revision of the put. */
-  async put(key: string, value: string): Promise<string> {
-    this.values.set(key, value)
-    return (await this.current().put(key).value(value)).header.revision
-  }
-
-  /** Returns the revision of the delete. */
-  async delete(key: string): Promise<string> {
-    this.values.delete(key)
-    return this.registry.delete(key)
-  }
-
-  /** Revokes the lease: every held key disappears at once (a clean agent shutdown). */
-  async release(): Promise<void> {
-    const lease = this.lease
-    this.lease = undefined
-    this.values.clear()
-    await lease?.revoke().catch(() => {})
-  }
-}
-
-/** One line for a command to show when etcd does not answer. */
-export function unreachable(endpoints: string[], error: unknown): UserError {
-  return new UserError(`cannot reach etcd at ${endpoints.join(', ')} (${(error as Error).message})`, {
-    suggestion: 'run `highway up` (or `highway status` to see which component is down)',
-    cause: error,
-  })
 }

@@ -17,10 +17,6 @@ export function serviceKey(record: Pick<ServiceRecord, 'containerId' | 'hostId' 
   return `${SERVICES}${record.name}/${record.hostId}/${record.containerId}`
 }
 
-export function hostPrefix(name: string): string {
-  return `${SERVICES}${name}/`
-}
-
 export function agentKey(hostId: string): string {
   return `${AGENTS}${hostId}`
 }

@@ -1,8 +1,11 @@
-import type Docker from 'dockerode'
+import type {Clients} from '../clients.js'
+import {UserError} from '../core/errors.js'
 import {SERVICE} from '../core/labels.js'
 import {isDnsLabel} from '../core/validate.js'
 import type {ServiceRecord, Settings} from '../core/types.js'
-import type {Registry} from '../registry/etcd.js'
+import {displayName} from '../docker/client.js'
+import type {ContainerSummary} from '../docker/types.js'
+import {unreachable} from '../registry/registry.js'
 
 export interface ServiceRow {
   name: string
@@ -19,7 +22,7 @@ export interface ServiceRow {
  * Joins etcd's records with what Docker reports on this host, so the listing stays truthful when
  * the agent is down: records without a container, or containers without a record, are flagged.
  */
-export function serviceRows(records: ServiceRecord[], containers: Docker.ContainerInfo[], settings: Settings, hostId: string): ServiceRow[] {
+export function serviceRows(records: ServiceRecord[], containers: ContainerSummary[], settings: Settings, hostId: string): ServiceRow[] {
   const byId = new Map(containers.map((container) => [container.Id, container]))
   const rows: ServiceRow[] = records.map((record) => {
     const port = record.ports[0]
@@ -46,7 +49,7 @@ export function serviceRows(records: ServiceRecord[], containers: Docker.Contain
     if (!name || registered.has(container.Id)) continue
     rows.push({
       backend: '-',
-      container: container.Names[0]?.replace(/^\//, '') ?? container.Id.slice(0, 12),
+      container: displayName(container),
       host: '(this host)',
       name,
       problem: isDnsLabel(name) ? 'not registered (agent down or behind?)' : 'never routed: the name is not a DNS label',
@@ -57,7 +60,17 @@ export function serviceRows(records: ServiceRecord[], containers: Docker.Contain
   return rows.sort((a, b) => a.name.localeCompare(b.name) || a.container.localeCompare(b.container))
 }
 
-export async function listServices(registry: Registry, docker: Docker, settings: Settings, hostId: string): Promise<ServiceRow[]> {
-  const [{records}, containers] = await Promise.all([registry.listServices(), docker.listContainers({all: true, filters: {label: [SERVICE]}})])
-  return serviceRows([...records.values()], containers, settings, hostId)
+/** `highway ls`: every record in the registry, joined with this host's labelled containers. */
+export async function listServices(clients: Clients, settings: Settings): Promise<ServiceRow[]> {
+  if (!settings.bridgeIp) throw new UserError('highway is not set up on this host', {suggestion: 'run `highway up` first'})
+  const docker = await clients.docker()
+  const registry = clients.registry(settings)
+  const [{records}, containers, identity] = await Promise.all([
+    registry.listServices().catch((error) => {
+      throw unreachable(registry.endpoints, error)
+    }),
+    docker.containers.list([SERVICE]),
+    docker.engine.identity(),
+  ])
+  return serviceRows([...records.values()], containers, settings, identity.id)
 }

@@ -1,4 +1,4 @@
-import {isUserError} from '../core/errors.js'
+import {formatUserError, isUserError} from '../core/errors.js'
 import {parseRunArgs} from '../docker/run-args.js'
 import {runService} from './run.js'
 
@@ -12,7 +12,7 @@ export async function main(argv: string[]): Promise<'help' | number> {
     return await runService(argv, {env: process.env, stderr: (line) => process.stderr.write(`${line}\n`)})
   } catch (error) {
     if (!isUserError(error)) throw error
-    process.stderr.write(`highway: ${error.message}\n${error.suggestion ? `  ${error.suggestion}\n` : ''}`)
+    process.stderr.write(formatUserError(error))
     return error.exitCode
   }
 }

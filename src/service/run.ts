@@ -1,11 +1,10 @@
 import {spawn} from 'node:child_process'
 import {UserError} from '../core/errors.js'
 import {loadSettings} from '../core/settings.js'
-import {PORTS, type Settings} from '../core/types.js'
+import type {Settings} from '../core/types.js'
 import {waitFor} from '../core/wait.js'
 import {dockerRunArgv, parseRunArgs, servicePorts, type ParsedRun} from '../docker/run-args.js'
-import {httpGet} from '../infra/probes.js'
-import {HIGHWAY_HEADER} from '../proxy/haproxy.js'
+import {routeState, type RouteState} from '../proxy/client.js'
 
 /**
  * `highway run`: the docker CLI itself runs the container (exact `docker run` behaviour: stdio,
@@ -19,21 +18,12 @@ export interface RunIo {
 
 export const ROUTE_TIMEOUT_MS = 30_000
 
-/** What the proxy says about a name: not routed, registered but stopped, or routed to a backend. */
-export async function routeState(settings: Settings, name: string): Promise<'none' | 'routed' | 'stopped'> {
-  const answer = await httpGet(settings.bridgeIp, PORTS.http, `${name}.${settings.domain}`, '/', 1000)
-  const kind = answer.headers[HIGHWAY_HEADER]
-  if (kind === 'not-found') return 'none'
-  if (kind === 'stopped') return 'stopped'
-  return 'routed'
-}
-
 /** Asks the proxy about `name`; no answer at all means highway is not up. */
-async function routeStateOrNotUp(settings: Settings, name: string): Promise<'none' | 'routed' | 'stopped'> {
+async function routeStateOrNotUp(settings: Settings, name: string): Promise<RouteState> {
   const notUp = new UserError('highway is not up on this host', {suggestion: 'run `highway up` first'})
   if (!settings.bridgeIp) throw notUp
   try {
-    return await routeState(settings, name)
+    return await routeState(settings.bridgeIp, `${name}.${settings.domain}`)
   } catch (error) {
     throw Object.assign(notUp, {cause: error})
   }
@@ -87,7 +77,7 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   process.stdout.write(result.stdout)
   if (result.code !== 0 || !name) return result.code
   const url = `http://${name}.${settings.domain}/`
-  await waitFor(async () => ((await routeState(settings, name)) === 'routed' ? true : undefined), {
+  await waitFor(async () => ((await routeState(settings.bridgeIp, `${name}.${settings.domain}`)) === 'routed' ? true : undefined), {
     interval: 5,
     message: `${url} did not become routable (container ${result.stdout.trim().slice(0, 12)} is running; see \`highway ls\` and \`highway status\`)`,
     timeout: ROUTE_TIMEOUT_MS,

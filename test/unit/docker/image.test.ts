@@ -1,6 +1,6 @@
 import {PassThrough} from 'node:stream'
 import {describe, expect, it} from 'vitest'
-import {followStream} from '../../../src/docker/image.js'
+import {followStream} from '../../../src/docker/streams.js'
 
 /** Feeds `chunks` into a fresh stream (as Buffers, like the engine's HTTP body) and follows it. */
 async function follow(chunks: Array<string | Buffer>): Promise<{lines: string[]; error?: Error}> {

@@ -1,13 +1,13 @@
 import {describe, expect, it} from 'vitest'
 import {UserError} from '../../../src/core/errors.js'
 import {userError} from '../support/user-error.js'
-import {PORTS, SERVICE} from '../../../src/core/labels.js'
+import {SERVICE, SERVICE_PORTS} from '../../../src/core/labels.js'
 import {dockerRunArgv, parseRunArgs, servicePorts} from '../../../src/docker/run-args.js'
 
 const IP = '172.17.0.1'
 
-function argvFor(args: string[], domain?: string): string[] {
-  return dockerRunArgv(parseRunArgs(args), {bridgeIp: IP, domain})
+function argvFor(args: string[]): string[] {
+  return dockerRunArgv(parseRunArgs(args), {bridgeIp: IP})
 }
 
 describe('parseRunArgs: splitting at IMAGE', () => {
@@ -16,7 +16,6 @@ describe('parseRunArgs: splitting at IMAGE', () => {
     expect(parsed.flags).toEqual(['--rm'])
     expect(parsed.image).toBe('nginx:1.27')
     expect(parsed.command).toEqual(['nginx', '-g', 'daemon off;'])
-    expect(parsed.rm).toBe(true)
   })
 
   it('works with no flags and no command', () => {
@@ -181,13 +180,13 @@ describe('parseRunArgs: splitting at IMAGE', () => {
   })
 
   it('lets booleans take an explicit value with =, never the next token', () => {
-    expect(parseRunArgs(['--rm=false', 'img']).rm).toBe(false)
+    expect(parseRunArgs(['--rm=false', 'img'])).toMatchObject({flags: ['--rm=false'], image: 'img'})
     expect(parseRunArgs(['--detach=true', 'img']).detach).toBe(true)
     expect(parseRunArgs(['--sig-proxy=false', 'img']).image).toBe('img')
     expect(parseRunArgs(['-d=false', 'img']).detach).toBe(false)
     const parsed = parseRunArgs(['--rm', 'false'])
     expect(parsed.image).toBe('false')
-    expect(parsed.rm).toBe(true)
+    expect(parsed.flags).toEqual(['--rm'])
   })
 
   it('rejects a boolean value that is not true or false', () => {
@@ -217,16 +216,16 @@ describe('parseRunArgs: splitting at IMAGE', () => {
 })
 
 describe('parseRunArgs: short flag clusters', () => {
-  it('reads -it as interactive + tty', () => {
+  it('reads -it as two booleans, not a flag with a value', () => {
     const parsed = parseRunArgs(['-it', 'alpine', 'sh'])
-    expect(parsed).toMatchObject({interactive: true, tty: true, detach: false, image: 'alpine', command: ['sh']})
+    expect(parsed).toMatchObject({detach: false, image: 'alpine', command: ['sh']})
     expect(parsed.flags).toEqual(['-it'])
   })
 
   it('reads -ti, -dit and -itd', () => {
-    expect(parseRunArgs(['-ti', 'a'])).toMatchObject({interactive: true, tty: true, detach: false})
-    expect(parseRunArgs(['-dit', 'a'])).toMatchObject({interactive: true, tty: true, detach: true})
-    expect(parseRunArgs(['-itd', 'a'])).toMatchObject({interactive: true, tty: true, detach: true})
+    expect(parseRunArgs(['-ti', 'a'])).toMatchObject({flags: ['-ti'], image: 'a', detach: false})
+    expect(parseRunArgs(['-dit', 'a'])).toMatchObject({flags: ['-dit'], image: 'a', detach: true})
+    expect(parseRunArgs(['-itd', 'a'])).toMatchObject({flags: ['-itd'], image: 'a', detach: true})
   })
 
   it('lets a cluster end in a value flag, with the value attached or in the next token', () => {
@@ -269,7 +268,6 @@ describe('parseRunArgs: flags after IMAGE belong to the command', () => {
     expect(parsed.command).toEqual(['-d', '--help', '--rm', '-p', '80'])
     expect(parsed.detach).toBe(false)
     expect(parsed.help).toBe(false)
-    expect(parsed.rm).toBe(false)
     expect(parsed.publish).toEqual([])
   })
 
@@ -415,11 +413,6 @@ describe('dockerRunArgv', () => {
     expect(argvFor(['--dns', '8.8.8.8', 'img'])).toEqual(['run', '--dns', IP, '--dns', '8.8.8.8', 'img'])
   })
 
-  it('adds --dns-search for the domain when one is given', () => {
-    expect(argvFor(['img'], 'local')).toEqual(['run', '--dns', IP, '--dns-search', 'local', 'img'])
-    expect(() => argvFor(['img'], 'Bad_Domain')).toThrow(UserError)
-  })
-
   it('pins a bare -p to the bridge address in every token shape', () => {
     expect(argvFor(['-p', '9090', 'img'])).toEqual(['run', '--dns', IP, '-p', `${IP}::9090`, 'img'])
     expect(argvFor(['-p9090', 'img'])).toEqual(['run', '--dns', IP, `-p${IP}::9090`, 'img'])
@@ -464,7 +457,7 @@ describe('dockerRunArgv', () => {
       '--label',
       `${SERVICE}=api`,
       '--label',
-      `${PORTS}=9090/tcp,53/udp,80/tcp`,
+      `${SERVICE_PORTS}=9090/tcp,53/udp,80/tcp`,
       '--name',
       'api',
       '-p',

@@ -8,7 +8,8 @@ import {UserError} from '../../../src/core/errors.js'
 import type {Component} from '../../../src/core/labels.js'
 import type {Settings} from '../../../src/core/types.js'
 import {dnsCommand} from '../../../src/dns/dnsmasq.js'
-import {componentSpecs, etcdEndpoints, etcdUrl, type ComponentSpec, type SpecContext} from '../../../src/infra/components.js'
+import {etcdEndpoints, etcdUrl} from '../../../src/core/settings.js'
+import {componentSpecs, type ComponentSpec, type SpecContext} from '../../../src/infra/components.js'
 import {renderProxyConfig} from '../../../src/proxy/haproxy.js'
 
 const SETTINGS: Settings = {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {AgentReport} from '../../../src/core/types.js'
-import {AGENTS, ROOT, SERVICES, agentKey, hostPrefix, parseAgentReport, parseRecord, parseServiceKey, serviceKey} from '../../../src/registry/schema.js'
+import {AGENTS, ROOT, SERVICES, agentKey, parseAgentReport, parseRecord, parseServiceKey, serviceKey} from '../../../src/registry/schema.js'
 import {IDS, makeRecord} from '../support/highway-fixtures.js'
 
 const record = makeRecord()
@@ -12,13 +12,7 @@ describe('keys', () => {
     expect(SERVICES).toBe('/highway/v1/services/')
     expect(AGENTS).toBe('/highway/v1/agents/')
     expect(serviceKey(record)).toBe(key)
-    expect(hostPrefix('web')).toBe('/highway/v1/services/web/')
     expect(agentKey('hosta')).toBe('/highway/v1/agents/hosta')
-  })
-
-  it('keeps one name’s prefix from matching a longer name', () => {
-    expect(serviceKey(makeRecord({name: 'web2'})).startsWith(hostPrefix('web'))).toBe(false)
-    expect(serviceKey(record).startsWith(hostPrefix('web'))).toBe(true)
   })
 
   it('round-trips a key', () => {

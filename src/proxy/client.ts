@@ -1,0 +1,47 @@
+import {request} from 'node:http'
+import {INFRA_PORTS} from '../core/types.js'
+import {HIGHWAY_HEADER} from './haproxy.js'
+
+/**
+ * Questions to the running proxy over HTTP, the way a user's client would ask them. highway's own
+ * answers carry the x-highway header, so "not routed", "registered but stopped" and "the service
+ * answered" are told apart without parsing pages. `up` and `status` ask whether the proxy answers;
+ * `run -d` asks whether a name is routed yet.
+ */
+export interface HttpAnswer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+export function httpGet(address: string, port: number, host: string, path = '/', timeoutMs = 2000): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request({agent: false, headers: {host}, host: address, method: 'GET', path, port, timeout: timeoutMs}, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk) => (body += chunk))
+      res.on('end', () => resolve({body, headers: res.headers, status: res.statusCode ?? 0}))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${address}:${port} within ${timeoutMs} ms`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+export type RouteState = 'none' | 'routed' | 'stopped'
+
+/** What the proxy on `bridgeIp` says about a host name: not routed, registered but stopped, or routed. */
+export async function routeState(bridgeIp: string, host: string, timeoutMs = 1000): Promise<RouteState> {
+  const kind = (await httpGet(bridgeIp, INFRA_PORTS.http, host, '/', timeoutMs)).headers[HIGHWAY_HEADER]
+  if (kind === 'not-found') return 'none'
+  if (kind === 'stopped') return 'stopped'
+  return 'routed'
+}
+
+/** The proxy is up when a name under a reserved TLD gets highway's own 404 page. */
+export async function probeProxy(bridgeIp: string): Promise<string> {
+  const state = await routeState(bridgeIp, 'highway-probe.invalid', 2000)
+  if (state !== 'none') throw new Error(`unexpected answer (${state}) from ${bridgeIp}:${INFRA_PORTS.http}`)
+  return 'answering'
+}

@@ -1,0 +1,51 @@
+import {UserError} from '../core/errors.js'
+import type {AgentReport, ServiceRecord} from '../core/types.js'
+
+/**
+ * What highway needs of its registry: list at a revision, watch from the next one, writes held by
+ * a lease, and the agents' reports. `etcd.ts` implements it on etcd (the only etcd3 importer); the
+ * agent's unit tests run against an in-memory fake of exactly this.
+ */
+
+/** A change under the services prefix; `revision` is etcd's revision of that change. */
+export type ServiceEvent = {type: 'put'; key: string; record: ServiceRecord; revision: string} | {type: 'delete'; key: string; revision: string}
+
+export interface ServiceWatch {
+  cancel(): Promise<void>
+}
+
+/**
+ * A lease: keys put through it vanish when it expires. Once `lost` fires the lease is gone for good
+ * (etcd3's semantics): a new one must be granted and the keys put again (see HeldKeys).
+ */
+export interface RegistryLease {
+  grant(): Promise<void>
+  /** Returns the revision of the put. */
+  put(key: string, value: string): Promise<string>
+  revoke(): Promise<void>
+  onLost(listener: (error: Error) => void): void
+}
+
+export interface RegistryClient {
+  readonly endpoints: string[]
+  /** Every service record and the revision they were read at (watch from revision + 1). */
+  listServices(): Promise<{records: Map<string, ServiceRecord>; revision: string}>
+  /**
+   * Watches the services prefix from `fromRevision`. A watch the registry cancels (compaction)
+   * calls `onBroken` once and is not retried: list again, then watch from that revision + 1.
+   */
+  watchServices(fromRevision: string, onEvent: (event: ServiceEvent) => void, onBroken: (error: Error) => void): Promise<ServiceWatch>
+  listAgents(): Promise<AgentReport[]>
+  lease(ttlSeconds: number): RegistryLease
+  /** Returns the revision of the delete. */
+  delete(key: string): Promise<string>
+  close(): void
+}
+
+/** One line for a command to show when the registry does not answer. */
+export function unreachable(endpoints: string[], error: unknown): UserError {
+  return new UserError(`cannot reach etcd at ${endpoints.join(', ')} (${(error as Error).message})`, {
+    suggestion: 'run `highway up` (or `highway status` to see which component is down)',
+    cause: error,
+  })
+}
