@@ -11,3 +11,14 @@ export function userError(fn: () => unknown): UserError {
   }
   throw new Error('expected a UserError, nothing was thrown')
 }
+
+/** The same for a promise: asserts it rejects with a UserError, and returns it. */
+export async function rejectedUserError(promise: () => Promise<unknown>): Promise<UserError> {
+  try {
+    await promise()
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError)
+    return error as UserError
+  }
+  throw new Error('expected a UserError, nothing was thrown')
+}

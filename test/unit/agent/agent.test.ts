@@ -1,0 +1,324 @@
+import {afterEach, describe, expect, it} from 'vitest'
+import {Agent, type RouteTarget} from '../../../src/agent/agent.js'
+import type {ServiceRecord} from '../../../src/core/types.js'
+import {agentKey, serviceKey} from '../../../src/registry/schema.js'
+import {FakeDocker, deferred} from '../support/fake-docker.js'
+import {FakeRegistry} from '../support/fake-registry.js'
+import {makeRecord} from '../support/highway-fixtures.js'
+
+const HOST = {bridgeIp: '172.17.0.1', id: 'hosta', name: 'host-a'}
+
+/** What the proxy side was asked to show: the records at each schedule, in order. */
+class RecordingRoutes implements RouteTarget {
+  readonly seen: ServiceRecord[][] = []
+  configHash: string | null = null
+  stopped = false
+
+  constructor(private readonly records: () => ServiceRecord[]) {}
+
+  async schedule(): Promise<void> {
+    this.seen.push(this.records())
+  }
+
+  stop(): void {
+    this.stopped = true
+  }
+
+  /** name -> state of this moment's records, for one-line assertions. */
+  states(): Record<string, string> {
+    return Object.fromEntries(
+      this.records()
+        .map((record) => [`${record.name}@${record.hostId}`, record.state] as const)
+        .sort(),
+    )
+  }
+}
+
+/** Lets every queued promise, microtask and immediate run; never waits on the clock. */
+async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** Retries `check` across event-loop turns until it holds; fails with its last error. */
+async function eventually(check: () => void, rounds = 500): Promise<void> {
+  let last: unknown
+  for (let i = 0; i < rounds; i++) {
+    try {
+      check()
+      return
+    } catch (error) {
+      last = error
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+  throw last
+}
+
+const agents: Agent[] = []
+
+afterEach(async () => {
+  for (const agent of agents.splice(0)) await agent.stop()
+})
+
+function makeAgent(docker = new FakeDocker(), registry = new FakeRegistry()) {
+  const logs: string[] = []
+  let routes: RecordingRoutes | undefined
+  const agent = new Agent({
+    docker,
+    domain: 'local',
+    host: HOST,
+    log: (line) => logs.push(line),
+    pause: async () => {},
+    reconcileEvery: 3_600_000,
+    registry,
+    reportEvery: 3_600_000,
+    routes: (records) => (routes = new RecordingRoutes(records)),
+  })
+  agents.push(agent)
+  return {agent, docker, logs, registry, routes: routes!}
+}
+
+function stored(registry: FakeRegistry): Record<string, string> {
+  return Object.fromEntries([...registry.services()].map(([key, record]) => [key, `${record.state}:${record.ports.map((port) => port.port).join(',')}`]))
+}
+
+describe('Agent: Docker -> etcd', () => {
+  it('registers the running services it finds at start, with their published ports, and reports itself', async () => {
+    const docker = new FakeDocker()
+    const api = docker.runService('api', '9090/tcp', {emit: false})
+    const {agent, registry, routes} = makeAgent(docker)
+    await agent.start()
+
+    const key = serviceKey({containerId: api.id, hostId: 'hosta', name: 'api'})
+    expect(stored(registry)).toEqual({[key]: `running:${api.ports['9090/tcp']}`})
+    expect(registry.leaseOf(key)).toBe(registry.leases[0])
+    expect(routes.states()).toEqual({'api@hosta': 'running'})
+    const [report] = await registry.listAgents()
+    expect(report).toMatchObject({dockerConnected: true, etcdConnected: true, hostId: 'hosta', routes: 1})
+    expect(report.lastReconcileAt).not.toBeNull()
+  })
+
+  it('follows start, die and destroy events with the exact record each time', async () => {
+    const {agent, docker, registry, routes} = makeAgent()
+    await agent.start()
+
+    const web = docker.runService('web', '80/tcp')
+    const key = serviceKey({containerId: web.id, hostId: 'hosta', name: 'web'})
+    await eventually(() => expect(stored(registry)).toEqual({[key]: `running:${web.ports['80/tcp']}`}))
+
+    docker.die(web.id)
+    await eventually(() => expect(stored(registry)).toEqual({[key]: 'stopped:0'}))
+    expect(routes.states()).toEqual({'web@hosta': 'stopped'})
+
+    docker.start(web.id)
+    await eventually(() => expect(stored(registry)).toEqual({[key]: `running:${web.ports['80/tcp']}`}))
+
+    await docker.containers.remove(web.id)
+    await eventually(() => expect(stored(registry)).toEqual({}))
+    expect(routes.states()).toEqual({})
+  })
+
+  it('marks a dead container stopped at once, before Docker answers its inspect', async () => {
+    const {agent, docker, registry, routes} = makeAgent()
+    await agent.start()
+    const web = docker.runService('web')
+    const key = serviceKey({containerId: web.id, hostId: 'hosta', name: 'web'})
+    await eventually(() => expect(stored(registry)[key]).toMatch(/^running/))
+
+    const gate = deferred()
+    docker.inspectGates.set(web.id, gate.promise)
+    docker.die(web.id)
+    // The inspect is still held: only the die handler can have written this.
+    await eventually(() => expect(stored(registry)).toEqual({[key]: 'stopped:0'}))
+    expect(routes.states()).toEqual({'web@hosta': 'stopped'})
+
+    gate.resolve()
+    await settle()
+    expect(stored(registry)).toEqual({[key]: 'stopped:0'})
+  })
+
+  it('applies one container’s events in order, even when the first inspect answers late', async () => {
+    const {agent, docker, registry} = makeAgent()
+    await agent.start()
+    const gate = deferred()
+    const web = docker.runService('web', '80/tcp', {emit: false})
+    const key = serviceKey({containerId: web.id, hostId: 'hosta', name: 'web'})
+    // The inspect for its start says "running" but answers only after the container has died and
+    // the die's own inspect ("stopped") could have answered: the late one must not win.
+    docker.inspectGates.set(web.id, gate.promise)
+    docker.emit('start', web.id)
+    await settle()
+    docker.die(web.id)
+    await settle()
+    gate.resolve()
+    await eventually(() => expect(stored(registry)).toEqual({[key]: 'stopped:0'}))
+    await settle()
+    expect(stored(registry)).toEqual({[key]: 'stopped:0'})
+  })
+
+  it('ignores events it does not act on (kill, create) and containers that are gone by the time of the inspect', async () => {
+    const {agent, docker, registry} = makeAgent()
+    await agent.start()
+    const web = docker.runService('web', '80/tcp', {emit: false})
+    docker.emit('kill', web.id)
+    docker.emit('create', web.id)
+    await settle()
+    expect(stored(registry)).toEqual({})
+
+    docker.removeSilently(web.id)
+    docker.emit('start', web.id)
+    await settle()
+    expect(stored(registry)).toEqual({})
+  })
+
+  it('registers an unhealthy container as unhealthy, with its ports kept for when it recovers', async () => {
+    const docker = new FakeDocker()
+    const sick = docker.runService('sick', '80/tcp', {emit: false, health: 'unhealthy'})
+    const {agent, registry} = makeAgent(docker)
+    await agent.start()
+    expect(stored(registry)).toEqual({[serviceKey({containerId: sick.id, hostId: 'hosta', name: 'sick'})]: `unhealthy:${sick.ports['80/tcp']}`})
+  })
+})
+
+describe('Agent: reconcile', () => {
+  it('deletes this host’s records that have no container behind them, and never another host’s', async () => {
+    const registry = new FakeRegistry()
+    const orphan = makeRecord({containerId: 'f'.repeat(64), hostId: 'hosta', name: 'gone'})
+    const remote = makeRecord({containerId: 'e'.repeat(64), hostId: 'hostb', hostName: 'host-b', name: 'remote'})
+    await registry.putRaw(serviceKey(orphan), JSON.stringify(orphan))
+    await registry.putRaw(serviceKey(remote), JSON.stringify(remote))
+    const {agent, routes} = makeAgent(new FakeDocker(), registry)
+    await agent.start()
+
+    expect([...registry.services().keys()]).toEqual([serviceKey(remote)])
+    expect(routes.states()).toEqual({'remote@hostb': 'running'})
+  })
+
+  it('takes over the records a previous agent left, under its own lease', async () => {
+    const docker = new FakeDocker()
+    const registry = new FakeRegistry()
+    const first = makeAgent(docker, registry)
+    const api = docker.runService('api', '9090/tcp', {emit: false})
+    await first.agent.start()
+    const key = serviceKey({containerId: api.id, hostId: 'hosta', name: 'api'})
+    const oldLease = registry.leaseOf(key)
+    await first.agent.stop()
+
+    const second = makeAgent(docker, registry)
+    await second.agent.start()
+    expect(registry.leaseOf(key)).not.toBe(oldLease)
+    expect(registry.leaseOf(key)).toBe(registry.leases.at(-1))
+    // The old agent's lease expiring now takes nothing with it.
+    oldLease!.lose()
+    await settle()
+    expect(stored(registry)).toEqual({[key]: `running:${api.ports['9090/tcp']}`})
+  })
+
+  it('reconciles after the Docker event stream comes back, catching what happened meanwhile', async () => {
+    const {agent, docker, registry, logs} = makeAgent()
+    await agent.start()
+    const web = docker.runService('web')
+    await eventually(() => expect(Object.keys(stored(registry))).toHaveLength(1))
+
+    docker.failSubscriptions = 2
+    docker.endEventStreams()
+    docker.removeSilently(web.id)
+    await eventually(() => expect(stored(registry)).toEqual({}))
+    expect(docker.openSubscriptions).toBe(1)
+    expect(logs.some((line) => line.includes('docker event stream ended'))).toBe(true)
+    expect(logs.filter((line) => line.includes('docker events unavailable'))).toHaveLength(2)
+
+    // And events flow again on the new stream.
+    const api = docker.runService('api')
+    await eventually(() =>
+      expect(stored(registry)).toEqual({[serviceKey({containerId: api.id, hostId: 'hosta', name: 'api'})]: `running:${api.ports['9090/tcp']}`}),
+    )
+  })
+})
+
+describe('Agent: etcd -> proxy', () => {
+  it('shows other hosts’ records to the proxy as they arrive through the watch', async () => {
+    const {agent, registry, routes} = makeAgent()
+    await agent.start()
+    const remote = makeRecord({containerId: 'e'.repeat(64), hostId: 'hostb', hostName: 'host-b', name: 'remote'})
+    await registry.putRaw(serviceKey(remote), JSON.stringify(remote))
+    await eventually(() => expect(routes.states()).toEqual({'remote@hostb': 'running'}))
+    await registry.delete(serviceKey(remote))
+    await eventually(() => expect(routes.states()).toEqual({}))
+  })
+
+  it('never lets the watch’s late echo of its own older write flip a route back', async () => {
+    const {agent, docker, registry, routes} = makeAgent()
+    await agent.start()
+    registry.holdWatch = true
+    const web = docker.runService('web')
+    await eventually(() => expect(routes.states()).toEqual({'web@hosta': 'running'}))
+    docker.die(web.id)
+    await eventually(() => expect(routes.states()).toEqual({'web@hosta': 'stopped'}))
+
+    // Now the echoes arrive: first the put that said "running", then the one that said "stopped".
+    const before = routes.seen.length
+    registry.releaseWatch()
+    await settle()
+    expect(routes.states()).toEqual({'web@hosta': 'stopped'})
+    expect(routes.seen.slice(before).every((records) => records.every((record) => record.state === 'stopped'))).toBe(true)
+  })
+
+  it('lists again and watches from the new revision when etcd cancels the watch', async () => {
+    const {agent, registry, routes, logs} = makeAgent()
+    await agent.start()
+    registry.failLists = 1
+    registry.cancelWatches()
+    // Written while the agent has no watch: only the new list can show it.
+    const remote = makeRecord({containerId: 'e'.repeat(64), hostId: 'hostb', hostName: 'host-b', name: 'remote'})
+    await registry.putRaw(serviceKey(remote), JSON.stringify(remote))
+    await eventually(() => expect(routes.states()).toEqual({'remote@hostb': 'running'}))
+    expect(registry.activeWatches).toBe(1)
+    expect(logs.some((line) => line.includes('etcd watch broken'))).toBe(true)
+    expect(logs.some((line) => line.includes('etcd list/watch failed'))).toBe(true)
+
+    // The new watch delivers later changes exactly once.
+    const seen = routes.seen.length
+    await registry.delete(serviceKey(remote))
+    await eventually(() => expect(routes.states()).toEqual({}))
+    expect(routes.seen.length).toBe(seen + 1)
+  })
+})
+
+describe('Agent: the lease', () => {
+  it('puts every record and its report again under a new lease when the old one is lost', async () => {
+    const docker = new FakeDocker()
+    const api = docker.runService('api', '9090/tcp', {emit: false})
+    const web = docker.runService('web', '80/tcp', {emit: false})
+    const registry = new FakeRegistry()
+    const {agent, logs, routes} = makeAgent(docker, registry)
+    await agent.start()
+    const keys = [api, web].map((container) => serviceKey({containerId: container.id, hostId: 'hosta', name: container.name}))
+    const [first] = registry.leases
+
+    registry.failGrants = 2
+    first.lose()
+    await eventually(() => expect(Object.keys(stored(registry)).sort()).toEqual([...keys].sort()))
+    const second = registry.leases.at(-1)!
+    expect(second).not.toBe(first)
+    for (const key of keys) expect(registry.leaseOf(key)).toBe(second)
+    expect(registry.leaseOf(agentKey('hosta'))).toBe(second)
+    expect(logs.some((line) => line.includes('etcd lease lost'))).toBe(true)
+    expect(logs.filter((line) => line.includes('etcd lease: etcd unavailable'))).toHaveLength(2)
+    expect(routes.states()).toEqual({'api@hosta': 'running', 'web@hosta': 'running'})
+  })
+})
+
+describe('Agent: stop', () => {
+  it('cancels its watch, closes its event stream and stops the proxy side, leaving the records for its successor', async () => {
+    const docker = new FakeDocker()
+    docker.runService('api', '9090/tcp', {emit: false})
+    const {agent, registry, routes} = makeAgent(docker)
+    await agent.start()
+    await agent.stop()
+    expect(registry.activeWatches).toBe(0)
+    expect(docker.openSubscriptions).toBe(0)
+    expect(routes.stopped).toBe(true)
+    expect(registry.services().size).toBe(1)
+  })
+})

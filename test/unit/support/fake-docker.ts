@@ -1,0 +1,280 @@
+import type {
+  ContainerClient,
+  ContainerDetails,
+  ContainerEvent,
+  ContainerSpec,
+  ContainerSummary,
+  EventClient,
+  EventSubscription,
+  VolumeClient,
+} from '../../../src/docker/types.js'
+
+/**
+ * An in-memory Docker engine behind highway's interfaces: containers with labels, state and
+ * published ports, an event stream that can be ended (a daemon restart), and inspects that can be
+ * held back (Docker answers an inspect of a dying container only after its network teardown).
+ * A fake, because those orders of events cannot be produced on purpose by a real engine; the e2e
+ * suite runs the real one.
+ */
+export interface FakeContainer {
+  id: string
+  name: string
+  labels: Record<string, string>
+  running: boolean
+  /** Container port ("9090/tcp") -> host port while running. */
+  ports: Record<string, number>
+  ip: string
+  health?: 'healthy' | 'unhealthy' | 'starting'
+  image: string
+  bindings: Record<string, Array<{HostIp: string; HostPort: string}>>
+}
+
+interface Subscriber {
+  label: string
+  onEvent: (event: ContainerEvent) => void
+  onEnd: (error?: Error) => void
+  open: boolean
+}
+
+const BRIDGE_IP = '172.17.0.1'
+
+function details(container: FakeContainer): ContainerDetails {
+  const ports = Object.fromEntries(
+    Object.keys(container.bindings).map((port) => [
+      port,
+      container.running && container.ports[port] ? [{HostIp: BRIDGE_IP, HostPort: String(container.ports[port])}] : null,
+    ]),
+  )
+  return {
+    Config: {Image: container.image, Labels: {...container.labels}},
+    HostConfig: {PortBindings: container.bindings},
+    Id: container.id,
+    Name: `/${container.name}`,
+    NetworkSettings: {Networks: {bridge: {IPAddress: container.running ? container.ip : ''}}, Ports: ports},
+    State: {
+      Health: container.health ? {Status: container.health} : undefined,
+      Paused: false,
+      Restarting: false,
+      Running: container.running,
+      Status: container.running ? 'running' : 'exited',
+    },
+  } as unknown as ContainerDetails
+}
+
+function summary(container: FakeContainer): ContainerSummary {
+  return {
+    Id: container.id,
+    Image: container.image,
+    Labels: {...container.labels},
+    Names: [`/${container.name}`],
+    Ports: container.running
+      ? Object.entries(container.ports).map(([port, hostPort]) => ({
+          IP: BRIDGE_IP,
+          PrivatePort: Number.parseInt(port, 10),
+          PublicPort: hostPort,
+          Type: port.split('/')[1] ?? 'tcp',
+        }))
+      : [],
+    State: container.running ? 'running' : 'exited',
+  } as unknown as ContainerSummary
+}
+
+function matches(labels: Record<string, string>, filter: string): boolean {
+  const [key, value] = filter.split('=', 2)
+  return value === undefined ? key in labels : labels[key] === value
+}
+
+/** A deferred: a promise and the hands that settle it. */
+export function deferred<T = void>(): {promise: Promise<T>; resolve: (value: T) => void; reject: (error: Error) => void} {
+  let resolve!: (value: T) => void
+  let reject!: (error: Error) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return {promise, reject, resolve}
+}
+
+export class FakeDocker {
+  readonly state = new Map<string, FakeContainer>()
+  readonly volumeState = new Map<string, Record<string, string>>()
+  private subscribers: Subscriber[] = []
+  private nextHostPort = 49_153
+  private nextId = 1
+  /** The next inspect of each of these containers answers only once its gate opens. */
+  readonly inspectGates = new Map<string, Promise<void>>()
+  /** A start that fails with this message (a taken port), once. */
+  failNextStart: string | null = null
+  /** Subscribing fails this many times before it works (the engine is away). */
+  failSubscriptions = 0
+  readonly calls: string[] = []
+
+  readonly containers: ContainerClient = {
+    create: async (spec: ContainerSpec & {name: string}) => {
+      if ([...this.state.values()].some((container) => container.name === spec.name)) {
+        throw Object.assign(new Error(`Conflict. The container name "/${spec.name}" is already in use`), {statusCode: 409})
+      }
+      const id = this.newId()
+      this.state.set(id, {
+        bindings: {},
+        id,
+        image: String(spec.Image),
+        ip: '',
+        labels: {...(spec.Labels ?? {})},
+        name: spec.name,
+        ports: {},
+        running: false,
+      })
+      this.calls.push(`create ${spec.name}`)
+      return id
+    },
+    inspect: async (id: string) => {
+      // Docker's answer describes the container as it was when asked, however late it arrives.
+      const container = this.find(id)
+      const answer = container ? details(container) : null
+      const gate = this.inspectGates.get(id)
+      this.inspectGates.delete(id)
+      await gate
+      return answer
+    },
+    list: async (labels: string[]) =>
+      [...this.state.values()].filter((container) => labels.every((label) => matches(container.labels, label))).map((container) => summary(container)),
+    listRunning: async () => [...this.state.values()].filter((container) => container.running).map((container) => summary(container)),
+    remove: async (id: string) => {
+      const container = this.find(id)
+      if (!container) return
+      this.state.delete(container.id)
+      this.calls.push(`remove ${container.name}`)
+      this.emit('destroy', container.id)
+    },
+    start: async (id: string) => {
+      const container = this.find(id)
+      if (!container) throw Object.assign(new Error(`No such container: ${id}`), {statusCode: 404})
+      if (this.failNextStart) {
+        const message = this.failNextStart
+        this.failNextStart = null
+        throw new Error(message)
+      }
+      this.calls.push(`start ${container.name}`)
+      this.startContainer(container)
+    },
+  }
+
+  readonly volumes: VolumeClient = {
+    create: async (name, labels) => {
+      this.volumeState.set(name, {...labels})
+      this.calls.push(`create volume ${name}`)
+    },
+    labels: async (name) => this.volumeState.get(name) ?? null,
+    remove: async (name) => {
+      if (this.volumeState.delete(name)) this.calls.push(`remove volume ${name}`)
+    },
+  }
+
+  readonly events: EventClient = {
+    containers: async (label, onEvent, onEnd): Promise<EventSubscription> => {
+      if (this.failSubscriptions > 0) {
+        this.failSubscriptions--
+        throw new Error('connect ENOENT /var/run/docker.sock')
+      }
+      const subscriber: Subscriber = {label, onEnd, onEvent, open: true}
+      this.subscribers.push(subscriber)
+      return {
+        close: () => {
+          subscriber.open = false
+        },
+      }
+    },
+  }
+
+  private newId(): string {
+    return (this.nextId++).toString(16).padStart(12, '0').repeat(2).padEnd(64, '0')
+  }
+
+  private find(idOrName: string): FakeContainer | undefined {
+    return this.state.get(idOrName) ?? [...this.state.values()].find((container) => container.name === idOrName)
+  }
+
+  private startContainer(container: FakeContainer): void {
+    container.running = true
+    container.ip = `172.17.0.${10 + (Number.parseInt(container.id.slice(0, 12), 16) % 200)}`
+    for (const port of Object.keys(container.bindings)) container.ports[port] = this.nextHostPort++
+    this.emit('start', container.id)
+  }
+
+  /** Emits an event to every open subscription whose label the container carries. */
+  emit(action: string, id: string): void {
+    const container = this.state.get(id)
+    for (const subscriber of this.subscribers) {
+      if (!subscriber.open) continue
+      if (container && !matches(container.labels, subscriber.label)) continue
+      subscriber.onEvent({action, id})
+    }
+  }
+
+  /** The daemon restarted: every open event stream ends. */
+  endEventStreams(): void {
+    const subscribers = this.subscribers
+    this.subscribers = []
+    for (const subscriber of subscribers) {
+      if (!subscriber.open) continue
+      subscriber.open = false
+      subscriber.onEnd()
+    }
+  }
+
+  get openSubscriptions(): number {
+    return this.subscribers.filter((subscriber) => subscriber.open).length
+  }
+
+  // ---- what a user does to the engine, as the agent sees it -----------------------------------
+
+  /** `highway run -d --name NAME -p PORT`: created, labelled as the service, started. */
+  runService(name: string, port = '9090/tcp', options: {service?: string; health?: FakeContainer['health']; emit?: boolean} = {}): FakeContainer {
+    const id = this.newId()
+    const container: FakeContainer = {
+      bindings: {[port]: [{HostIp: BRIDGE_IP, HostPort: ''}]},
+      health: options.health,
+      id,
+      image: 'app',
+      ip: '',
+      labels: {'io.highway.ports': port, 'io.highway.service': options.service ?? name},
+      name,
+      ports: {},
+      running: false,
+    }
+    this.state.set(id, container)
+    if (options.emit === false) {
+      container.running = true
+      container.ip = '172.17.0.99'
+      container.ports[port] = this.nextHostPort++
+    } else {
+      this.startContainer(container)
+    }
+    return container
+  }
+
+  /** The process exits (or `docker kill`): only a 'die' event, no 'stop'. */
+  die(id: string): void {
+    const container = this.state.get(id)!
+    container.running = false
+    container.ports = {}
+    this.emit('die', id)
+  }
+
+  /** `docker stop`: 'kill', 'die' then 'stop'. */
+  stop(id: string): void {
+    this.emit('kill', id)
+    this.die(id)
+    this.emit('stop', id)
+  }
+
+  start(id: string): void {
+    this.startContainer(this.state.get(id)!)
+  }
+
+  /** Removed without the agent hearing of it (its event stream was down). */
+  removeSilently(id: string): void {
+    this.state.delete(id)
+  }
+}
