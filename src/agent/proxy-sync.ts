@@ -1,13 +1,10 @@
-import {execFile} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {readdir, rename, rm, writeFile} from 'node:fs/promises'
 import {basename, join} from 'node:path'
-import {promisify} from 'node:util'
+import {runProcess} from '../core/process.js'
 import type {ServiceRecord} from '../core/types.js'
 import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, SPARE_BACKENDS, renderProxyConfig} from '../proxy/haproxy.js'
 import {masterCommand, reload} from '../proxy/master.js'
-
-const exec = promisify(execFile)
 
 export interface ProxySyncOptions {
   domain: string
@@ -33,9 +30,8 @@ async function runtimeCommands(masterSocket: string, commands: string[]): Promis
 const worker = (command: string) => `@1 ${command}`
 
 async function haproxyCheck(configPath: string): Promise<void> {
-  await exec('haproxy', ['-c', '-q', '-f', configPath]).catch((error: {stderr?: string}) => {
-    throw new Error(`rendered config rejected by haproxy -c: ${error.stderr?.trim() ?? error}`)
-  })
+  const check = await runProcess('haproxy', ['-c', '-q', '-f', configPath])
+  if (check.code !== 0) throw new Error(`rendered config rejected by haproxy -c: ${check.stderr.trim() || `exit ${check.code}`}`)
 }
 
 /**

@@ -1,3 +1,4 @@
+import {setTimeout as delay} from 'node:timers/promises'
 import {TimeoutError} from './errors.js'
 
 export interface WaitOptions {
@@ -13,10 +14,8 @@ export interface WaitOptions {
   signal?: AbortSignal
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
 /** The pause before retry number `attempt` (from 0) of a reconnect loop: 200 ms doubling, at most 5 s. */
-export const backoff = (attempt: number): Promise<void> => sleep(Math.min(5000, 200 * 2 ** attempt))
+export const backoff = (attempt: number): Promise<void> => delay(Math.min(5000, 200 * 2 ** attempt))
 
 /**
  * Calls `attempt` until it returns a value other than undefined, or the time runs out. An attempt
@@ -24,7 +23,7 @@ export const backoff = (attempt: number): Promise<void> => sleep(Math.min(5000, 
  */
 export async function waitFor<T>(attempt: () => Promise<T | undefined>, options: WaitOptions): Promise<T> {
   const now = options.now ?? Date.now
-  const pause = options.sleep ?? sleep
+  const pause = options.sleep ?? ((ms: number) => delay(ms))
   const deadline = now() + options.timeout
   let lastError: unknown
   for (;;) {
