@@ -13,11 +13,12 @@ export default class Down extends HighwayCommand {
   async run(): Promise<DownResult> {
     const {flags} = await this.parse(Down)
     const result = await runDown(await this.clients.docker(), {purge: flags.purge})
-    if (result.containers.length === 0 && result.volumes.length === 0) {
+    if (result.containers.length === 0 && result.volumes.length === 0 && result.networks.length === 0) {
       this.log('nothing to remove: highway is not running')
     } else {
       if (result.containers.length > 0) this.log(`removed ${result.containers.join(', ')}`)
       if (result.volumes.length > 0) this.log(`removed volume ${result.volumes.join(', ')}`)
+      if (result.networks.length > 0) this.log(`removed network ${result.networks.join(', ')}`)
     }
     return result
   }

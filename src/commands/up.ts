@@ -18,11 +18,15 @@ export default class Up extends HighwayCommand {
     'base-image': Flags.string({description: 'Debian 13 image the infrastructure image is built from'}),
     'upstream-dns': Flags.string({description: "DNS server for names outside the domain [default: the host's]", multiple: true}),
     etcd: Flags.string({description: 'use this etcd cluster instead of starting one (repeat for each endpoint)', multiple: true}),
+    'advertise-ip': Flags.string({
+      description: "also publish this host's etcd on this address, for other hosts' `up --etcd` [default: loopback only; '' to stop]",
+    }),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Up)
     const request = {
+      advertiseIp: flags['advertise-ip'],
       baseImage: flags['base-image'],
       bridgeIp: flags['bridge-ip'],
       domain: flags.domain,

@@ -48,12 +48,10 @@ export function saveSettings(settings: Settings, env: NodeJS.ProcessEnv = proces
   renameSync(temporary, join(dir, FILE))
 }
 
-/** The etcd that `up` runs on this host, at its bridge address. */
-export function etcdUrl(settings: Settings): string {
-  return `http://${settings.bridgeIp}:${INFRA_PORTS.etcd}`
-}
+/** The etcd that `up` runs on this host, as the host reaches it: published on loopback only. */
+export const LOOPBACK_ETCD_URL = `http://127.0.0.1:${INFRA_PORTS.etcd}`
 
 /** Which etcd this host's highway uses: the cluster given to `up --etcd`, else its own. */
 export function etcdEndpoints(settings: Settings): string[] {
-  return settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints : [etcdUrl(settings)]
+  return settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints : [LOOPBACK_ETCD_URL]
 }

@@ -10,6 +10,8 @@ export interface Settings {
   upstreamDns: string[]
   /** Base image the infrastructure image is built from. */
   baseImage: string
+  /** Where other hosts reach this host's etcd ('' when no other host does): published there besides loopback. */
+  advertiseIp?: string
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -18,6 +20,7 @@ export const DEFAULT_SETTINGS: Settings = {
   etcdEndpoints: [],
   upstreamDns: [],
   baseImage: 'debian:trixie-slim',
+  advertiseIp: '',
 }
 
 /** The ports highway's own components listen on, on the bridge address. */

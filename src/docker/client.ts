@@ -14,6 +14,7 @@ import type {
   EventSubscription,
   HostIdentity,
   ImageClient,
+  NetworkClient,
   VolumeClient,
 } from './types.js'
 
@@ -179,6 +180,23 @@ class DockerodeVolumes implements VolumeClient {
   }
 }
 
+class DockerodeNetworks implements NetworkClient {
+  constructor(private readonly api: Docker) {}
+
+  async labels(name: string): Promise<Record<string, string> | null> {
+    const network = await unlessNotFound(this.api.getNetwork(name).inspect() as Promise<{Labels?: Record<string, string>}>)
+    return network ? (network.Labels ?? {}) : null
+  }
+
+  async create(name: string, labels: Record<string, string>): Promise<void> {
+    await this.api.createNetwork({CheckDuplicate: true, Driver: 'bridge', Labels: labels, Name: name})
+  }
+
+  async remove(name: string): Promise<void> {
+    await unlessNotFound(this.api.getNetwork(name).remove())
+  }
+}
+
 class DockerodeImages implements ImageClient {
   constructor(private readonly api: Docker) {}
 
@@ -246,6 +264,7 @@ export function createDockerClient(env: NodeJS.ProcessEnv = process.env): Docker
     engine: new DockerodeEngine(api, env),
     events: new DockerodeEvents(new Docker({version: API_VERSION})),
     images: new DockerodeImages(api),
+    networks: new DockerodeNetworks(api),
     volumes: new DockerodeVolumes(api),
   }
 }

@@ -49,6 +49,15 @@ export interface VolumeClient {
   remove(name: string): Promise<void>
 }
 
+/** Highway's own networks: a bridge each, found again by name and checked by label. */
+export interface NetworkClient {
+  /** The network's labels, or null when it does not exist. */
+  labels(name: string): Promise<Record<string, string> | null>
+  create(name: string, labels: Record<string, string>): Promise<void>
+  /** One already gone counts as removed. */
+  remove(name: string): Promise<void>
+}
+
 export interface BuildRequest {
   /** Directory holding the Dockerfile, and the files of it to send. */
   context: string
@@ -90,6 +99,7 @@ export interface DockerClient {
   engine: EngineClient
   containers: ContainerClient
   volumes: VolumeClient
+  networks: NetworkClient
   images: ImageClient
   events: EventClient
 }

@@ -2,22 +2,31 @@ import {createHash} from 'node:crypto'
 import {dnsCommand} from '../dns/dnsmasq.js'
 import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
-import {etcdEndpoints, etcdUrl} from '../core/settings.js'
+import {LOOPBACK_ETCD_URL} from '../core/settings.js'
 import {INFRA_PORTS, type Settings} from '../core/types.js'
 import type {ContainerSpec} from '../docker/types.js'
 
 export const ETCD_VOLUME = 'highway-etcd-data'
+/**
+ * The registry's own network: etcd and the agent, nothing else. Docker isolates bridge networks from
+ * each other, so no container on the default bridge (or any other network) can reach etcd, at its
+ * container address or anywhere else; the CLI reaches it on the host's loopback.
+ */
+export const REGISTRY_NETWORK = 'highway-registry'
+/** How the agent addresses this host's etcd: by container name, on the registry network. */
+export const AGENT_ETCD_URL = `http://highway-etcd:${INFRA_PORTS.etcd}`
 /** Runtime state shared by the proxy and the agent: rendered config, route maps, master socket. */
 export const PROXY_VOLUME = 'highway-proxy-run'
 
 export interface ComponentSpec {
   component: Component
   name: string
-  bridgeIp: string
   /** Named volumes it mounts, created (labelled as highway's) before it. */
   volumes: string[]
-  /** Ports bound on the bridge IP, for the "port taken" message. */
-  ports: Array<{port: number; protocol: 'tcp' | 'udp'}>
+  /** The highway network it joins instead of the default bridge, created before it. */
+  network: string | null
+  /** Ports it publishes, each on one host address (never every address). */
+  ports: Array<{port: number; protocol: 'tcp' | 'udp'; address: string}>
   create: ContainerSpec & {name: string}
 }
 
@@ -28,8 +37,10 @@ export interface SpecContext {
   dockerSocket: string
 }
 
-function publish(bridgeIp: string, ports: ComponentSpec['ports']): NonNullable<ContainerSpec['HostConfig']>['PortBindings'] {
-  return Object.fromEntries(ports.map(({port, protocol}) => [`${port}/${protocol}`, [{HostIp: bridgeIp, HostPort: String(port)}]]))
+function publish(ports: ComponentSpec['ports']): NonNullable<ContainerSpec['HostConfig']>['PortBindings'] {
+  const bindings: Record<string, Array<{HostIp: string; HostPort: string}>> = {}
+  for (const {address, port, protocol} of ports) (bindings[`${port}/${protocol}`] ??= []).push({HostIp: address, HostPort: String(port)})
+  return bindings
 }
 
 function container(
@@ -41,6 +52,7 @@ function container(
     binds?: string[]
     env?: string[]
     volumes?: string[]
+    network?: string
   },
 ): ComponentSpec {
   const ports = options.ports ?? []
@@ -52,7 +64,8 @@ function container(
     ExposedPorts: Object.fromEntries(ports.map(({port, protocol}) => [`${port}/${protocol}`, {}])),
     HostConfig: {
       Binds: options.binds,
-      PortBindings: publish(context.settings.bridgeIp, ports),
+      NetworkMode: options.network ?? 'bridge',
+      PortBindings: publish(ports),
       RestartPolicy: {Name: 'unless-stopped'},
       LogConfig: {Type: 'json-file', Config: {'max-size': '10m', 'max-file': '2'}},
     },
@@ -61,10 +74,10 @@ function container(
   const spec = createHash('sha256').update(JSON.stringify(create)).digest('hex').slice(0, 16)
   create.Labels = {...create.Labels, [SPEC]: spec}
   return {
-    bridgeIp: context.settings.bridgeIp,
     component,
     create: {...create, name: `highway-${component}`},
     name: `highway-${component}`,
+    network: options.network ?? null,
     ports,
     volumes: options.volumes ?? [],
   }
@@ -83,9 +96,10 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           'etcd',
           '--name=highway',
           '--data-dir=/var/lib/etcd/data',
-          // 0.0.0.0 inside the container's own namespace; published only on the bridge IP.
+          // 0.0.0.0 inside the container's own namespace, which only the registry network reaches;
+          // published on the host's loopback (and the advertise address, when other hosts need it).
           `--listen-client-urls=http://0.0.0.0:${INFRA_PORTS.etcd}`,
-          `--advertise-client-urls=${etcdUrl(settings)}`,
+          `--advertise-client-urls=${settings.advertiseIp ? `http://${settings.advertiseIp}:${INFRA_PORTS.etcd}` : LOOPBACK_ETCD_URL}`,
           '--listen-peer-urls=http://127.0.0.1:2380',
           '--initial-advertise-peer-urls=http://127.0.0.1:2380',
           '--initial-cluster=highway=http://127.0.0.1:2380',
@@ -96,7 +110,11 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           '--auto-compaction-retention=1h',
           '--log-level=warn',
         ],
-        ports: [{port: INFRA_PORTS.etcd, protocol: 'tcp'}],
+        network: REGISTRY_NETWORK,
+        ports: [
+          {address: '127.0.0.1', port: INFRA_PORTS.etcd, protocol: 'tcp'},
+          ...(settings.advertiseIp ? [{address: settings.advertiseIp, port: INFRA_PORTS.etcd, protocol: 'tcp' as const}] : []),
+        ],
       }),
     )
   }
@@ -113,23 +131,27 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           `exec haproxy -W -db -S ${MASTER_SOCKET},mode,600 -f ${CONFIG_PATH}`,
       ],
       env: [`HIGHWAY_INITIAL_CONFIG=${initial.config}`],
-      ports: [{port: INFRA_PORTS.http, protocol: 'tcp'}],
+      ports: [{address: settings.bridgeIp, port: INFRA_PORTS.http, protocol: 'tcp'}],
     }),
     container('dns', context, {
       cmd: dnsCommand({bridgeIp: settings.bridgeIp, domain: settings.domain, upstreams: settings.upstreamDns}),
       ports: [
-        {port: INFRA_PORTS.dns, protocol: 'udp'},
-        {port: INFRA_PORTS.dns, protocol: 'tcp'},
+        {address: settings.bridgeIp, port: INFRA_PORTS.dns, protocol: 'udp'},
+        {address: settings.bridgeIp, port: INFRA_PORTS.dns, protocol: 'tcp'},
       ],
     }),
     container('agent', context, {
       binds: [`${context.dockerSocket}:/var/run/docker.sock`, `${PROXY_VOLUME}:${RUN_DIR}`],
       cmd: ['node', '/opt/highway/lib/agent.cjs'],
       volumes: [PROXY_VOLUME],
+      // Its only peer is etcd (Docker is a unix socket, the proxy a shared volume): this host's, on the
+      // registry network; another host's, through the default bridge's way out. No registry network is
+      // made where no etcd runs: its subnet would be one more that other hosts might route elsewhere.
+      network: settings.etcdEndpoints.length === 0 ? REGISTRY_NETWORK : undefined,
       env: [
         `HIGHWAY_DOMAIN=${settings.domain}`,
         `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`,
-        `HIGHWAY_ETCD=${etcdEndpoints(settings).join(',')}`,
+        `HIGHWAY_ETCD=${settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints.join(',') : AGENT_ETCD_URL}`,
         ...(process.env.HIGHWAY_DEBUG ? ['HIGHWAY_DEBUG=1'] : []),
       ],
     }),

@@ -15,12 +15,15 @@ export function listManaged(docker: DockerClient, component?: Component): Promis
 export class CreatedThisRun {
   readonly containers: string[] = []
   readonly volumes: string[] = []
+  readonly networks: string[] = []
 
   async rollback(docker: DockerClient): Promise<void> {
     for (const id of this.containers.reverse()) await docker.containers.remove(id)
     for (const name of this.volumes) await docker.volumes.remove(name).catch(() => {})
+    for (const name of this.networks) await docker.networks.remove(name).catch(() => {})
     this.containers.length = 0
     this.volumes.length = 0
+    this.networks.length = 0
   }
 }
 
@@ -30,10 +33,22 @@ export async function ensureVolume(docker: DockerClient, name: string, created: 
   created.volumes.push(name)
 }
 
+export async function ensureNetwork(docker: DockerClient, name: string, created: CreatedThisRun): Promise<void> {
+  const labels = await docker.networks.labels(name)
+  if (labels !== null) {
+    if (labels[MANAGED] === 'true') return
+    throw new UserError(`a Docker network named ${name} exists and is not highway's`, {
+      suggestion: `remove it (\`docker network rm ${name}\`) or rename it, and run \`highway up\` again`,
+    })
+  }
+  await docker.networks.create(name, {[MANAGED]: 'true'})
+  created.networks.push(name)
+}
+
 /** Names what holds a port on the bridge IP: another container when Docker knows, else a host process. */
-async function portHolder(docker: DockerClient, bridgeIp: string, port: number, protocol: string): Promise<string> {
+async function portHolder(docker: DockerClient, address: string, port: number, protocol: string): Promise<string> {
   const holder = (await docker.containers.listRunning()).find((container) =>
-    container.Ports.some((binding) => binding.PublicPort === port && binding.Type === protocol && (binding.IP === bridgeIp || binding.IP === '0.0.0.0')),
+    container.Ports.some((binding) => binding.PublicPort === port && binding.Type === protocol && (binding.IP === address || binding.IP === '0.0.0.0')),
   )
   if (holder) return `container ${displayName(holder)} (${holder.Image})`
   return `another process on this host (see \`ss -lnp 'sport = :${port}'\`)`
@@ -45,10 +60,12 @@ async function start(docker: DockerClient, spec: ComponentSpec, id: string): Pro
   } catch (error) {
     const message = (error as Error).message
     if (/port is already allocated|address already in use|bind: /i.test(message)) {
-      const {bridgeIp} = spec
-      const taken = spec.ports.find(({port}) => message.includes(`:${port}`)) ?? spec.ports[0]
-      const holder = await portHolder(docker, bridgeIp, taken.port, taken.protocol)
-      throw new UserError(`port ${taken.port}/${taken.protocol} on ${bridgeIp} is taken by ${holder}, so the ${spec.component} cannot start`, {
+      const taken =
+        spec.ports.find(({address, port}) => message.includes(`${address}:${port}`)) ??
+        spec.ports.find(({port}) => message.includes(`:${port}`)) ??
+        spec.ports[0]
+      const holder = await portHolder(docker, taken.address, taken.port, taken.protocol)
+      throw new UserError(`port ${taken.port}/${taken.protocol} on ${taken.address} is taken by ${holder}, so the ${spec.component} cannot start`, {
         suggestion: `free that port, or run highway on another address with \`highway up --bridge-ip <ip>\``,
         cause: error,
       })

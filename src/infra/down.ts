@@ -1,20 +1,22 @@
 import {MANAGED} from '../core/labels.js'
 import {displayName} from '../docker/client.js'
 import type {DockerClient} from '../docker/types.js'
-import {ETCD_VOLUME, PROXY_VOLUME} from './components.js'
+import {ETCD_VOLUME, PROXY_VOLUME, REGISTRY_NETWORK} from './components.js'
 import {listManaged} from './containers.js'
 
 export interface DownResult {
   containers: string[]
   volumes: string[]
+  networks: string[]
 }
 
 /**
  * Removes highway's containers, found by label (never by name alone, so a user's container called
- * highway-proxy survives). The proxy's runtime volume goes too; etcd's data only with `purge`.
+ * highway-proxy survives). The proxy's runtime volume and the registry network go too; etcd's data
+ * only with `purge`.
  */
 export async function runDown(docker: DockerClient, options: {purge: boolean}): Promise<DownResult> {
-  const result: DownResult = {containers: [], volumes: []}
+  const result: DownResult = {containers: [], networks: [], volumes: []}
   for (const container of await listManaged(docker)) {
     await docker.containers.remove(container.Id)
     result.containers.push(displayName(container))
@@ -23,6 +25,10 @@ export async function runDown(docker: DockerClient, options: {purge: boolean}): 
     if ((await docker.volumes.labels(name))?.[MANAGED] !== 'true') continue
     await docker.volumes.remove(name)
     result.volumes.push(name)
+  }
+  if ((await docker.networks.labels(REGISTRY_NETWORK))?.[MANAGED] === 'true') {
+    await docker.networks.remove(REGISTRY_NETWORK)
+    result.networks.push(REGISTRY_NETWORK)
   }
   return result
 }

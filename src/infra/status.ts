@@ -50,7 +50,7 @@ export async function collectStatus(clients: Clients, settings: Settings): Promi
   const addresses: Record<Component, string> = {
     agent: 'docker socket',
     dns: `${settings.bridgeIp}:53`,
-    etcd: endpoints.join(','),
+    etcd: [...endpoints, ...(settings.advertiseIp && settings.etcdEndpoints.length === 0 ? [`(others: ${settings.advertiseIp}:2379)`] : [])].join(','),
     proxy: `${settings.bridgeIp}:80`,
   }
   const probes: Record<Exclude<Component, 'agent'>, () => Promise<string>> = {

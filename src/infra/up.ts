@@ -2,7 +2,7 @@ import {Listr, type ListrTask} from 'listr2'
 import type {Clients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import type {Component} from '../core/labels.js'
-import {etcdUrl, loadSettings, saveSettings} from '../core/settings.js'
+import {LOOPBACK_ETCD_URL, loadSettings, saveSettings} from '../core/settings.js'
 import type {Settings} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
@@ -11,7 +11,7 @@ import type {DockerClient} from '../docker/types.js'
 import {probeProxy} from '../proxy/client.js'
 import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
 import {componentSpecs, type ComponentSpec} from './components.js'
-import {CreatedThisRun, ensureContainer, ensureVolume, type EnsureOutcome} from './containers.js'
+import {CreatedThisRun, ensureContainer, ensureNetwork, ensureVolume, type EnsureOutcome} from './containers.js'
 import {probeDns, probeEtcd} from './probes.js'
 
 /** What the user asked of `up`; anything unset comes from the saved settings, then the defaults. */
@@ -21,6 +21,8 @@ export interface UpRequest {
   baseImage?: string
   upstreamDns?: string[]
   etcd?: string[]
+  /** '' to stop publishing the registry for other hosts. */
+  advertiseIp?: string
 }
 
 export interface UpResult {
@@ -44,7 +46,14 @@ export function validateRequest(request: UpRequest, saved: Settings): Omit<Setti
   for (const endpoint of etcdEndpoints) {
     if (!/^https?:\/\/[^\s/]+$/.test(endpoint)) throw new UserError(`invalid --etcd endpoint "${endpoint}": expected a URL such as http://10.0.0.5:2379`)
   }
-  return {baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, upstreamDns}
+  const advertise = request.advertiseIp ?? saved.advertiseIp ?? ''
+  const advertiseIp = advertise === '' ? '' : assertIPv4(advertise, '--advertise-ip')
+  if (advertiseIp && etcdEndpoints.length > 0) {
+    throw new UserError('--advertise-ip publishes this host’s own etcd, and --etcd says this host runs none', {
+      suggestion: 'give --advertise-ip on the host that runs etcd, and --etcd on the others',
+    })
+  }
+  return {advertiseIp, baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, upstreamDns}
 }
 
 interface UpContext {
@@ -89,8 +98,7 @@ function readiness(context: UpContext, component: Component, since: number): Pro
   const options = {interval: 100, signal: context.signal, timeout: READY_TIMEOUT_MS[component]}
   switch (component) {
     case 'etcd': {
-      const url = etcdUrl(context.settings)
-      return waitFor(() => probeEtcd(url), {...options, message: `etcd did not report healthy at ${url}/health`})
+      return waitFor(() => probeEtcd(LOOPBACK_ETCD_URL), {...options, message: `etcd did not report healthy at ${LOOPBACK_ETCD_URL}/health`})
     }
     case 'proxy': {
       return waitFor(() => probeProxy(bridgeIp), {...options, message: `HAProxy did not answer HTTP on ${bridgeIp}:80`})
@@ -109,6 +117,7 @@ function componentTask(spec: ComponentSpec): ListrTask<UpContext> {
     task: async (context, task) => {
       const since = Date.now()
       for (const volume of spec.volumes) await ensureVolume(context.docker, volume, context.created)
+      if (spec.network) await ensureNetwork(context.docker, spec.network, context.created)
       // Not abortable midway: a container whose create is still in flight when Ctrl-C lands would be
       // recorded only after the rollback ran, and be left behind. It takes well under a second.
       const outcome = await ensureContainer(context.docker, spec, context.created)

@@ -27,11 +27,12 @@ describe('highway up', () => {
     }
   })
 
-  it('publishes nothing on 0.0.0.0: every port is bound to the bridge IP', async () => {
+  it('publishes nothing on 0.0.0.0: the proxy and DNS on the bridge IP, etcd on loopback', async () => {
     const bindings = await docker('ps', '--filter', 'label=io.highway.managed=true', '--format', '{{.Ports}}')
     expect(bindings).toContain(`${ip}:80->80/tcp`)
     expect(bindings).toContain(`${ip}:53->53/udp`)
-    expect(bindings).toContain(`${ip}:2379->2379/tcp`)
+    expect(bindings).toContain('127.0.0.1:2379->2379/tcp')
+    expect(bindings).not.toContain(`${ip}:2379`)
     expect(bindings).not.toMatch(/0\.0\.0\.0|:::/)
   })
 
@@ -49,7 +50,7 @@ describe('highway up', () => {
   })
 
   it('runs an etcd that answers put and get from the host', async () => {
-    const client = new Etcd3({hosts: `http://${ip}:2379`})
+    const client = new Etcd3({hosts: 'http://127.0.0.1:2379'})
     try {
       await client.put('/e2e/probe').value('42')
       expect(await client.get('/e2e/probe').string()).toBe('42')

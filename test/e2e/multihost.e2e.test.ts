@@ -1,6 +1,7 @@
 // Two hosts, one etcd: highway's multi-host story end to end. Host A is this machine's engine (it runs
-// etcd); host B is a second dockerd in its own network namespace (see second-host.ts), whose highway is
-// started with `up --etcd http://<A's bridge IP>:2379`. A service on either host is reached by name from
+// etcd, published for other hosts with `up --advertise-ip` on A's end of the veth pair); host B is a
+// second dockerd in its own network namespace (see second-host.ts), whose highway is started with
+// `up --etcd http://<A's advertise address>:2379`. A service on either host is reached by name from
 // the other, through the proxy and through DNS, and a dead host's routes expire with its lease.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {ServiceRow} from '../../src/service/list.js'
@@ -53,6 +54,9 @@ beforeAll(async () => {
     expect(infraImage).toMatch(/^highway\/infra:/)
 
     await startHostB()
+    // etcd listens on loopback only until asked to serve other hosts, on an address of this host's.
+    const advertise = await highway(['up', '--advertise-ip', HOST_B.hostAddress], envA)
+    expect(advertise.code, advertise.stdout + advertise.stderr).toBe(0)
     const [idA, idB] = [await docker('info', '--format', '{{.ID}}'), await dockerB('info', '--format', '{{.ID}}')]
     // highway names hosts by engine ID: two engines sharing one would be one host to it.
     expect(idB).not.toBe(idA)
@@ -62,7 +66,7 @@ beforeAll(async () => {
     expect(nameB).not.toBe(nameA)
 
     await copyImages([infraImage, APP_IMAGE])
-    const upB = await highwayB(['up', '--etcd', `http://${ipA}:2379`], envB)
+    const upB = await highwayB(['up', '--etcd', `http://${HOST_B.hostAddress}:2379`], envB)
     expect(upB.code, upB.stdout + upB.stderr).toBe(0)
     // B runs no etcd of its own: its agent uses A's.
     expect(await dockerB('ps', '-a', '--filter', 'label=io.highway.managed=true', '--format', '{{.Label "io.highway.component"}}')).not.toContain('etcd')

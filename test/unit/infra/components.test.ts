@@ -8,7 +8,7 @@ import {UserError} from '../../../src/core/errors.js'
 import type {Component} from '../../../src/core/labels.js'
 import type {Settings} from '../../../src/core/types.js'
 import {dnsCommand} from '../../../src/dns/dnsmasq.js'
-import {etcdEndpoints, etcdUrl} from '../../../src/core/settings.js'
+import {LOOPBACK_ETCD_URL, etcdEndpoints} from '../../../src/core/settings.js'
 import {componentSpecs, type ComponentSpec, type SpecContext} from '../../../src/infra/components.js'
 import {renderProxyConfig} from '../../../src/proxy/haproxy.js'
 
@@ -42,23 +42,35 @@ describe('componentSpecs', () => {
     expect(list.map((item) => item.name)).toEqual(['highway-etcd', 'highway-proxy', 'highway-dns', 'highway-agent'])
     expect(list.map((item) => item.create.name)).toEqual(['highway-etcd', 'highway-proxy', 'highway-dns', 'highway-agent'])
     expect(list.map((item) => item.create.Image)).toEqual(Array(4).fill('highway/infra:0.1.0-0123456789'))
-    expect(list.map((item) => item.bridgeIp)).toEqual(Array(4).fill('172.17.0.1'))
+    expect(list.map((item) => item.network)).toEqual(['highway-registry', null, null, 'highway-registry'])
+    expect(list.map((item) => item.create.HostConfig?.NetworkMode)).toEqual(['highway-registry', 'bridge', 'bridge', 'highway-registry'])
   })
 
-  it('binds every published port on the bridge IP only, never on 0.0.0.0 or every address', () => {
+  it('binds the proxy and DNS on the bridge IP only and etcd on loopback only, never on 0.0.0.0 or every address', () => {
     for (const bridgeIp of ['172.17.0.1', '10.10.0.1']) {
       for (const item of componentSpecs({...CONTEXT, settings: {...SETTINGS, bridgeIp}})) {
         const bindings = Object.values(item.create.HostConfig?.PortBindings ?? {}).flat() as Array<{HostIp: string; HostPort: string}>
         expect(bindings.length, item.component).toBe(item.ports.length)
-        for (const binding of bindings) expect(binding.HostIp, item.component).toBe(bridgeIp)
+        for (const binding of bindings) expect(binding.HostIp, item.component).toBe(item.component === 'etcd' ? '127.0.0.1' : bridgeIp)
       }
     }
+  })
+
+  it('publishes etcd on the advertise address too when other hosts need it, and nowhere else', () => {
+    const etcd = spec('etcd', specs({settings: {advertiseIp: '10.1.0.1'}}))
+    expect(etcd.create.HostConfig?.PortBindings).toEqual({
+      '2379/tcp': [
+        {HostIp: '127.0.0.1', HostPort: '2379'},
+        {HostIp: '10.1.0.1', HostPort: '2379'},
+      ],
+    })
+    expect(etcd.create.Cmd).toContain('--advertise-client-urls=http://10.1.0.1:2379')
   })
 
   it('publishes etcd on 2379/tcp, the proxy on 80/tcp, dns on 53/udp and 53/tcp, and nothing for the agent', () => {
     const map = specs()
     const ip = '172.17.0.1'
-    expect(spec('etcd', map).create.HostConfig?.PortBindings).toEqual({'2379/tcp': [{HostIp: ip, HostPort: '2379'}]})
+    expect(spec('etcd', map).create.HostConfig?.PortBindings).toEqual({'2379/tcp': [{HostIp: '127.0.0.1', HostPort: '2379'}]})
     expect(spec('proxy', map).create.HostConfig?.PortBindings).toEqual({'80/tcp': [{HostIp: ip, HostPort: '80'}]})
     expect(spec('dns', map).create.HostConfig?.PortBindings).toEqual({
       '53/tcp': [{HostIp: ip, HostPort: '53'}],
@@ -66,8 +78,8 @@ describe('componentSpecs', () => {
     })
     expect(spec('agent', map).create.HostConfig?.PortBindings).toEqual({})
     expect(spec('dns', map).ports).toEqual([
-      {port: 53, protocol: 'udp'},
-      {port: 53, protocol: 'tcp'},
+      {address: ip, port: 53, protocol: 'udp'},
+      {address: ip, port: 53, protocol: 'tcp'},
     ])
     expect(spec('dns', map).create.ExposedPorts).toEqual({'53/tcp': {}, '53/udp': {}})
     expect(spec('agent', map).create.ExposedPorts).toEqual({})
@@ -110,10 +122,11 @@ describe('componentSpecs', () => {
     expect(new Set(Object.values(specLabels(specs()))).size).toBe(4)
   })
 
-  it('changes every spec label when the bridge IP changes', () => {
+  it('changes the spec label of everything that binds or knows the bridge IP when it changes, and keeps etcd (on loopback) as it is', () => {
     const before = specLabels(specs())
     const after = specLabels(specs({settings: {bridgeIp: '172.18.0.1'}}))
-    for (const component of ['etcd', 'proxy', 'dns', 'agent'] as const) expect(after[component], component).not.toBe(before[component])
+    for (const component of ['proxy', 'dns', 'agent'] as const) expect(after[component], component).not.toBe(before[component])
+    expect(after.etcd).toBe(before.etcd)
   })
 
   it('changes every spec label when the image changes', () => {
@@ -149,10 +162,10 @@ describe('componentSpecs', () => {
     expect(specLabels(specs({settings: {baseImage: 'debian:bookworm-slim'}}))).toEqual(specLabels(specs()))
   })
 
-  it('runs etcd with periodic auto-compaction, advertised on the bridge IP, data in its volume', () => {
+  it('runs etcd with periodic auto-compaction, advertised on loopback, data in its volume', () => {
     const etcd = spec('etcd')
     expect(etcd.create.Cmd).toEqual(expect.arrayContaining(['--auto-compaction-mode=periodic', '--auto-compaction-retention=1h']))
-    expect(etcd.create.Cmd).toContain('--advertise-client-urls=http://172.17.0.1:2379')
+    expect(etcd.create.Cmd).toContain('--advertise-client-urls=http://127.0.0.1:2379')
     expect(etcd.create.Cmd).toContain('--data-dir=/var/lib/etcd/data')
     expect(etcd.create.Cmd?.[0]).toBe('etcd')
     expect(etcd.create.HostConfig?.Binds).toEqual(['highway-etcd-data:/var/lib/etcd'])
@@ -163,13 +176,14 @@ describe('componentSpecs', () => {
     const map = specs({settings: {etcdEndpoints: ['http://10.0.0.5:2379', 'http://10.0.0.6:2379']}})
     expect([...map.keys()]).toEqual(['proxy', 'dns', 'agent'])
     expect(spec('agent', map).create.Env).toContain('HIGHWAY_ETCD=http://10.0.0.5:2379,http://10.0.0.6:2379')
+    expect(spec('agent', map).network).toBeNull()
     // The other components do not depend on where etcd is.
     expect(specLabel(spec('proxy', map))).toBe(specLabel(spec('proxy')))
     expect(specLabel(spec('dns', map))).toBe(specLabel(spec('dns')))
   })
 
-  it('gives the agent the domain, bridge IP and local etcd by default', () => {
-    expect(spec('agent').create.Env).toEqual(['HIGHWAY_DOMAIN=local', 'HIGHWAY_BRIDGE_IP=172.17.0.1', 'HIGHWAY_ETCD=http://172.17.0.1:2379'])
+  it('gives the agent the domain, bridge IP and local etcd by its name on the registry network', () => {
+    expect(spec('agent').create.Env).toEqual(['HIGHWAY_DOMAIN=local', 'HIGHWAY_BRIDGE_IP=172.17.0.1', 'HIGHWAY_ETCD=http://highway-etcd:2379'])
     expect(spec('agent').create.Cmd).toEqual(['node', '/opt/highway/lib/agent.cjs'])
   })
 
@@ -217,10 +231,10 @@ describe('componentSpecs', () => {
   })
 })
 
-describe('etcdUrl / etcdEndpoints', () => {
-  it('points at the local etcd on the bridge IP unless endpoints are given', () => {
-    expect(etcdUrl(SETTINGS)).toBe('http://172.17.0.1:2379')
-    expect(etcdEndpoints(SETTINGS)).toEqual(['http://172.17.0.1:2379'])
+describe('etcdEndpoints', () => {
+  it('points the host at the local etcd on loopback unless endpoints are given', () => {
+    expect(LOOPBACK_ETCD_URL).toBe('http://127.0.0.1:2379')
+    expect(etcdEndpoints(SETTINGS)).toEqual(['http://127.0.0.1:2379'])
     expect(etcdEndpoints({...SETTINGS, etcdEndpoints: ['http://10.0.0.5:2379']})).toEqual(['http://10.0.0.5:2379'])
   })
 })

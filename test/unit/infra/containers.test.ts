@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import type {Settings} from '../../../src/core/types.js'
 import type {DockerClient} from '../../../src/docker/types.js'
 import {componentSpecs, type ComponentSpec} from '../../../src/infra/components.js'
-import {CreatedThisRun, ensureContainer, ensureVolume, listManaged} from '../../../src/infra/containers.js'
+import {CreatedThisRun, ensureContainer, ensureNetwork, ensureVolume, listManaged} from '../../../src/infra/containers.js'
 import {runDown} from '../../../src/infra/down.js'
 import {FakeDocker} from '../support/fake-docker.js'
 import {rejectedUserError} from '../support/user-error.js'
@@ -71,6 +71,21 @@ describe('ensureContainer', () => {
     expect(docker.calls).toEqual([])
   })
 
+  it('creates the registry network for the components that join it, and refuses one that is not highway’s', async () => {
+    const docker = engine()
+    const created = new CreatedThisRun()
+    await ensureNetwork(docker, 'highway-registry', created)
+    await ensureNetwork(docker, 'highway-registry', created)
+    expect(created.networks).toEqual(['highway-registry'])
+    expect(docker.networkState.get('highway-registry')).toEqual({'io.highway.managed': 'true'})
+    expect(await runDown(docker, {purge: false})).toEqual({containers: [], networks: ['highway-registry'], volumes: []})
+
+    await docker.networks.create('highway-registry', {})
+    const error = await rejectedUserError(() => ensureNetwork(docker, 'highway-registry', new CreatedThisRun()))
+    expect(error.message).toBe("a Docker network named highway-registry exists and is not highway's")
+    expect(await runDown(docker, {purge: false})).toEqual({containers: [], networks: [], volumes: []})
+  })
+
   it('names the container that holds a taken port, and keeps what it created for the rollback', async () => {
     const docker = engine()
     const holder = docker.runService('squatter', '80/tcp')
@@ -111,15 +126,15 @@ describe('runDown', () => {
     await ensureContainer(docker, specFor('proxy'), created)
     await ensureContainer(docker, specFor('dns'), created)
     const bystander = docker.runService('api')
-    expect(await runDown(docker, {purge: false})).toEqual({containers: ['highway-proxy', 'highway-dns'], volumes: ['highway-proxy-run']})
+    expect(await runDown(docker, {purge: false})).toEqual({containers: ['highway-proxy', 'highway-dns'], networks: [], volumes: ['highway-proxy-run']})
     expect([...docker.state.keys()]).toEqual([bystander.id])
-    expect(await runDown(docker, {purge: true})).toEqual({containers: [], volumes: ['highway-etcd-data']})
+    expect(await runDown(docker, {purge: true})).toEqual({containers: [], networks: [], volumes: ['highway-etcd-data']})
   })
 
   it('leaves a volume of the same name that highway did not create', async () => {
     const docker = engine()
     await docker.volumes.create('highway-etcd-data', {})
-    expect(await runDown(docker, {purge: true})).toEqual({containers: [], volumes: []})
+    expect(await runDown(docker, {purge: true})).toEqual({containers: [], networks: [], volumes: []})
     expect(docker.volumeState.has('highway-etcd-data')).toBe(true)
   })
 })

@@ -6,6 +6,7 @@ import type {
   ContainerSummary,
   EventClient,
   EventSubscription,
+  NetworkClient,
   VolumeClient,
 } from '../../../src/docker/types.js'
 
@@ -98,6 +99,7 @@ export function deferred<T = void>(): {promise: Promise<T>; resolve: (value: T) 
 export class FakeDocker {
   readonly state = new Map<string, FakeContainer>()
   readonly volumeState = new Map<string, Record<string, string>>()
+  readonly networkState = new Map<string, Record<string, string>>()
   private subscribers: Subscriber[] = []
   private nextHostPort = 49_153
   private nextId = 1
@@ -168,6 +170,17 @@ export class FakeDocker {
     labels: async (name) => this.volumeState.get(name) ?? null,
     remove: async (name) => {
       if (this.volumeState.delete(name)) this.calls.push(`remove volume ${name}`)
+    },
+  }
+
+  readonly networks: NetworkClient = {
+    create: async (name, labels) => {
+      this.networkState.set(name, {...labels})
+      this.calls.push(`create network ${name}`)
+    },
+    labels: async (name) => this.networkState.get(name) ?? null,
+    remove: async (name) => {
+      if (this.networkState.delete(name)) this.calls.push(`remove network ${name}`)
     },
   }
 

@@ -1,0 +1,77 @@
+// The registry as a hostile neighbour sees it: a container on the default bridge, or on a network of
+// its own (as compose makes), tries every address etcd could answer at. Only highway's own parts reach
+// it: the agent over the registry network, the CLI on the host's loopback. Real containers, real wget.
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {APP_IMAGE, bridgeIp, docker, dockerResult, ensureAppImage, highway, infraContainers, makeEnv, run} from './harness.js'
+
+const env = makeEnv()
+const OTHER_NETWORK = 'highway-e2e-neighbours'
+let ip: string
+let etcdIp: string
+let registryGateway: string
+
+/** What a container on `network` gets from etcd's /version at `url`: its body, or '' when unreachable. */
+async function fetchFrom(network: string, url: string): Promise<string> {
+  const result = await dockerResult('run', '--rm', '--network', network, APP_IMAGE, 'sh', '-c', `timeout 3 wget -qO- ${url}; exit 0`)
+  expect(result.code, result.stderr).toBe(0)
+  return result.stdout.trim()
+}
+
+beforeAll(async () => {
+  ip = await bridgeIp()
+  await ensureAppImage()
+  await highway(['down'], env)
+  const up = await highway(['up'], env)
+  expect(up.code, up.stdout + up.stderr).toBe(0)
+  const {etcd} = await infraContainers()
+  etcdIp = await docker('inspect', etcd, '--format', '{{(index .NetworkSettings.Networks "highway-registry").IPAddress}}')
+  registryGateway = await docker('network', 'inspect', 'highway-registry', '--format', '{{(index .IPAM.Config 0).Gateway}}')
+  await dockerResult('network', 'rm', OTHER_NETWORK)
+  await docker('network', 'create', OTHER_NETWORK)
+})
+
+afterAll(async () => {
+  await dockerResult('network', 'rm', OTHER_NETWORK)
+  await highway(['down'], env)
+})
+
+describe('the registry is closed to neighbours', () => {
+  it('answers highway’s own parts: the host on loopback, a container on the registry network by name', async () => {
+    const fromHost = await run('curl', ['-s', '-m', '3', 'http://127.0.0.1:2379/version'])
+    expect(fromHost.stdout).toContain('etcdserver')
+    // The same client that fails below does reach it from where the agent sits: the probe can tell.
+    expect(await fetchFrom('highway-registry', 'http://highway-etcd:2379/version')).toContain('etcdserver')
+  })
+
+  it('cannot be reached from a container on the default bridge, at any address', async () => {
+    expect(etcdIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
+    for (const address of [ip, etcdIp, registryGateway, '127.0.0.1']) {
+      expect(await fetchFrom('bridge', `http://${address}:2379/version`), address).toBe('')
+    }
+  })
+
+  it('cannot be reached from a container on another user-defined network, at any address', async () => {
+    for (const address of [ip, etcdIp, registryGateway]) {
+      expect(await fetchFrom(OTHER_NETWORK, `http://${address}:2379/version`), address).toBe('')
+    }
+  })
+
+  it('puts nothing but etcd and the agent on the registry network', async () => {
+    const members = await docker('network', 'inspect', 'highway-registry', '--format', '{{range .Containers}}{{.Name}} {{end}}')
+    expect(members.trim().split(' ').sort()).toEqual(['highway-agent', 'highway-etcd'])
+  })
+
+  it('listens on no wildcard address for 53, 80, 2379 or 2380', async () => {
+    const listening = await run('ss', ['-H', '-lntu'])
+    expect(listening.code).toBe(0)
+    const wildcard = listening.stdout
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/)[4] ?? '')
+      .filter((local) => /^(0\.0\.0\.0|\*|\[::\]|::):(53|80|2379|2380)$/.test(local))
+    expect(wildcard).toEqual([])
+    // And highway's own listeners are there, on the addresses they should be.
+    expect(listening.stdout).toContain(`${ip}:80`)
+    expect(listening.stdout).toContain(`${ip}:53`)
+    expect(listening.stdout).toContain('127.0.0.1:2379')
+  })
+})
