@@ -4,7 +4,7 @@
  * run that fails halfway still records what it did and `--undo` can reverse it.
  */
 import {UserError} from '../core/errors.js'
-import type {Host, WriteMethod} from './host.js'
+import type {RootFs, WriteMethod} from './root-fs.js'
 import {formatCommand} from './runner.js'
 import type {CommandStep, Plan, ResolverContext} from './types.js'
 
@@ -63,18 +63,18 @@ export function commandFailure(outcome: CommandOutcome): UserError {
   })
 }
 
-export async function executePlan(ctx: ResolverContext, host: Host, plan: Plan, execution: Execution, options: ExecuteOptions): Promise<void> {
-  for (const change of plan.files) await host.assertWritable(change.path)
+export async function executePlan(ctx: ResolverContext, rootFs: RootFs, plan: Plan, execution: Execution, options: ExecuteOptions): Promise<void> {
+  for (const change of plan.files) await rootFs.assertWritable(change.path)
 
   for (const change of plan.files) {
-    execution.dirsCreated.push(...(await host.ensureDirs(change.createDirs)))
+    execution.dirsCreated.push(...(await rootFs.ensureDirs(change.createDirs)))
     if (change.action === 'delete') {
-      await host.remove(change.path)
+      await rootFs.remove(change.path)
       execution.files.push({path: change.path, action: 'delete', before: change.before, after: null})
       continue
     }
     const backup = change.action === 'edit' && change.before !== null && options.backup ? await options.backup(change.path, change.before) : undefined
-    const method = await host.write(change.path, change.after ?? '')
+    const method = await rootFs.write(change.path, change.after ?? '')
     execution.files.push({path: change.path, action: change.action, method, backup, before: change.before, after: change.after})
   }
 
@@ -85,6 +85,6 @@ export async function executePlan(ctx: ResolverContext, host: Host, plan: Plan, 
   }
 
   for (const dir of plan.removeDirs) {
-    if (await host.removeDirIfEmpty(dir)) execution.dirsRemoved.push(dir)
+    if (await rootFs.removeDirIfEmpty(dir)) execution.dirsRemoved.push(dir)
   }
 }

@@ -5,7 +5,7 @@
  */
 import {UserError} from '../core/errors.js'
 import {IP_ADDRESSES, RESOLVCONF_INTERFACE, nrptList, resolvectlShow} from './commands.js'
-import type {Host} from './host.js'
+import type {RootFs} from './root-fs.js'
 import {formatCommand} from './runner.js'
 import type {Mechanism, ResolverContext} from './types.js'
 
@@ -39,9 +39,9 @@ export interface Observed {
   nrptRules?: NrptRule[]
 }
 
-export async function observeFiles(host: Host, paths: string[]): Promise<Record<string, ObservedFile>> {
+export async function observeFiles(rootFs: RootFs, paths: string[]): Promise<Record<string, ObservedFile>> {
   const files: Record<string, ObservedFile> = {}
-  for (const path of paths) files[path] = {content: await host.read(path), missingDirs: await host.missingDirs(path)}
+  for (const path of paths) files[path] = {content: await rootFs.read(path), missingDirs: await rootFs.missingDirs(path)}
   return files
 }
 

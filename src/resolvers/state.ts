@@ -6,7 +6,7 @@
 import {createHash} from 'node:crypto'
 import {posix} from 'node:path'
 import {UserError} from '../core/errors.js'
-import type {Host} from './host.js'
+import type {RootFs} from './root-fs.js'
 import type {Mechanism, Platform, Runtime} from './types.js'
 
 export const STATE_SCHEMA = 1
@@ -100,9 +100,9 @@ function validRuntime(runtime: unknown): runtime is Runtime {
 }
 
 /** The record, or null when there is none. A corrupt or foreign record is a UserError, never a crash. */
-export async function loadState(host: Host, platform: Platform): Promise<DnsSetupState | null> {
+export async function loadState(rootFs: RootFs, platform: Platform): Promise<DnsSetupState | null> {
   const path = statePath(platform)
-  const text = await host.read(path)
+  const text = await rootFs.read(path)
   if (text === null) return null
   let data: Record<string, unknown>
   try {
@@ -137,26 +137,26 @@ export async function loadState(host: Host, platform: Platform): Promise<DnsSetu
   return data as unknown as DnsSetupState
 }
 
-export async function saveState(host: Host, state: DnsSetupState): Promise<void> {
+export async function saveState(rootFs: RootFs, state: DnsSetupState): Promise<void> {
   const path = statePath(state.platform)
-  const created = await host.ensureDirs(await host.missingDirs(path))
+  const created = await rootFs.ensureDirs(await rootFs.missingDirs(path))
   const record = {...state, stateDirsCreated: [...state.stateDirsCreated, ...created.filter((dir) => !state.stateDirsCreated.includes(dir))]}
-  await host.write(path, `${JSON.stringify(record, null, 2)}\n`)
+  await rootFs.write(path, `${JSON.stringify(record, null, 2)}\n`)
 }
 
 /** Removes the record, the backups it names and highway's state directories once they are empty. */
-export async function removeState(host: Host, state: DnsSetupState): Promise<void> {
-  for (const entry of state.files) if (entry.action === 'edited') await host.remove(entry.backup)
-  await host.remove(statePath(state.platform))
-  await removeEmptyTree(host, posix.join(stateDir(state.platform), 'backup'))
-  await host.removeDirIfEmpty(stateDir(state.platform))
-  for (const dir of [...state.stateDirsCreated].reverse()) await host.removeDirIfEmpty(dir)
+export async function removeState(rootFs: RootFs, state: DnsSetupState): Promise<void> {
+  for (const entry of state.files) if (entry.action === 'edited') await rootFs.remove(entry.backup)
+  await rootFs.remove(statePath(state.platform))
+  await removeEmptyTree(rootFs, posix.join(stateDir(state.platform), 'backup'))
+  await rootFs.removeDirIfEmpty(stateDir(state.platform))
+  for (const dir of [...state.stateDirsCreated].reverse()) await rootFs.removeDirIfEmpty(dir)
 }
 
-async function removeEmptyTree(host: Host, dir: string): Promise<void> {
-  for (const name of await host.list(dir)) {
+async function removeEmptyTree(rootFs: RootFs, dir: string): Promise<void> {
+  for (const name of await rootFs.list(dir)) {
     const child = posix.join(dir, name)
-    if ((await host.kind(child)) === 'dir') await removeEmptyTree(host, child)
+    if ((await rootFs.kind(child)) === 'dir') await removeEmptyTree(rootFs, child)
   }
-  await host.removeDirIfEmpty(dir)
+  await rootFs.removeDirIfEmpty(dir)
 }

@@ -4,7 +4,7 @@
  * directory, a command runner and a platform, all passed in so tests use a scratch root and a
  * recording runner instead of the machine's own /etc).
  */
-import type {FsLike} from './host.js'
+import type {FsLike} from './root-fs.js'
 
 export type Platform = 'linux' | 'darwin' | 'win32'
 

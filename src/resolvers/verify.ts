@@ -6,7 +6,7 @@
 import {Resolver} from 'node:dns/promises'
 import {SCUTIL_DNS, dscacheutilHost, getentHosts, resolveDnsName, resolvectlQuery} from './commands.js'
 import {RESOLV_CONF} from './detect.js'
-import {Host} from './host.js'
+import {RootFs} from './root-fs.js'
 import {nrptRules} from './observe.js'
 import {NM_DNSMASQ_FILE} from './plan.js'
 import {parseNameservers} from './resolv-file.js'
@@ -125,8 +125,8 @@ async function mechanismHops(ctx: ResolverContext, detection: Detection, plan: P
       ]
     }
     case 'networkmanager-dnsmasq': {
-      const host = new Host(ctx.root, ctx.fs)
-      const server = parseNameservers((await host.read(RESOLV_CONF)) ?? '')[0]
+      const rootFs = new RootFs(ctx.root, ctx.fs)
+      const server = parseNameservers((await rootFs.read(RESOLV_CONF)) ?? '')[0]
       if (!server) return [{hop: "NetworkManager's dnsmasq", ok: false, detail: `${RESOLV_CONF} lists no nameserver`}]
       const answer = await askServer(ctx, server, probe)
       return [
@@ -143,8 +143,8 @@ async function mechanismHops(ctx: ResolverContext, detection: Detection, plan: P
     case 'wsl':
     case 'resolvconf':
     case 'openresolv': {
-      const host = new Host(ctx.root, ctx.fs)
-      const first = parseNameservers((await host.read(RESOLV_CONF)) ?? '')[0]
+      const rootFs = new RootFs(ctx.root, ctx.fs)
+      const first = parseNameservers((await rootFs.read(RESOLV_CONF)) ?? '')[0]
       return [
         first === dnsIp
           ? {hop: RESOLV_CONF, ok: true, detail: `${dnsIp} is its first nameserver`}

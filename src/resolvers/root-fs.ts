@@ -63,7 +63,8 @@ function unescapeMountPath(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)))
 }
 
-export class Host {
+/** One filesystem root seen as `/` (not a Docker host, which "host" means everywhere else in highway). */
+export class RootFs {
   constructor(
     readonly root: string,
     readonly fs: FsLike = fsp,
