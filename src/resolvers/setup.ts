@@ -8,8 +8,8 @@ import {assertDomain, assertIPv4} from '../core/validate.js'
 import {executePlan, newExecution, type Execution} from './apply.js'
 import {detect} from './detect.js'
 import {RootFs} from './root-fs.js'
-import {findLink, linkSettings, nrptRules, observeFiles, resolvconfRecordPath, type Observed} from './observe.js'
-import {buildPlan, planPaths} from './plan.js'
+import {observeForApply, observeForUndo} from './observe.js'
+import {buildPlan} from './plan.js'
 import {assertPrivileged} from './privileges.js'
 import {backupPath, loadState, removeState, saveState, sha256, statePath, type DnsSetupState, type StateFileEntry} from './state.js'
 import {isEmptyPlan, type Detection, type Plan, type ResolverContext} from './types.js'
@@ -57,41 +57,6 @@ function sameSetupOrFail(state: DnsSetupState | null, domain: string, dnsIp: str
       suggestion: 'undo it first (`sudo highway dns-setup --undo`), then rerun `sudo highway dns-setup`',
     })
   }
-}
-
-export async function observeForApply(ctx: ResolverContext, rootFs: RootFs, detection: Detection, domain: string, dnsIp: string): Promise<Observed> {
-  const observed: Observed = {files: await observeFiles(rootFs, planPaths(detection, domain))}
-  if (detection.mechanism === 'systemd-resolved' || detection.mechanism === 'systemd-resolved-direct') {
-    const {link, found} = await findLink(ctx, dnsIp)
-    observed.link = link
-    observed.linkFound = found
-    observed.linkSettings = await linkSettings(ctx, link)
-  } else if (detection.mechanism === 'resolvconf' || detection.mechanism === 'openresolv') {
-    observed.resolvconfRecord = await rootFs.read(resolvconfRecordPath(detection.mechanism))
-  } else if (detection.mechanism === 'windows-nrpt') {
-    observed.nrptRules = await nrptRules(ctx)
-  }
-  return observed
-}
-
-export async function observeForUndo(ctx: ResolverContext, rootFs: RootFs, state: DnsSetupState): Promise<Observed> {
-  const observed: Observed = {
-    files: await observeFiles(
-      rootFs,
-      state.files.map((entry) => entry.path),
-    ),
-  }
-  for (const runtime of state.runtime) {
-    if (runtime.kind === 'resolved-link') {
-      observed.link = runtime.link
-      observed.linkSettings = await linkSettings(ctx, runtime.link)
-    } else if (runtime.kind === 'resolvconf') {
-      observed.resolvconfRecord = await rootFs.read(resolvconfRecordPath(state.mechanism))
-    } else {
-      observed.nrptRules = await nrptRules(ctx)
-    }
-  }
-  return observed
 }
 
 /** Detection and plan for `domain` -> `dnsIp`, refusing when a different setup is recorded. */

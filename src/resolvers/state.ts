@@ -6,6 +6,8 @@
 import {createHash} from 'node:crypto'
 import {posix} from 'node:path'
 import {UserError} from '../core/errors.js'
+import {MECHANISMS} from './mechanisms/index.js'
+import {isRecord, isString, isStringArray} from './mechanisms/shared.js'
 import type {RootFs} from './root-fs.js'
 import type {Mechanism, Platform, Runtime} from './types.js'
 
@@ -72,9 +74,6 @@ function corrupt(path: string, why: string, cause?: unknown): UserError {
   })
 }
 
-const isString = (value: unknown): value is string => typeof value === 'string'
-const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString)
-
 function validEntry(entry: unknown): entry is StateFileEntry {
   const e = entry as Record<string, unknown>
   if (!e || typeof e !== 'object' || !isString(e.path) || !isString(e.writtenSha256)) return false
@@ -85,18 +84,6 @@ function validEntry(entry: unknown): entry is StateFileEntry {
 function validCommand(command: unknown): command is RecordedCommand {
   const c = command as Record<string, unknown>
   return Boolean(c) && isString(c.cmd) && isStringArray(c.args) && (c.input === undefined || isString(c.input))
-}
-
-function validRuntime(runtime: unknown): runtime is Runtime {
-  const r = runtime as Record<string, unknown>
-  if (!r || typeof r !== 'object') return false
-  if (r.kind === 'resolved-link') {
-    const prior = r.prior as Record<string, unknown> | undefined
-    return isString(r.link) && isStringArray(r.dns) && isStringArray(r.domains) && Boolean(prior) && isStringArray(prior?.dns) && isStringArray(prior?.domains)
-  }
-  if (r.kind === 'resolvconf') return isString(r.interface) && isString(r.record)
-  if (r.kind === 'nrpt') return isString(r.namespace) && isStringArray(r.nameServers) && isString(r.comment)
-  return false
 }
 
 /** The record, or null when there is none. A corrupt or foreign record is a UserError, never a crash. */
@@ -118,7 +105,7 @@ export async function loadState(rootFs: RootFs, platform: Platform): Promise<Dns
     )
   }
   const valid =
-    isString(data.mechanism) &&
+    MECHANISMS.some((candidate) => candidate.name === data.mechanism) &&
     isString(data.domain) &&
     isString(data.dnsIp) &&
     isString(data.description) &&
@@ -127,7 +114,7 @@ export async function loadState(rootFs: RootFs, platform: Platform): Promise<Dns
     isStringArray(data.dirsCreated) &&
     isStringArray(data.stateDirsCreated) &&
     Array.isArray(data.runtime) &&
-    data.runtime.every(validRuntime) &&
+    data.runtime.every((runtime) => isRecord(runtime) && MECHANISMS.some((candidate) => candidate.validRuntime?.(runtime))) &&
     Array.isArray(data.commands) &&
     data.commands.every(validCommand) &&
     Array.isArray(data.undo) &&
