@@ -6,7 +6,7 @@ export {applyDnsSetup, undoDnsSetup, type ApplyOptions, type ApplyResult, type U
 export {checkRuntimeSetup, type RuntimeCheck, type RuntimeCheckOptions, type RuntimeStatus} from './runtime.js'
 export {detect} from './detect.js'
 export {currentPlatform} from './platform.js'
-export {renderApply, renderUndo} from './render.js'
+export {renderApply, renderUndo, type Line} from './render.js'
 export {scratchRunner, systemRunner, formatCommand} from './runner.js'
 export {statePath} from './state.js'
 export {defaultDnsQuery} from './dns-query.js'
