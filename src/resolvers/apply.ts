@@ -20,7 +20,7 @@ export interface FileOutcome {
   after: string | null
 }
 
-export interface CommandOutcome {
+interface CommandOutcome {
   command: string
   cmd: string
   args: string[]
@@ -42,20 +42,19 @@ export function newExecution(): Execution {
   return {files: [], dirsCreated: [], dirsRemoved: [], commands: []}
 }
 
-export interface ExecuteOptions {
+interface ExecuteOptions {
   /** Copies the content of a file before editing it; returns where (undefined: no copy needed). */
   backup?: (path: string, content: string) => Promise<string | undefined>
   /** Apply stops at the first failing command; undo carries on and reports it. */
   stopOnCommandFailure: boolean
 }
 
-export async function runStep(ctx: ResolverContext, step: CommandStep): Promise<CommandOutcome> {
+async function runStep(ctx: ResolverContext, step: CommandStep): Promise<CommandOutcome> {
   const result = await ctx.runner.run(step.cmd, step.args, step.input)
-  const ok = result.code === 0 || (step.okCodes ?? []).includes(result.code)
-  return {command: formatCommand(step.cmd, step.args), cmd: step.cmd, args: step.args, input: step.input, ...result, ok}
+  return {command: formatCommand(step.cmd, step.args), cmd: step.cmd, args: step.args, input: step.input, ...result, ok: result.code === 0}
 }
 
-export function commandFailure(outcome: CommandOutcome): UserError {
+function commandFailure(outcome: CommandOutcome): UserError {
   const detail = (outcome.stderr || outcome.stdout).trim().split('\n')[0] || 'no message'
   const missing = outcome.code === 127 ? ` (${outcome.cmd} is not installed or not on PATH)` : ''
   return new UserError(`\`${outcome.command}\` failed (exit ${outcome.code})${missing}: ${detail}`, {

@@ -7,7 +7,7 @@ import type {ResolvConfInfo} from './types.js'
 
 export const RESOLV_CONF = '/etc/resolv.conf'
 
-export const MARKER = '# added by highway dns-setup'
+const MARKER = '# added by highway dns-setup'
 
 /** glibc reads at most this many nameserver lines (MAXNS). */
 export const GLIBC_MAXNS = 3

@@ -60,7 +60,7 @@ function sameSetupOrFail(state: DnsSetupState | null, domain: string, dnsIp: str
 }
 
 /** Detection and plan for `domain` -> `dnsIp`, refusing when a different setup is recorded. */
-export async function prepareApply(
+async function prepareApply(
   ctx: ResolverContext,
   rootFs: RootFs,
   domain: string,

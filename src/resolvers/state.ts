@@ -11,9 +11,9 @@ import {isRecord, isString, isStringArray} from './mechanisms/shared.js'
 import type {RootFs} from './root-fs.js'
 import type {Mechanism, Platform, Runtime} from './types.js'
 
-export const STATE_SCHEMA = 1
+const STATE_SCHEMA = 1
 
-export interface RecordedCommand {
+interface RecordedCommand {
   cmd: string
   args: string[]
   input?: string
@@ -53,7 +53,7 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex')
 }
 
-export function stateDir(platform: Platform): string {
+function stateDir(platform: Platform): string {
   if (platform === 'darwin') return '/var/db/highway'
   if (platform === 'win32') return '/ProgramData/highway'
   return '/var/lib/highway'

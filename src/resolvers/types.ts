@@ -114,8 +114,6 @@ export interface CommandStep {
   args: string[]
   input?: string
   reason: string
-  /** Exit codes other than 0 that still mean success (e.g. "already gone" on undo). */
-  okCodes?: number[]
 }
 
 /** What is in place for each mechanism, kept in the state file and used to undo it. */

@@ -11,7 +11,7 @@ import {withoutHighwayLine} from './resolv-file.js'
 import {sha256, type DnsSetupState} from './state.js'
 import type {FileChange, Plan} from './types.js'
 
-export const REASON_RESTORE = 'restore it byte for byte as it was before dns-setup'
+const REASON_RESTORE = 'restore it byte for byte as it was before dns-setup'
 export const REASON_STRIP = "remove only highway's line"
 
 export function buildUndoPlan(state: DnsSetupState, observed: Observed): Plan {

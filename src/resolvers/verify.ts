@@ -10,7 +10,7 @@ import {mechanism} from './mechanisms/index.js'
 import {formatCommand} from './runner.js'
 import type {Detection, Plan, ResolverContext} from './types.js'
 
-export const PROBE_LABEL = 'highway-probe'
+const PROBE_LABEL = 'highway-probe'
 
 export interface VerifyResult {
   ok: boolean
@@ -29,7 +29,7 @@ function words(stdout: string): string[] {
 }
 
 /** The OS's own lookup of `name`: the command and the IPv4 addresses it printed. */
-async function systemLookup(ctx: ResolverContext, name: string): Promise<{via: string; addresses: string[]; code: number; stderr: string}> {
+async function systemLookup(ctx: ResolverContext, name: string): Promise<{via: string; addresses: string[]; code: number}> {
   const step = ctx.platform === 'darwin' ? dscacheutilHost(name) : ctx.platform === 'win32' ? resolveDnsName(name) : getentHosts(name)
   const result = await ctx.runner.run(step.cmd, step.args)
   let addresses: string[]
@@ -41,7 +41,7 @@ async function systemLookup(ctx: ResolverContext, name: string): Promise<{via: s
       .map((line) => line.split(/\s+/)[0])
       .filter(Boolean)
   const via = ctx.platform === 'win32' ? `Resolve-DnsName ${name}` : formatCommand(step.cmd, step.args)
-  return {via, addresses, code: result.code, stderr: result.stderr}
+  return {via, addresses, code: result.code}
 }
 
 export async function verifyResolution(ctx: ResolverContext, detection: Detection, plan: Plan): Promise<VerifyResult> {

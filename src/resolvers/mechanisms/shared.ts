@@ -8,10 +8,6 @@ export const isString = (value: unknown): value is string => typeof value === 's
 export const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString)
 export const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null
 
-export function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((value, index) => value === b[index])
-}
-
 /** A file highway creates and owns outright, saying so at its top. */
 export function ownedFileContent(domain: string, line: string): string {
   return `# Added by highway dns-setup: names under .${domain} go to highway's DNS. \`highway dns-setup --undo\` removes this file.\n${line}\n`

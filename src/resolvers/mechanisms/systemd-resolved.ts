@@ -4,6 +4,7 @@
  * recreated or the machine restarts, put back by `highway up`. With resolv.conf listing resolved's
  * upstream servers directly (no stub), the same change applies, with a trap explaining the bypass.
  */
+import {isDeepStrictEqual} from 'node:util'
 import {UserError} from '../../core/errors.js'
 import {IP_ADDRESSES, resolvectlDns, resolvectlDomain, resolvectlQuery, resolvectlRevert, resolvectlShow} from '../commands.js'
 import type {Detected, LinuxFacts, MechanismDef, PlanInput, PlanParts} from '../mechanism.js'
@@ -13,7 +14,7 @@ import {RESOLV_CONF, arrow} from '../resolv-file.js'
 import {formatCommand} from '../runner.js'
 import type {DnsSetupState} from '../state.js'
 import type {CommandStep, Detection, Mechanism, Plan, ResolverContext, Runtime, Trap} from '../types.js'
-import {isString, isStringArray, sameList} from './shared.js'
+import {isString, isStringArray} from './shared.js'
 
 const STUB_TARGETS = ['/run/systemd/resolve/stub-resolv.conf', '/usr/lib/systemd/resolv.conf', '/lib/systemd/resolv.conf']
 const DIRECT_TARGET = '/run/systemd/resolve/resolv.conf'
@@ -75,8 +76,8 @@ function plan({domain, dnsIp, observed}: PlanInput): PlanParts {
   const routing = `~${domain}`
   const prior = {dns: current.dns.filter((server) => server !== dnsIp), domains: current.domains.filter((name) => name !== routing)}
   const commands: CommandStep[] = []
-  if (!sameList(current.dns, [dnsIp])) commands.push({...resolvectlDns(link, [dnsIp]), reason: `send DNS for link ${link} to highway's DNS`})
-  if (!sameList(current.domains, [routing])) {
+  if (!isDeepStrictEqual(current.dns, [dnsIp])) commands.push({...resolvectlDns(link, [dnsIp]), reason: `send DNS for link ${link} to highway's DNS`})
+  if (!isDeepStrictEqual(current.domains, [routing])) {
     commands.push({...resolvectlDomain(link, [routing]), reason: `route only .${domain} to link ${link} (a routing domain, not a search domain)`})
   }
   const notes = observed.linkFound === false ? [`no network link holds ${dnsIp} right now; assuming ${link}`] : []
@@ -123,7 +124,7 @@ function undo(state: DnsSetupState, observed: Observed): {commands: CommandStep[
       continue
     }
     // Untouched since dns-setup: back to exactly what was there. Changed since: drop only ours.
-    const untouched = sameList(current.dns, runtime.dns) && sameList(current.domains, runtime.domains)
+    const untouched = isDeepStrictEqual(current.dns, runtime.dns) && isDeepStrictEqual(current.domains, runtime.domains)
     const target = untouched ? runtime.prior : {dns: without(current.dns, runtime.dns), domains: without(current.domains, runtime.domains)}
     if (!untouched) notes.push(`link ${runtime.link} was changed since dns-setup: removed only highway's server and routing domain`)
     commands.push(...restoreLinkSteps(runtime.link, target))

@@ -2,6 +2,7 @@
  * Windows: a Name Resolution Policy Table rule (`Add-DnsClientNrptRule`) sending the domain to
  * highway's DNS, found again by its Comment. NRPT has no port: highway's DNS must answer on :53.
  */
+import {isDeepStrictEqual} from 'node:util'
 import {UserError} from '../../core/errors.js'
 import {CLEAR_DNS_CACHE, NRPT_COMMENT, nrptAdd, nrptList, nrptRemove} from '../commands.js'
 import type {MechanismDef, PlanInput, PlanParts} from '../mechanism.js'
@@ -9,7 +10,7 @@ import {isLocalDomain} from '../nsswitch.js'
 import type {NrptRule, Observed} from '../observe.js'
 import type {DnsSetupState} from '../state.js'
 import type {CommandStep, Plan, ResolverContext} from '../types.js'
-import {isString, isStringArray, sameList} from './shared.js'
+import {isString, isStringArray} from './shared.js'
 
 export function parseNrptRules(stdout: string): NrptRule[] {
   return stdout
@@ -36,7 +37,7 @@ async function nrptRules(ctx: ResolverContext): Promise<NrptRule[]> {
 function plan({domain, dnsIp, observed}: PlanInput): PlanParts {
   const namespace = `.${domain}`
   const mine = (observed.nrptRules ?? []).filter((rule) => rule.namespace === namespace)
-  const inPlace = mine.length === 1 && sameList(mine[0].nameServers, [dnsIp])
+  const inPlace = mine.length === 1 && isDeepStrictEqual(mine[0].nameServers, [dnsIp])
   const commands: CommandStep[] = []
   if (!inPlace) {
     if (mine.length > 0) commands.push(nrptRemove(namespace))
