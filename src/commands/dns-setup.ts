@@ -15,6 +15,7 @@ import {
   systemRunner,
   undoDnsSetup,
   type ApplyResult,
+  type Line,
   type ResolverContext,
   type UndoResult,
 } from '../resolvers/index.js'
@@ -84,11 +85,8 @@ export default class DnsSetup extends HighwayCommand {
     return result
   }
 
-  private print(lines: string[]): void {
-    for (const line of lines) {
-      if (/^(warning|blocked|verify failed):/.test(line)) this.log(colour.yellow(line))
-      else if (/^verified:/.test(line)) this.log(colour.green(line))
-      else this.log(line)
-    }
+  private print(lines: Line[]): void {
+    const paint = {info: (text: string) => text, ok: colour.green, warn: colour.yellow}
+    for (const line of lines) this.log(paint[line.level](line.text))
   }
 }

@@ -4,7 +4,7 @@
  * run that fails halfway still records what it did and `--undo` can reverse it.
  */
 import {UserError} from '../core/errors.js'
-import type {Host, WriteMethod} from './host.js'
+import type {RootFs, WriteMethod} from './root-fs.js'
 import {formatCommand} from './runner.js'
 import type {CommandStep, Plan, ResolverContext} from './types.js'
 
@@ -20,7 +20,7 @@ export interface FileOutcome {
   after: string | null
 }
 
-export interface CommandOutcome {
+interface CommandOutcome {
   command: string
   cmd: string
   args: string[]
@@ -42,20 +42,19 @@ export function newExecution(): Execution {
   return {files: [], dirsCreated: [], dirsRemoved: [], commands: []}
 }
 
-export interface ExecuteOptions {
+interface ExecuteOptions {
   /** Copies the content of a file before editing it; returns where (undefined: no copy needed). */
   backup?: (path: string, content: string) => Promise<string | undefined>
   /** Apply stops at the first failing command; undo carries on and reports it. */
   stopOnCommandFailure: boolean
 }
 
-export async function runStep(ctx: ResolverContext, step: CommandStep): Promise<CommandOutcome> {
+async function runStep(ctx: ResolverContext, step: CommandStep): Promise<CommandOutcome> {
   const result = await ctx.runner.run(step.cmd, step.args, step.input)
-  const ok = result.code === 0 || (step.okCodes ?? []).includes(result.code)
-  return {command: formatCommand(step.cmd, step.args), cmd: step.cmd, args: step.args, input: step.input, ...result, ok}
+  return {command: formatCommand(step.cmd, step.args), cmd: step.cmd, args: step.args, input: step.input, ...result, ok: result.code === 0}
 }
 
-export function commandFailure(outcome: CommandOutcome): UserError {
+function commandFailure(outcome: CommandOutcome): UserError {
   const detail = (outcome.stderr || outcome.stdout).trim().split('\n')[0] || 'no message'
   const missing = outcome.code === 127 ? ` (${outcome.cmd} is not installed or not on PATH)` : ''
   return new UserError(`\`${outcome.command}\` failed (exit ${outcome.code})${missing}: ${detail}`, {
@@ -63,18 +62,18 @@ export function commandFailure(outcome: CommandOutcome): UserError {
   })
 }
 
-export async function executePlan(ctx: ResolverContext, host: Host, plan: Plan, execution: Execution, options: ExecuteOptions): Promise<void> {
-  for (const change of plan.files) await host.assertWritable(change.path)
+export async function executePlan(ctx: ResolverContext, rootFs: RootFs, plan: Plan, execution: Execution, options: ExecuteOptions): Promise<void> {
+  for (const change of plan.files) await rootFs.assertWritable(change.path)
 
   for (const change of plan.files) {
-    execution.dirsCreated.push(...(await host.ensureDirs(change.createDirs)))
+    execution.dirsCreated.push(...(await rootFs.ensureDirs(change.createDirs)))
     if (change.action === 'delete') {
-      await host.remove(change.path)
+      await rootFs.remove(change.path)
       execution.files.push({path: change.path, action: 'delete', before: change.before, after: null})
       continue
     }
     const backup = change.action === 'edit' && change.before !== null && options.backup ? await options.backup(change.path, change.before) : undefined
-    const method = await host.write(change.path, change.after ?? '')
+    const method = await rootFs.write(change.path, change.after ?? '')
     execution.files.push({path: change.path, action: change.action, method, backup, before: change.before, after: change.after})
   }
 
@@ -85,6 +84,6 @@ export async function executePlan(ctx: ResolverContext, host: Host, plan: Plan, 
   }
 
   for (const dir of plan.removeDirs) {
-    if (await host.removeDirIfEmpty(dir)) execution.dirsRemoved.push(dir)
+    if (await rootFs.removeDirIfEmpty(dir)) execution.dirsRemoved.push(dir)
   }
 }

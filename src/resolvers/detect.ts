@@ -1,53 +1,29 @@
 /**
- * How does this machine resolve names? One Detection, described in one line. On Linux the answer
- * comes from where /etc/resolv.conf leads and what its header says, NetworkManager's DNS mode,
- * /etc/nsswitch.conf and the WSL markers; macOS and Windows each have one mechanism highway uses.
+ * How does this machine resolve names? One Detection, described in one line. On Linux the facts
+ * (where /etc/resolv.conf leads and what its header says, NetworkManager's DNS mode, nsswitch.conf,
+ * the WSL markers) are read once, then each mechanism's detector is asked in table order; macOS
+ * and Windows each have one mechanism highway uses.
  */
 import {UserError} from '../core/errors.js'
-import {Host} from './host.js'
+import type {LinuxFacts} from './mechanism.js'
+import {mechanismsOf} from './mechanisms/index.js'
 import {networkManagerInfo} from './networkmanager.js'
-import {describeNameservers, headerComment, parseNameservers} from './resolv-file.js'
-import {hostsLineOf} from './traps.js'
-import type {Detection, NetworkManagerInfo, ResolvConfInfo, ResolverContext} from './types.js'
+import {hostsLineOf} from './nsswitch.js'
+import {RESOLV_CONF, headerComment, parseNameservers} from './resolv-file.js'
+import {RootFs} from './root-fs.js'
+import type {Detection, ResolvConfInfo, ResolverContext} from './types.js'
 
-export const RESOLV_CONF = '/etc/resolv.conf'
-
-const RESOLVED_STUB_TARGETS = ['/run/systemd/resolve/stub-resolv.conf', '/usr/lib/systemd/resolv.conf', '/lib/systemd/resolv.conf']
-const RESOLVED_DIRECT_TARGET = '/run/systemd/resolve/resolv.conf'
-const RESOLVCONF_TARGETS = ['/run/resolvconf/resolv.conf', '/etc/resolvconf/run/resolv.conf']
-const DHCP_CLIENTS: [string, string][] = [
-  ['/sbin/dhclient', 'dhclient'],
-  ['/usr/sbin/dhclient', 'dhclient'],
-  ['/sbin/dhcpcd', 'dhcpcd'],
-  ['/usr/sbin/dhcpcd', 'dhcpcd'],
-  ['/usr/sbin/udhcpc', 'udhcpc'],
-]
-
-export async function detect(ctx: ResolverContext, host = new Host(ctx.root, ctx.fs)): Promise<Detection> {
-  if (ctx.platform === 'win32') {
-    return {
-      platform: 'win32',
-      mechanism: 'windows-nrpt',
-      description: 'Windows DNS client with its Name Resolution Policy Table (NRPT)',
-      nsswitchHosts: null,
-      warnings: [],
-    }
+export async function detect(ctx: ResolverContext, rootFs = new RootFs(ctx.root, ctx.fs)): Promise<Detection> {
+  if (ctx.platform !== 'linux') {
+    const [only] = mechanismsOf(ctx.platform)
+    const {description} = await only.detect(ctx, rootFs)
+    return {platform: ctx.platform, mechanism: only.name, description, nsswitchHosts: null, warnings: []}
   }
-  if (ctx.platform === 'darwin') {
-    const present = await host.isDir('/etc/resolver')
-    return {
-      platform: 'darwin',
-      mechanism: 'macos-resolver',
-      description: `macOS per-domain resolvers in /etc/resolver${present ? '' : ' (the directory does not exist yet)'}`,
-      nsswitchHosts: null,
-      warnings: [],
-    }
-  }
-  return detectLinux(ctx, host)
+  return detectLinux(ctx, rootFs)
 }
 
-async function readResolvConf(host: Host): Promise<ResolvConfInfo> {
-  const kind = await host.kind(RESOLV_CONF)
+async function readResolvConf(rootFs: RootFs): Promise<ResolvConfInfo> {
+  const kind = await rootFs.kind(RESOLV_CONF)
   if (kind === 'missing') {
     throw new UserError(`${RESOLV_CONF} does not exist: this machine has no resolver configuration to add highway's DNS to`, {
       suggestion: 'create it (e.g. let your network manager write it, or write `nameserver <your DNS server>` into it), then rerun',
@@ -58,18 +34,18 @@ async function readResolvConf(host: Host): Promise<ResolvConfInfo> {
       suggestion: 'it should be a file or a symlink to one: fix it by hand, then rerun',
     })
   }
-  const {links, target} = await host.followLinks(RESOLV_CONF)
-  const targetKind = await host.kind(target)
+  const {links, target} = await rootFs.followLinks(RESOLV_CONF)
+  const targetKind = await rootFs.kind(target)
   if (targetKind === 'dir') throw new UserError(`${RESOLV_CONF} leads to ${target}, which is a directory, not a file`)
-  const content = targetKind === 'missing' ? null : await host.read(target)
+  const content = targetKind === 'missing' ? null : await rootFs.read(target)
   return {path: RESOLV_CONF, links, target, content, nameservers: parseNameservers(content ?? '')}
 }
 
-async function wslState(ctx: ResolverContext, host: Host): Promise<{isWsl: boolean; generates: boolean}> {
-  const version = (await host.read('/proc/version')) ?? ''
+async function wslState(ctx: ResolverContext, rootFs: RootFs): Promise<{isWsl: boolean; generates: boolean}> {
+  const version = (await rootFs.read('/proc/version')) ?? ''
   const isWsl = Boolean(ctx.env.WSL_DISTRO_NAME || ctx.env.WSL_INTEROP) || /microsoft/i.test(version)
   if (!isWsl) return {isWsl, generates: false}
-  const wslConf = (await host.read('/etc/wsl.conf')) ?? ''
+  const wslConf = (await rootFs.read('/etc/wsl.conf')) ?? ''
   let section = ''
   let generates = true
   for (const raw of wslConf.split('\n')) {
@@ -82,120 +58,33 @@ async function wslState(ctx: ResolverContext, host: Host): Promise<{isWsl: boole
   return {isWsl, generates}
 }
 
-function arrow(info: ResolvConfInfo): string {
-  return info.links.length > 0 ? `${info.path} -> ${info.target}` : `${info.path} is a regular file`
+async function detectLinux(ctx: ResolverContext, rootFs: RootFs): Promise<Detection> {
+  const nsswitchHosts = hostsLineOf(await rootFs.read('/etc/nsswitch.conf'))
+  const resolvConf = await readResolvConf(rootFs)
+  const facts: LinuxFacts = {
+    ctx,
+    rootFs,
+    resolvConf,
+    header: headerComment(resolvConf.content ?? ''),
+    wsl: await wslState(ctx, rootFs),
+    networkManager: await networkManagerInfo(ctx, rootFs),
+  }
+  for (const candidate of mechanismsOf('linux')) {
+    if (resolvConf.content === null && !candidate.readsDanglingResolvConf) throw dangling(resolvConf.target)
+    const found = await candidate.detect(facts)
+    if (found) {
+      const base = {platform: 'linux' as const, resolvConf, networkManager: facts.networkManager, nsswitchHosts, warnings: [] as string[]}
+      return {...base, mechanism: candidate.name, ...found}
+    }
+  }
+  throw new Error('no Linux mechanism answered; the last one in the table must always answer')
 }
 
-async function detectLinux(ctx: ResolverContext, host: Host): Promise<Detection> {
-  const nsswitchHosts = hostsLineOf(await host.read('/etc/nsswitch.conf'))
-  const resolvConf = await readResolvConf(host)
-  const header = headerComment(resolvConf.content ?? '')
-  const wsl = await wslState(ctx, host)
-  const nm = await networkManagerInfo(ctx, host)
-  const base = {platform: 'linux' as const, resolvConf, networkManager: nm, nsswitchHosts, warnings: [] as string[]}
-
-  if (wsl.isWsl && wsl.generates && (resolvConf.target.startsWith('/mnt/wsl/') || /generated by WSL/i.test(header))) {
-    if (resolvConf.target !== resolvConf.path) {
-      return {
-        ...base,
-        mechanism: 'unsupported',
-        unsupported: 'wsl-shared',
-        description: `WSL2: ${arrow(resolvConf)}, which WSL generates and shares with every WSL distribution`,
-      }
-    }
-    return {
-      ...base,
-      mechanism: 'wsl',
-      description: `WSL2-generated ${RESOLV_CONF} (regenerated when WSL starts; generateResolvConf is not off in /etc/wsl.conf)`,
-      warnings: [
-        "WSL rewrites /etc/resolv.conf when it starts, dropping highway's line: `highway up` puts it back, or set `[network] generateResolvConf = false` in /etc/wsl.conf to keep it",
-      ],
-    }
-  }
-
-  if (resolvConf.content === null) {
-    const resolved = resolvConf.target.startsWith('/run/systemd/resolve/')
-    throw new UserError(`${RESOLV_CONF} points at ${resolvConf.target}, which does not exist${resolved ? ': systemd-resolved is not running' : ''}`, {
-      suggestion: resolved
-        ? 'start it (`sudo systemctl enable --now systemd-resolved`) or point /etc/resolv.conf at a real file, then rerun'
-        : 'point /etc/resolv.conf at a file that exists, then rerun',
-    })
-  }
-
-  const viaNm = (mode: string) => (nm?.dns === mode ? `, configured by NetworkManager (dns=${mode})` : '')
-
-  if (nm?.dns === 'dnsmasq' && ((await host.exists('/run/NetworkManager')) || /Generated by NetworkManager/.test(header))) {
-    return {
-      ...base,
-      mechanism: 'networkmanager-dnsmasq',
-      description: `NetworkManager with its dnsmasq plugin (dns=dnsmasq, read from ${nm.source}; ${arrow(resolvConf)}, nameserver ${resolvConf.nameservers.join(', ') || 'none'})`,
-    }
-  }
-
-  const stub =
-    RESOLVED_STUB_TARGETS.includes(resolvConf.target) ||
-    /stub-resolv\.conf managed by man:systemd-resolved/.test(header) ||
-    (resolvConf.nameservers.length > 0 && resolvConf.nameservers.every((server) => server === '127.0.0.53' || server === '127.0.0.54'))
-  if (stub) {
-    if (!(await host.isDir('/run/systemd/resolve'))) {
-      throw new UserError(
-        `${RESOLV_CONF} sends lookups to systemd-resolved's stub (127.0.0.53), but systemd-resolved is not running (no /run/systemd/resolve)`,
-        {
-          suggestion: 'start it (`sudo systemctl enable --now systemd-resolved`), then rerun',
-        },
-      )
-    }
-    return {
-      ...base,
-      mechanism: 'systemd-resolved',
-      description: `systemd-resolved with its stub listener 127.0.0.53${viaNm('systemd-resolved')} (${arrow(resolvConf)})`,
-    }
-  }
-
-  if (resolvConf.target === RESOLVED_DIRECT_TARGET || /\/run\/systemd\/resolve\/resolv\.conf managed by/.test(header)) {
-    return {
-      ...base,
-      mechanism: 'systemd-resolved-direct',
-      description: `systemd-resolved without its stub: ${arrow(resolvConf)} lists the upstream servers directly${viaNm('systemd-resolved')}`,
-    }
-  }
-
-  if (RESOLVCONF_TARGETS.includes(resolvConf.target) || /generated by resolvconf\(8\)/.test(header)) {
-    return {...base, mechanism: 'resolvconf', description: `Debian resolvconf (${arrow(resolvConf)})`}
-  }
-  if (/^# Generated by resolvconf/m.test(header)) {
-    return {...base, mechanism: 'openresolv', description: `openresolv (${arrow(resolvConf)}, "# Generated by resolvconf")`}
-  }
-
-  if (/Generated by NetworkManager/.test(header) && nmWritesResolvConf(nm)) {
-    return {
-      ...base,
-      mechanism: 'unsupported',
-      unsupported: 'networkmanager',
-      description: `NetworkManager writes ${RESOLV_CONF} itself (dns=${nm?.dns ?? 'default'}${nm?.rcManager ? `, rc-manager=${nm.rcManager}` : ''})`,
-    }
-  }
-
-  const warnings: string[] = []
-  for (const [path, name] of DHCP_CLIENTS) {
-    if ((await host.exists(path)) && !warnings.some((warning) => warning.startsWith(name))) {
-      warnings.push(
-        `${name} is installed: when it renews a lease it may rewrite /etc/resolv.conf and drop highway's line (\`highway up\` notices; rerun \`sudo highway dns-setup\`)`,
-      )
-    }
-  }
-  const where = resolvConf.links.length > 0 ? `${arrow(resolvConf)}, ` : ''
-  const servers = describeNameservers(resolvConf.content)
-  return {
-    ...base,
-    mechanism: 'plain',
-    warnings,
-    description: `plain ${RESOLV_CONF} that no tool manages (${where}nameserver ${servers.join(', ') || 'none'}${wsl.isWsl ? '; WSL with generateResolvConf = false' : ''})`,
-  }
-}
-
-function nmWritesResolvConf(nm: NetworkManagerInfo | undefined): boolean {
-  // A header left behind by a NetworkManager that is no longer installed: nothing rewrites the file.
-  if (!nm) return false
-  return nm.dns !== 'none' && nm.rcManager !== 'unmanaged'
+function dangling(target: string): UserError {
+  const resolved = target.startsWith('/run/systemd/resolve/')
+  return new UserError(`${RESOLV_CONF} points at ${target}, which does not exist${resolved ? ': systemd-resolved is not running' : ''}`, {
+    suggestion: resolved
+      ? 'start it (`sudo systemctl enable --now systemd-resolved`) or point /etc/resolv.conf at a real file, then rerun'
+      : 'point /etc/resolv.conf at a file that exists, then rerun',
+  })
 }

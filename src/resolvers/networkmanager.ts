@@ -5,7 +5,7 @@
  */
 import {posix} from 'node:path'
 import {NM_PRINT_CONFIG} from './commands.js'
-import type {Host} from './host.js'
+import type {RootFs} from './root-fs.js'
 import type {NetworkManagerInfo, ResolverContext} from './types.js'
 
 /** The keys of the [main] section, later assignments winning. */
@@ -27,23 +27,23 @@ export function parseMainSection(text: string, into: Record<string, string> = {}
 
 const CONF_DIRS = ['/usr/lib/NetworkManager/conf.d', '/run/NetworkManager/conf.d', '/etc/NetworkManager/conf.d']
 
-async function fromFiles(host: Host): Promise<Record<string, string> | undefined> {
-  const main = await host.read('/etc/NetworkManager/NetworkManager.conf')
+async function fromFiles(rootFs: RootFs): Promise<Record<string, string> | undefined> {
+  const main = await rootFs.read('/etc/NetworkManager/NetworkManager.conf')
   // A snippet in /etc overrides one of the same name in /run or /usr/lib; all are read in name order.
   const snippets = new Map<string, string>()
   for (const dir of CONF_DIRS) {
-    for (const name of await host.list(dir)) if (name.endsWith('.conf')) snippets.set(name, posix.join(dir, name))
+    for (const name of await rootFs.list(dir)) if (name.endsWith('.conf')) snippets.set(name, posix.join(dir, name))
   }
   if (main === null && snippets.size === 0) return undefined
   const values = parseMainSection(main ?? '')
-  for (const name of [...snippets.keys()].sort()) parseMainSection((await host.read(snippets.get(name)!)) ?? '', values)
+  for (const name of [...snippets.keys()].sort()) parseMainSection((await rootFs.read(snippets.get(name)!)) ?? '', values)
   return values
 }
 
 /** undefined when NetworkManager is not installed. */
-export async function networkManagerInfo(ctx: ResolverContext, host: Host): Promise<NetworkManagerInfo | undefined> {
+export async function networkManagerInfo(ctx: ResolverContext, rootFs: RootFs): Promise<NetworkManagerInfo | undefined> {
   const installed =
-    (await host.exists('/etc/NetworkManager')) || (await host.exists('/usr/sbin/NetworkManager')) || (await host.exists('/usr/bin/NetworkManager'))
+    (await rootFs.exists('/etc/NetworkManager')) || (await rootFs.exists('/usr/sbin/NetworkManager')) || (await rootFs.exists('/usr/bin/NetworkManager'))
   if (!installed) return undefined
   const printed = await ctx.runner.run(NM_PRINT_CONFIG.cmd, NM_PRINT_CONFIG.args)
   let values: Record<string, string> | undefined
@@ -51,7 +51,7 @@ export async function networkManagerInfo(ctx: ResolverContext, host: Host): Prom
   if (printed.code === 0 && printed.stdout.includes('[main]')) {
     values = parseMainSection(printed.stdout)
   } else {
-    values = await fromFiles(host)
+    values = await fromFiles(rootFs)
     source = '/etc/NetworkManager'
   }
   if (!values) return undefined

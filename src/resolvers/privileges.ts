@@ -8,7 +8,7 @@ import {UserError} from '../core/errors.js'
 import {IS_ADMINISTRATOR} from './commands.js'
 import type {ResolverContext} from './types.js'
 
-export function notPrivileged(undo: boolean): UserError {
+function notPrivileged(undo: boolean): UserError {
   return new UserError(`dns-setup changes how this machine resolves names and needs root: rerun with sudo (sudo highway dns-setup${undo ? ' --undo' : ''})`)
 }
 

@@ -3,7 +3,11 @@
  * line, placed before the first nameserver, so it can always be found and removed again.
  */
 
-export const MARKER = '# added by highway dns-setup'
+import type {ResolvConfInfo} from './types.js'
+
+export const RESOLV_CONF = '/etc/resolv.conf'
+
+const MARKER = '# added by highway dns-setup'
 
 /** glibc reads at most this many nameserver lines (MAXNS). */
 export const GLIBC_MAXNS = 3
@@ -64,6 +68,7 @@ export function withoutHighwayLine(content: string): {content: string; removed: 
   return {content: kept.join('\n'), removed: lines.length - kept.length}
 }
 
-export function hasHighwayLine(content: string): boolean {
-  return content.split('\n').some((line) => isMarked(line))
+/** "/etc/resolv.conf -> /run/...", or that it is a regular file. */
+export function arrow(info: ResolvConfInfo): string {
+  return info.links.length > 0 ? `${info.path} -> ${info.target}` : `${info.path} is a regular file`
 }

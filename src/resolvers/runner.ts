@@ -6,21 +6,15 @@
 import {runProcess} from '../core/process.js'
 import type {CommandResult, CommandRunner} from './types.js'
 
-export function systemRunner(options: {env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): CommandRunner {
-  return {
-    run: (cmd, args, input): Promise<CommandResult> => runProcess(cmd, args, {env: options.env, input, timeoutMs: options.timeoutMs}),
-  }
+export function systemRunner(): CommandRunner {
+  return {run: (cmd, args, input): Promise<CommandResult> => runProcess(cmd, args, {input})}
 }
 
 /** Records every command and answers as if it succeeded with no output. */
-export function scratchRunner(record: (line: string) => void = () => {}): CommandRunner & {calls: string[]} {
-  const calls: string[] = []
+export function scratchRunner(record: (line: string) => void): CommandRunner {
   return {
-    calls,
     async run(cmd, args, input) {
-      const line = formatCommand(cmd, args) + (input === undefined ? '' : ` <<< ${JSON.stringify(input)}`)
-      calls.push(line)
-      record(line)
+      record(formatCommand(cmd, args) + (input === undefined ? '' : ` <<< ${JSON.stringify(input)}`))
       return {code: 0, stdout: '', stderr: ''}
     },
   }

@@ -7,11 +7,12 @@
 import type {Settings} from '../core/types.js'
 import {isUserError} from '../core/errors.js'
 import {detect} from './detect.js'
-import {Host, type FsLike} from './host.js'
+import {RootFs, type FsLike} from './root-fs.js'
 import {buildPlan} from './plan.js'
 import {isPrivileged} from './privileges.js'
 import {formatCommand} from './runner.js'
-import {carryOut, observeForApply} from './setup.js'
+import {observeForApply} from './observe.js'
+import {carryOut} from './setup.js'
 import {loadState} from './state.js'
 import {currentPlatform} from './platform.js'
 import {isEmptyPlan, type CommandRunner, type Plan, type Platform, type ResolverContext} from './types.js'
@@ -58,8 +59,8 @@ export async function checkRuntimeSetup(
       fs: options.fs,
       getuid: options.getuid,
     }
-    const host = new Host(ctx.root, ctx.fs)
-    const state = await loadState(host, ctx.platform)
+    const rootFs = new RootFs(ctx.root, ctx.fs)
+    const state = await loadState(rootFs, ctx.platform)
     if (!state) return {status: 'none', message: null}
     if (state.domain !== settings.domain || state.dnsIp !== settings.bridgeIp) {
       return {
@@ -67,7 +68,7 @@ export async function checkRuntimeSetup(
         message: `dns-setup sends .${state.domain} to ${state.dnsIp}, but highway now serves .${settings.domain} on ${settings.bridgeIp}: run \`sudo highway dns-setup --undo\`, then \`sudo highway dns-setup\``,
       }
     }
-    const detection = await detect(ctx, host)
+    const detection = await detect(ctx, rootFs)
     if (detection.mechanism !== state.mechanism) {
       return {
         status: 'changed',
@@ -78,7 +79,7 @@ export async function checkRuntimeSetup(
       detection,
       domain: state.domain,
       dnsIp: state.dnsIp,
-      observed: await observeForApply(ctx, host, detection, state.domain, state.dnsIp),
+      observed: await observeForApply(ctx, rootFs, detection, state.domain, state.dnsIp),
     })
     if (isEmptyPlan(plan)) return {status: 'ok', message: null}
     const missing = whatIsMissing(plan)
@@ -88,7 +89,7 @@ export async function checkRuntimeSetup(
         message: `highway's DNS setting for .${state.domain} is no longer in place (needs: ${missing}): run \`sudo highway dns-setup\` to put it back`,
       }
     }
-    await carryOut(ctx, host, state, plan)
+    await carryOut(ctx, rootFs, state, plan)
     return {status: 'reapplied', message: `put highway's DNS setting for .${state.domain} back (${missing})`}
   } catch (error) {
     const why = isUserError(error) ? error.message : `unexpected error: ${(error as Error).message}`

@@ -7,9 +7,9 @@ import {UserError} from '../core/errors.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {executePlan, newExecution, type Execution} from './apply.js'
 import {detect} from './detect.js'
-import {Host} from './host.js'
-import {findLink, linkSettings, nrptRules, observeFiles, resolvconfRecordPath, type Observed} from './observe.js'
-import {buildPlan, planPaths} from './plan.js'
+import {RootFs} from './root-fs.js'
+import {observeForApply, observeForUndo} from './observe.js'
+import {buildPlan} from './plan.js'
 import {assertPrivileged} from './privileges.js'
 import {backupPath, loadState, removeState, saveState, sha256, statePath, type DnsSetupState, type StateFileEntry} from './state.js'
 import {isEmptyPlan, type Detection, type Plan, type ResolverContext} from './types.js'
@@ -59,58 +59,23 @@ function sameSetupOrFail(state: DnsSetupState | null, domain: string, dnsIp: str
   }
 }
 
-export async function observeForApply(ctx: ResolverContext, host: Host, detection: Detection, domain: string, dnsIp: string): Promise<Observed> {
-  const observed: Observed = {files: await observeFiles(host, planPaths(detection, domain))}
-  if (detection.mechanism === 'systemd-resolved' || detection.mechanism === 'systemd-resolved-direct') {
-    const {link, found} = await findLink(ctx, dnsIp)
-    observed.link = link
-    observed.linkFound = found
-    observed.linkSettings = await linkSettings(ctx, link)
-  } else if (detection.mechanism === 'resolvconf' || detection.mechanism === 'openresolv') {
-    observed.resolvconfRecord = await host.read(resolvconfRecordPath(detection.mechanism))
-  } else if (detection.mechanism === 'windows-nrpt') {
-    observed.nrptRules = await nrptRules(ctx)
-  }
-  return observed
-}
-
-export async function observeForUndo(ctx: ResolverContext, host: Host, state: DnsSetupState): Promise<Observed> {
-  const observed: Observed = {
-    files: await observeFiles(
-      host,
-      state.files.map((entry) => entry.path),
-    ),
-  }
-  for (const runtime of state.runtime) {
-    if (runtime.kind === 'resolved-link') {
-      observed.link = runtime.link
-      observed.linkSettings = await linkSettings(ctx, runtime.link)
-    } else if (runtime.kind === 'resolvconf') {
-      observed.resolvconfRecord = await host.read(resolvconfRecordPath(state.mechanism))
-    } else {
-      observed.nrptRules = await nrptRules(ctx)
-    }
-  }
-  return observed
-}
-
 /** Detection and plan for `domain` -> `dnsIp`, refusing when a different setup is recorded. */
-export async function prepareApply(
+async function prepareApply(
   ctx: ResolverContext,
-  host: Host,
+  rootFs: RootFs,
   domain: string,
   dnsIp: string,
 ): Promise<{state: DnsSetupState | null; detection: Detection; plan: Plan}> {
-  const state = await loadState(host, ctx.platform)
+  const state = await loadState(rootFs, ctx.platform)
   sameSetupOrFail(state, domain, dnsIp, statePath(ctx.platform))
-  const detection = await detect(ctx, host)
+  const detection = await detect(ctx, rootFs)
   if (state && state.mechanism !== detection.mechanism) {
     throw new UserError(
       `dns-setup was done for ${state.mechanism} (${state.description}), but this machine now uses ${detection.mechanism} (${detection.description})`,
       {suggestion: 'undo the old change first (`sudo highway dns-setup --undo`), then rerun `sudo highway dns-setup`'},
     )
   }
-  const observed = await observeForApply(ctx, host, detection, domain, dnsIp)
+  const observed = await observeForApply(ctx, rootFs, detection, domain, dnsIp)
   return {state, detection, plan: buildPlan({detection, domain, dnsIp, observed})}
 }
 
@@ -166,22 +131,22 @@ function recordApply(ctx: ResolverContext, previous: DnsSetupState | null, plan:
 }
 
 /** Carries out a non-empty plan and records it, even when it fails halfway. */
-export async function carryOut(ctx: ResolverContext, host: Host, state: DnsSetupState | null, plan: Plan): Promise<Execution> {
+export async function carryOut(ctx: ResolverContext, rootFs: RootFs, state: DnsSetupState | null, plan: Plan): Promise<Execution> {
   const execution = newExecution()
   const owned = new Set((state?.files ?? []).filter((entry) => entry.action === 'created').map((entry) => entry.path))
   const stateDirs: string[] = []
   const backup = async (path: string, content: string) => {
     if (owned.has(path)) return undefined
     const to = backupPath(ctx.platform, path)
-    stateDirs.push(...(await host.ensureDirs(await host.missingDirs(to))))
-    await host.write(to, content)
+    stateDirs.push(...(await rootFs.ensureDirs(await rootFs.missingDirs(to))))
+    await rootFs.write(to, content)
     return to
   }
   try {
-    await executePlan(ctx, host, plan, execution, {backup, stopOnCommandFailure: true})
+    await executePlan(ctx, rootFs, plan, execution, {backup, stopOnCommandFailure: true})
   } finally {
     if (execution.files.length > 0 || execution.commands.length > 0 || execution.dirsCreated.length > 0) {
-      await saveState(host, recordApply(ctx, state, plan, execution, stateDirs))
+      await saveState(rootFs, recordApply(ctx, state, plan, execution, stateDirs))
     }
   }
   return execution
@@ -190,8 +155,8 @@ export async function carryOut(ctx: ResolverContext, host: Host, state: DnsSetup
 export async function applyDnsSetup(ctx: ResolverContext, options: ApplyOptions): Promise<ApplyResult> {
   const domain = assertDomain(options.domain)
   const dnsIp = assertIPv4(options.dnsIp, 'DNS address')
-  const host = new Host(ctx.root, ctx.fs)
-  const {state, detection, plan} = await prepareApply(ctx, host, domain, dnsIp)
+  const rootFs = new RootFs(ctx.root, ctx.fs)
+  const {state, detection, plan} = await prepareApply(ctx, rootFs, domain, dnsIp)
   const result: ApplyResult = {
     action: 'apply',
     dryRun: Boolean(options.dryRun),
@@ -199,13 +164,13 @@ export async function applyDnsSetup(ctx: ResolverContext, options: ApplyOptions)
     detection,
     plan,
     execution: null,
-    statePath: host.real(statePath(ctx.platform)),
+    statePath: rootFs.real(statePath(ctx.platform)),
     verify: null,
   }
   if (options.dryRun) return result
   if (!isEmptyPlan(plan)) {
     await assertPrivileged(ctx, false)
-    result.execution = await carryOut(ctx, host, state, plan)
+    result.execution = await carryOut(ctx, rootFs, state, plan)
     result.changed = true
   }
   const verify = options.verify ?? ctx.root === '/'
@@ -216,7 +181,7 @@ export async function applyDnsSetup(ctx: ResolverContext, options: ApplyOptions)
 }
 
 export async function undoDnsSetup(ctx: ResolverContext, options: {dryRun?: boolean} = {}): Promise<UndoResult> {
-  const host = new Host(ctx.root, ctx.fs)
+  const rootFs = new RootFs(ctx.root, ctx.fs)
   const path = statePath(ctx.platform)
   const result: UndoResult = {
     action: 'undo',
@@ -225,23 +190,23 @@ export async function undoDnsSetup(ctx: ResolverContext, options: {dryRun?: bool
     nothingRecorded: false,
     plan: null,
     execution: null,
-    statePath: host.real(path),
+    statePath: rootFs.real(path),
     warnings: [],
   }
-  const state = await loadState(host, ctx.platform)
+  const state = await loadState(rootFs, ctx.platform)
   if (!state) return {...result, nothingRecorded: true}
-  const plan = buildUndoPlan(state, await observeForUndo(ctx, host, state))
+  const plan = buildUndoPlan(state, await observeForUndo(ctx, rootFs, state))
   result.plan = plan
   if (options.dryRun) return result
   await assertPrivileged(ctx, true)
   const execution = newExecution()
   result.execution = execution
-  await executePlan(ctx, host, plan, execution, {stopOnCommandFailure: false})
+  await executePlan(ctx, rootFs, plan, execution, {stopOnCommandFailure: false})
   for (const outcome of execution.commands.filter((candidate) => !candidate.ok)) {
     const detail = (outcome.stderr || outcome.stdout).trim().split('\n')[0] || 'no message'
     result.warnings.push(`\`${outcome.command}\` failed (exit ${outcome.code}: ${detail}): run it by hand if the setting is still there`)
   }
-  await removeState(host, state)
+  await removeState(rootFs, state)
   result.changed = !isEmptyPlan(plan) || execution.dirsRemoved.length > 0
   return result
 }

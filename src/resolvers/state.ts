@@ -6,12 +6,14 @@
 import {createHash} from 'node:crypto'
 import {posix} from 'node:path'
 import {UserError} from '../core/errors.js'
-import type {Host} from './host.js'
+import {MECHANISMS} from './mechanisms/index.js'
+import {isRecord, isString, isStringArray} from './mechanisms/shared.js'
+import type {RootFs} from './root-fs.js'
 import type {Mechanism, Platform, Runtime} from './types.js'
 
-export const STATE_SCHEMA = 1
+const STATE_SCHEMA = 1
 
-export interface RecordedCommand {
+interface RecordedCommand {
   cmd: string
   args: string[]
   input?: string
@@ -51,7 +53,7 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex')
 }
 
-export function stateDir(platform: Platform): string {
+function stateDir(platform: Platform): string {
   if (platform === 'darwin') return '/var/db/highway'
   if (platform === 'win32') return '/ProgramData/highway'
   return '/var/lib/highway'
@@ -72,9 +74,6 @@ function corrupt(path: string, why: string, cause?: unknown): UserError {
   })
 }
 
-const isString = (value: unknown): value is string => typeof value === 'string'
-const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString)
-
 function validEntry(entry: unknown): entry is StateFileEntry {
   const e = entry as Record<string, unknown>
   if (!e || typeof e !== 'object' || !isString(e.path) || !isString(e.writtenSha256)) return false
@@ -87,22 +86,10 @@ function validCommand(command: unknown): command is RecordedCommand {
   return Boolean(c) && isString(c.cmd) && isStringArray(c.args) && (c.input === undefined || isString(c.input))
 }
 
-function validRuntime(runtime: unknown): runtime is Runtime {
-  const r = runtime as Record<string, unknown>
-  if (!r || typeof r !== 'object') return false
-  if (r.kind === 'resolved-link') {
-    const prior = r.prior as Record<string, unknown> | undefined
-    return isString(r.link) && isStringArray(r.dns) && isStringArray(r.domains) && Boolean(prior) && isStringArray(prior?.dns) && isStringArray(prior?.domains)
-  }
-  if (r.kind === 'resolvconf') return isString(r.interface) && isString(r.record)
-  if (r.kind === 'nrpt') return isString(r.namespace) && isStringArray(r.nameServers) && isString(r.comment)
-  return false
-}
-
 /** The record, or null when there is none. A corrupt or foreign record is a UserError, never a crash. */
-export async function loadState(host: Host, platform: Platform): Promise<DnsSetupState | null> {
+export async function loadState(rootFs: RootFs, platform: Platform): Promise<DnsSetupState | null> {
   const path = statePath(platform)
-  const text = await host.read(path)
+  const text = await rootFs.read(path)
   if (text === null) return null
   let data: Record<string, unknown>
   try {
@@ -118,7 +105,7 @@ export async function loadState(host: Host, platform: Platform): Promise<DnsSetu
     )
   }
   const valid =
-    isString(data.mechanism) &&
+    MECHANISMS.some((candidate) => candidate.name === data.mechanism) &&
     isString(data.domain) &&
     isString(data.dnsIp) &&
     isString(data.description) &&
@@ -127,7 +114,7 @@ export async function loadState(host: Host, platform: Platform): Promise<DnsSetu
     isStringArray(data.dirsCreated) &&
     isStringArray(data.stateDirsCreated) &&
     Array.isArray(data.runtime) &&
-    data.runtime.every(validRuntime) &&
+    data.runtime.every((runtime) => isRecord(runtime) && MECHANISMS.some((candidate) => candidate.validRuntime?.(runtime))) &&
     Array.isArray(data.commands) &&
     data.commands.every(validCommand) &&
     Array.isArray(data.undo) &&
@@ -137,26 +124,26 @@ export async function loadState(host: Host, platform: Platform): Promise<DnsSetu
   return data as unknown as DnsSetupState
 }
 
-export async function saveState(host: Host, state: DnsSetupState): Promise<void> {
+export async function saveState(rootFs: RootFs, state: DnsSetupState): Promise<void> {
   const path = statePath(state.platform)
-  const created = await host.ensureDirs(await host.missingDirs(path))
+  const created = await rootFs.ensureDirs(await rootFs.missingDirs(path))
   const record = {...state, stateDirsCreated: [...state.stateDirsCreated, ...created.filter((dir) => !state.stateDirsCreated.includes(dir))]}
-  await host.write(path, `${JSON.stringify(record, null, 2)}\n`)
+  await rootFs.write(path, `${JSON.stringify(record, null, 2)}\n`)
 }
 
 /** Removes the record, the backups it names and highway's state directories once they are empty. */
-export async function removeState(host: Host, state: DnsSetupState): Promise<void> {
-  for (const entry of state.files) if (entry.action === 'edited') await host.remove(entry.backup)
-  await host.remove(statePath(state.platform))
-  await removeEmptyTree(host, posix.join(stateDir(state.platform), 'backup'))
-  await host.removeDirIfEmpty(stateDir(state.platform))
-  for (const dir of [...state.stateDirsCreated].reverse()) await host.removeDirIfEmpty(dir)
+export async function removeState(rootFs: RootFs, state: DnsSetupState): Promise<void> {
+  for (const entry of state.files) if (entry.action === 'edited') await rootFs.remove(entry.backup)
+  await rootFs.remove(statePath(state.platform))
+  await removeEmptyTree(rootFs, posix.join(stateDir(state.platform), 'backup'))
+  await rootFs.removeDirIfEmpty(stateDir(state.platform))
+  for (const dir of [...state.stateDirsCreated].reverse()) await rootFs.removeDirIfEmpty(dir)
 }
 
-async function removeEmptyTree(host: Host, dir: string): Promise<void> {
-  for (const name of await host.list(dir)) {
+async function removeEmptyTree(rootFs: RootFs, dir: string): Promise<void> {
+  for (const name of await rootFs.list(dir)) {
     const child = posix.join(dir, name)
-    if ((await host.kind(child)) === 'dir') await removeEmptyTree(host, child)
+    if ((await rootFs.kind(child)) === 'dir') await removeEmptyTree(rootFs, child)
   }
-  await host.removeDirIfEmpty(dir)
+  await rootFs.removeDirIfEmpty(dir)
 }

@@ -4,7 +4,7 @@
  * directory, a command runner and a platform, all passed in so tests use a scratch root and a
  * recording runner instead of the machine's own /etc).
  */
-import type {FsLike} from './host.js'
+import type {FsLike} from './root-fs.js'
 
 export type Platform = 'linux' | 'darwin' | 'win32'
 
@@ -114,8 +114,6 @@ export interface CommandStep {
   args: string[]
   input?: string
   reason: string
-  /** Exit codes other than 0 that still mean success (e.g. "already gone" on undo). */
-  okCodes?: number[]
 }
 
 /** What is in place for each mechanism, kept in the state file and used to undo it. */

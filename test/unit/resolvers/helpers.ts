@@ -8,6 +8,7 @@ import {cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, re
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {formatCommand} from '../../../src/resolvers/runner.js'
+import type {Line} from '../../../src/resolvers/render.js'
 import type {CommandResult, CommandRunner, Platform, ResolverContext} from '../../../src/resolvers/types.js'
 
 export const FIXTURES = resolve(import.meta.dirname, '..', '..', 'fixtures', 'resolvers')
@@ -278,4 +279,9 @@ export function contextFor(root: string, runner: CommandRunner, platform: Platfo
     now: () => new Date('2025-01-02T03:04:05.000Z'),
     ...extra,
   }
+}
+
+/** Rendered lines as the command prints them, without colour. */
+export function printed(lines: Line[]): string {
+  return lines.map((line) => line.text).join('\n')
 }

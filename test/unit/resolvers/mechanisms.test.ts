@@ -16,6 +16,7 @@ import {
   highwayDns,
   machineFiles,
   makeRoot,
+  printed,
   read,
   removeRoot,
   snapshot,
@@ -304,9 +305,15 @@ describe.each(scenarios)('$name', (scenario) => {
     const verify = result.verify as {ok: boolean; summary: string}
     expect(verify.ok).toBe(scenario.verifyOk)
     if (scenario.verifyMentions) expect(verify.summary).toMatch(scenario.verifyMentions)
-    const output = renderApply(result).join('\n')
+    const lines = renderApply(result)
+    const output = printed(lines)
     expect(output).toMatch(/^detected: /)
     expect(output).toContain(verify.ok ? `verified: highway-probe.${domain} -> ${dnsIp}` : 'verify failed: ')
+    // The command colours by level: what the user must act on is 'warn', a verified lookup 'ok'.
+    for (const line of lines) {
+      const level = /^(warning|blocked|verify failed):/.test(line.text) ? 'warn' : /^verified:/.test(line.text) ? 'ok' : 'info'
+      expect(line.level, line.text).toBe(level)
+    }
   })
 
   it('changes nothing when applied again, and says so', async () => {
@@ -317,7 +324,7 @@ describe.each(scenarios)('$name', (scenario) => {
     expect(second.changed).toBe(false)
     expect(fake.changes).toEqual([])
     expect(snapshot(root)).toEqual(afterFirst)
-    expect(renderApply(second).join('\n')).toContain(`nothing to change: names under .${domain} already go to ${dnsIp}`)
+    expect(printed(renderApply(second))).toContain(`nothing to change: names under .${domain} already go to ${dnsIp}`)
   })
 
   it('undoes to a byte-identical machine', async () => {
@@ -327,7 +334,7 @@ describe.each(scenarios)('$name', (scenario) => {
     expect(fake.changes).toEqual(scenario.undoChanges)
     expect(snapshot(root)).toEqual(before)
     expect(fake.runtime()).toEqual(runtimeBefore)
-    expect(renderUndo(result).join('\n')).toContain('removed the record')
+    expect(printed(renderUndo(result))).toContain('removed the record')
     // And a second undo has nothing left to do.
     const again = await undoDnsSetup(ctx())
     expect(again.nothingRecorded).toBe(true)
@@ -347,7 +354,7 @@ describe.each(scenarios)('$name', (scenario) => {
     const result = await apply(true)
     expect(snapshot(root)).toEqual(before)
     expect(fake.changes).toEqual([])
-    const output = renderApply(result).join('\n')
+    const output = printed(renderApply(result))
     expect(output).toContain('dry run: nothing was changed; dns-setup would:')
     for (const text of scenario.dryRunShows) expect(output).toContain(text)
   })
@@ -359,7 +366,7 @@ describe.each(scenarios)('$name', (scenario) => {
     const result = await undoDnsSetup(ctx(), {dryRun: true})
     expect(snapshot(root)).toEqual(applied)
     expect(fake.changes).toEqual([])
-    expect(renderUndo(result).join('\n')).toMatch(/dry run: nothing was changed; undo would:|dry run: nothing left to change/)
+    expect(printed(renderUndo(result))).toMatch(/dry run: nothing was changed; undo would:|dry run: nothing left to change/)
   })
 
   it('leaves no file of the machine changed but the ones it names', async () => {

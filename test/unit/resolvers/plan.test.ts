@@ -6,7 +6,7 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {renderApply, renderUndo} from '../../../src/resolvers/render.js'
 import {applyDnsSetup, undoDnsSetup} from '../../../src/resolvers/setup.js'
-import {FakeSystem, contextFor, exists, highwayDns, makeRoot, read, removeRoot, snapshot, write, type FakeOptions, type Layout} from './helpers.js'
+import {FakeSystem, contextFor, exists, highwayDns, makeRoot, printed, read, removeRoot, snapshot, write, type FakeOptions, type Layout} from './helpers.js'
 
 const IP = '172.17.0.1'
 const MARKED = `nameserver ${IP} # added by highway dns-setup`
@@ -26,7 +26,7 @@ describe('plan details', () => {
     const {root, fake} = machine({fixture: 'networkmanager-dnsmasq'})
     const before = snapshot(root)
     const dry = await applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP, dryRun: true})
-    expect(renderApply(dry).join('\n')).toContain(
+    expect(printed(renderApply(dry))).toContain(
       "create /etc/NetworkManager/dnsmasq.d/highway.conf (tell NetworkManager's dnsmasq to send .local to 172.17.0.1), creating /etc/NetworkManager/dnsmasq.d:",
     )
     const result = await applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP})
@@ -53,7 +53,7 @@ describe('plan details', () => {
     write(root, '/etc/NetworkManager/dnsmasq.d/highway.conf', `${read(root, '/etc/NetworkManager/dnsmasq.d/highway.conf')}log-queries\n`)
     const result = await undoDnsSetup(contextFor(root, fake))
     expect(exists(root, '/etc/NetworkManager/dnsmasq.d/highway.conf')).toBe(false)
-    expect(renderUndo(result).join('\n')).toContain(
+    expect(printed(renderUndo(result))).toContain(
       'note: /etc/NetworkManager/dnsmasq.d/highway.conf was changed since dns-setup created it; removed anyway (highway owns it)',
     )
   })

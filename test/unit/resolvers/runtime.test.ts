@@ -5,7 +5,7 @@
  */
 import * as fsp from 'node:fs/promises'
 import {afterEach, describe, expect, it} from 'vitest'
-import type {FsLike} from '../../../src/resolvers/host.js'
+import type {FsLike} from '../../../src/resolvers/root-fs.js'
 import {checkRuntimeSetup} from '../../../src/resolvers/runtime.js'
 import {applyDnsSetup} from '../../../src/resolvers/setup.js'
 import {FakeSystem, contextFor, fixture, makeRoot, read, removeRoot, write, type Layout} from './helpers.js'

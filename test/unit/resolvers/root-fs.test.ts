@@ -7,7 +7,7 @@ import * as fsp from 'node:fs/promises'
 import {chmodSync, readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {Host, type FsLike} from '../../../src/resolvers/host.js'
+import {RootFs, type FsLike} from '../../../src/resolvers/root-fs.js'
 import {makeRoot, read, removeRoot} from './helpers.js'
 
 const roots: string[] = []
@@ -36,14 +36,14 @@ function spyFs(overrides: Partial<Record<keyof FsLike, (...args: never[]) => unk
   return fs as unknown as FsLike
 }
 
-describe('Host', () => {
+describe('RootFs', () => {
   it('follows relative and absolute symlinks inside the root', async () => {
     const root = scratch(
       {'/run/systemd/resolve/stub-resolv.conf': 'nameserver 127.0.0.53\n'},
       {'/etc/resolv.conf': '/run/alias.conf', '/run/alias.conf': 'systemd/resolve/stub-resolv.conf'},
     )
-    const host = new Host(root)
-    expect(await host.followLinks('/etc/resolv.conf')).toEqual({
+    const rootFs = new RootFs(root)
+    expect(await rootFs.followLinks('/etc/resolv.conf')).toEqual({
       links: ['/run/alias.conf', '/run/systemd/resolve/stub-resolv.conf'],
       target: '/run/systemd/resolve/stub-resolv.conf',
     })
@@ -52,8 +52,8 @@ describe('Host', () => {
   it('replaces a file atomically, keeping its mode', async () => {
     const root = scratch({'/etc/resolv.conf': 'nameserver 10.0.0.2\n'})
     chmodSync(join(root, 'etc/resolv.conf'), 0o640)
-    const host = new Host(root)
-    expect(await host.write('/etc/resolv.conf', 'nameserver 172.17.0.1\n')).toBe('renamed')
+    const rootFs = new RootFs(root)
+    expect(await rootFs.write('/etc/resolv.conf', 'nameserver 172.17.0.1\n')).toBe('renamed')
     expect(read(root, '/etc/resolv.conf')).toBe('nameserver 172.17.0.1\n')
     expect(statSync(join(root, 'etc/resolv.conf')).mode & 0o777).toBe(0o640)
     expect(readdirSync(join(root, 'etc'))).toEqual(['resolv.conf'])
@@ -64,8 +64,8 @@ describe('Host', () => {
     const ebusy = async () => {
       throw Object.assign(new Error('EBUSY: resource busy or locked, rename'), {code: 'EBUSY'})
     }
-    const host = new Host(root, spyFs({rename: ebusy}))
-    expect(await host.write('/etc/resolv.conf', 'nameserver 172.17.0.1\n')).toBe('in-place')
+    const rootFs = new RootFs(root, spyFs({rename: ebusy}))
+    expect(await rootFs.write('/etc/resolv.conf', 'nameserver 172.17.0.1\n')).toBe('in-place')
     // Shorter than before: the old tail must be gone (truncated), not left behind.
     expect(read(root, '/etc/resolv.conf')).toBe('nameserver 172.17.0.1\n')
     expect(readdirSync(join(root, 'etc'))).toEqual(['resolv.conf'])
@@ -76,8 +76,8 @@ describe('Host', () => {
     const exdev = async () => {
       throw Object.assign(new Error('EXDEV: cross-device link not permitted'), {code: 'EXDEV'})
     }
-    const host = new Host(root, spyFs({rename: exdev}))
-    expect(await host.write('/etc/resolv.conf', 'x\n')).toBe('in-place')
+    const rootFs = new RootFs(root, spyFs({rename: exdev}))
+    expect(await rootFs.write('/etc/resolv.conf', 'x\n')).toBe('in-place')
     expect(read(root, '/etc/resolv.conf')).toBe('x\n')
   })
 
@@ -88,19 +88,19 @@ describe('Host', () => {
     const mountinfo = `22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n266 189 254:0 /tmp/copy ${escaped} rw,relatime - ext4 /dev/vda rw\n`
     const calls: string[] = []
     const readFile = (async (path: string, options: unknown) => (path === '/proc/self/mountinfo' ? mountinfo : fsp.readFile(path, options as 'utf8'))) as never
-    const host = new Host(root, spyFs({readFile}, calls))
-    expect(await host.isMountPoint('/etc/resolv.conf')).toBe(true)
-    expect(await host.write('/etc/resolv.conf', 'nameserver 172.17.0.1\n')).toBe('in-place')
+    const rootFs = new RootFs(root, spyFs({readFile}, calls))
+    expect(await rootFs.isMountPoint('/etc/resolv.conf')).toBe(true)
+    expect(await rootFs.write('/etc/resolv.conf', 'nameserver 172.17.0.1\n')).toBe('in-place')
     expect(read(root, '/etc/resolv.conf')).toBe('nameserver 172.17.0.1\n')
     expect(calls.filter((call) => call.includes('.highway-'))).toEqual([])
   })
 
   it('creates a new file with mode 0644', async () => {
     const root = scratch({'/etc/hosts': ''})
-    const host = new Host(root)
-    expect(await host.missingDirs('/etc/resolver/local')).toEqual(['/etc/resolver'])
-    expect(await host.ensureDirs(['/etc/resolver'])).toEqual(['/etc/resolver'])
-    expect(await host.write('/etc/resolver/local', 'nameserver 127.0.0.1\n')).toBe('created')
+    const rootFs = new RootFs(root)
+    expect(await rootFs.missingDirs('/etc/resolver/local')).toEqual(['/etc/resolver'])
+    expect(await rootFs.ensureDirs(['/etc/resolver'])).toEqual(['/etc/resolver'])
+    expect(await rootFs.write('/etc/resolver/local', 'nameserver 127.0.0.1\n')).toBe('created')
     expect(statSync(join(root, 'etc/resolver/local')).mode & 0o777).toBe(0o644)
   })
 })

@@ -39,12 +39,12 @@ export type WriteMethod = 'created' | 'renamed' | 'in-place'
 
 const MAX_LINKS = 40
 
-export function errorCode(error: unknown): string | undefined {
+function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code
 }
 
 /** A filesystem error as one line the user can act on. */
-export function fsError(error: unknown, path: string, verb: string): UserError {
+function fsError(error: unknown, path: string, verb: string): UserError {
   const code = errorCode(error)
   const reasons: Record<string, [string, string | undefined]> = {
     EROFS: ['it is on a read-only file system', 'remount it read-write, or make the change by hand where the file is managed'],
@@ -63,7 +63,8 @@ function unescapeMountPath(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)))
 }
 
-export class Host {
+/** One filesystem root seen as `/` (not a Docker host, which "host" means everywhere else in highway). */
+export class RootFs {
   constructor(
     readonly root: string,
     readonly fs: FsLike = fsp,
