@@ -30,18 +30,20 @@ export function runProcess(cmd: string, args: string[], options: ProcessOptions 
     const finish = (result: ProcessResult) => {
       if (settled) return
       settled = true
-      clearTimeout(timer)
       resolve(result)
     }
-    const child = spawn(cmd, args, {env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe']})
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      finish({code: 124, stdout, stderr: `${stderr}${cmd} did not finish within ${timeoutMs} ms`})
-    }, timeoutMs)
+    const started = performance.now()
+    const child = spawn(cmd, args, {env: options.env ?? process.env, killSignal: 'SIGKILL', stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs})
     child.stdout.on('data', (chunk) => (stdout += chunk))
     child.stderr.on('data', (chunk) => (stderr += chunk))
     child.on('error', (error: NodeJS.ErrnoException) => finish({code: error.code === 'ENOENT' ? 127 : 126, stdout, stderr: `${cmd}: ${error.message}`}))
-    child.on('close', (code, signal) => finish({code: code ?? (signal ? 128 : 1), stdout, stderr}))
+    child.on('close', (code, signal) => {
+      if (signal === 'SIGKILL' && performance.now() - started >= timeoutMs) {
+        finish({code: 124, stdout, stderr: `${stderr}${cmd} did not finish within ${timeoutMs} ms`})
+      } else {
+        finish({code: code ?? (signal ? 128 : 1), stdout, stderr})
+      }
+    })
     // A program that exits without reading its stdin must not turn into an EPIPE crash.
     child.stdin.on('error', () => {})
     child.stdin.end(options.input ?? '')
