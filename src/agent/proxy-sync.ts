@@ -74,11 +74,17 @@ export class ProxySync {
       return this.running
     }
     this.running = (async () => {
-      do {
-        this.dirty = false
-        await this.renderOnce()
-      } while (this.dirty)
-    })().finally(() => (this.running = null))
+      try {
+        do {
+          this.dirty = false
+          await this.renderOnce()
+        } while (this.dirty)
+      } finally {
+        // Cleared in the same step that found nothing dirty: cleared later (a .finally on the
+        // promise), a schedule() landing in between would join a run that has already ended.
+        this.running = null
+      }
+    })()
     return this.running
   }
 
