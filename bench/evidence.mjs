@@ -29,6 +29,7 @@ import {
   reloadCount,
   sleep,
 } from './lib/common.mjs'
+import {dockerArgvOf, etcdCommand, haproxyPrelude} from './lib/highway.mjs'
 
 relaunchUnderLock(import.meta.url)
 
@@ -43,21 +44,9 @@ await bench('evidence', async ({settings: cfg}) => {
   // 1 ---------------------------------------------------------------------------------------------
   const reloads = {}
   let mark = await reloadCount()
-  await must('docker', [
-    'create',
-    '--label',
-    BENCH_LABEL,
-    '--label',
-    'io.highway.service=bench-ev',
-    '--label',
-    'io.highway.ports=9090/tcp',
-    '--name',
-    'bench-ev',
-    '-p',
-    `${cfg.bridgeIp}::9090`,
-    APP_IMAGE,
-    ...busyboxServe('ev'),
-  ])
+  // What `highway run` would create (its labels included), made with `docker create` instead.
+  const labelled = dockerArgvOf(['--label', BENCH_LABEL, '--name', 'bench-ev', '-p', '9090', APP_IMAGE, ...busyboxServe('ev')], {bridgeIp: cfg.bridgeIp})
+  await must('docker', ['create', ...labelled.slice(1)])
   reloads['docker create (labelled)'] = await settledReloads(mark)
   mark = await reloadCount()
   await must('docker', ['start', 'bench-ev'])
@@ -75,8 +64,7 @@ await bench('evidence', async ({settings: cfg}) => {
   log(`reloads per step: ${JSON.stringify(reloads)}`)
 
   // 2 ---------------------------------------------------------------------------------------------
-  const good =
-    'global\n    master-worker\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nfrontend f\n    bind :80\n    http-request return status 200 content-type text/plain string ok\n'
+  const good = `${haproxyPrelude()}\nfrontend f\n    bind :80\n    http-request return status 200 content-type text/plain string ok\n`
   await must('docker', [
     'run',
     '-d',
@@ -127,29 +115,16 @@ await bench('evidence', async ({settings: cfg}) => {
 
   // 3 ---------------------------------------------------------------------------------------------
   const etcdRestart = {}
-  for (const [label, extra] of [
-    ['default flags', []],
-    ['--heartbeat-interval=10 --election-timeout=100', ['--heartbeat-interval=10', '--election-timeout=100']],
+  // highway's own etcd command line, and the same without its raft timer flags (etcd's defaults).
+  const highwayEtcd = etcdCommand('127.0.0.1')
+  const raftTimers = highwayEtcd.filter((arg) => /^--(heartbeat-interval|election-timeout)=/.test(arg))
+  if (raftTimers.length === 0) throw new Error(`highway's etcd command sets no raft timers any more: ${highwayEtcd.join(' ')}`)
+  for (const [label, command] of [
+    ['default flags', highwayEtcd.filter((arg) => !raftTimers.includes(arg))],
+    [`highway's (${raftTimers.join(' ')})`, highwayEtcd],
   ]) {
-    const name = `bench-ev-etcd-${extra.length ? 'fast' : 'default'}`
-    await must('docker', [
-      'create',
-      '--label',
-      BENCH_LABEL,
-      '--name',
-      name,
-      image,
-      'etcd',
-      '--name=highway',
-      '--data-dir=/var/lib/etcd/data',
-      '--listen-client-urls=http://0.0.0.0:2379',
-      '--advertise-client-urls=http://127.0.0.1:2379',
-      '--listen-peer-urls=http://127.0.0.1:2380',
-      '--initial-advertise-peer-urls=http://127.0.0.1:2380',
-      '--initial-cluster=highway=http://127.0.0.1:2380',
-      '--log-level=warn',
-      ...extra,
-    ])
+    const name = `bench-ev-etcd-${command === highwayEtcd ? 'highway' : 'default'}`
+    await must('docker', ['create', '--label', BENCH_LABEL, '--name', name, image, ...command])
     const times = []
     for (let i = 0; i < 4; i++) {
       const started = now()

@@ -4,6 +4,7 @@
 import {cpus, totalmem} from 'node:os'
 import {readFileSync} from 'node:fs'
 import {ROOT, bench, dockerOut, infraImage, relaunchUnderLock, run} from './lib/common.mjs'
+import {CONTAINERS} from './lib/highway.mjs'
 
 relaunchUnderLock(import.meta.url)
 
@@ -11,10 +12,8 @@ const firstLine = (text) => text.trim().split('\n')[0]
 
 await bench('machine', async () => {
   const image = await infraImage()
-  const haproxy = firstLine(await dockerOut('exec', 'highway-proxy', 'haproxy', '-v'))
-  const etcd = firstLine(await dockerOut('exec', 'highway-etcd', 'etcd', '--version'))
-  const commit = await run('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'])
-  const dirty = await run('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no'])
+  const haproxy = firstLine(await dockerOut('exec', CONTAINERS.proxy, 'haproxy', '-v'))
+  const etcd = firstLine(await dockerOut('exec', CONTAINERS.etcd, 'etcd', '--version'))
   return {
     nproc: Number((await run('nproc', [])).stdout.trim()),
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -29,6 +28,5 @@ await bench('machine', async () => {
     haproxy,
     etcd,
     highway: JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')).version,
-    commit: commit.code === 0 ? `${commit.stdout.trim()}${dirty.stdout.trim() ? ' (with uncommitted changes)' : ''}` : 'unknown',
   }
 })

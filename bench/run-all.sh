@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark, then rewrites docs/benchmarks.md from their results.
+# Builds dist/ from a clean commit, runs every benchmark, then rewrites docs/benchmarks.md from their results.
 #
 #   bash bench/run-all.sh
 #
@@ -10,6 +10,14 @@
 # for a quick try, e.g. `RUNS=3 EVENTS=10 CHURN=20 SERVICES=200 bash bench/run-all.sh`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# Every figure must come from one clean commit, named in docs/benchmarks.md, and dist/ built from it.
+changes="$(git status --porcelain -- . ':(exclude)bench/results' ':(exclude)docs/benchmarks.md')"
+if [ -n "$changes" ] && [ "${HIGHWAY_BENCH_ALLOW_DIRTY:-}" != 1 ]; then
+  echo "bench/run-all.sh: uncommitted changes; commit them first (or HIGHWAY_BENCH_ALLOW_DIRTY=1 for figures report.mjs will not publish):" >&2
+  echo "$changes" >&2
+  exit 1
+fi
+npm run build >/dev/null || { echo "bench/run-all.sh: npm run build failed" >&2; exit 1; }
 export HIGHWAY_BENCH_RESULTS="${HIGHWAY_BENCH_RESULTS:-$PWD/bench/results}"
 mkdir -p "$HIGHWAY_BENCH_RESULTS"
 rm -f "$HIGHWAY_BENCH_RESULTS"/*.json

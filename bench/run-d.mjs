@@ -26,6 +26,8 @@ import {
   sleep,
   summary,
 } from './lib/common.mjs'
+import {dockerArgvOf} from './lib/highway.mjs'
+import {TARGETS} from './lib/targets.mjs'
 
 relaunchUnderLock(import.meta.url)
 const RUNS = Number(process.argv[2] ?? process.env.RUNS ?? 15)
@@ -45,29 +47,13 @@ async function settle(cfg, name) {
 await bench('run-d', async ({settings: cfg}) => {
   await ensureAppImage()
   const cmd = busyboxServe('bench')
-  // Plain docker gets exactly what highway hands the docker CLI, minus highway's two labels.
-  const plainArgs = (name) => ['run', '-d', '--dns', cfg.bridgeIp, '--label', BENCH_LABEL, '--name', name, '-p', `${cfg.bridgeIp}::9090`, APP_IMAGE, ...cmd]
   const highwayArgs = (name) => ['run', '-d', '--label', BENCH_LABEL, '--name', name, '-p', '9090', APP_IMAGE, ...cmd]
+  // Plain docker gets exactly what highway hands the docker CLI (built by dist/'s own code), minus
+  // highway's two labels.
+  const plainArgs = (name) => dockerArgvOf(highwayArgs(name).slice(1), {bridgeIp: cfg.bridgeIp, labels: false})
   // The exact argv highway hands the docker CLI, labels included: the agent reacts to this one
   // (create and start events, each a route change), so it shows what that costs docker itself.
-  const labelledArgs = (name) => [
-    'run',
-    '-d',
-    '--dns',
-    cfg.bridgeIp,
-    '--label',
-    'io.highway.service=' + name,
-    '--label',
-    'io.highway.ports=9090/tcp',
-    '--label',
-    BENCH_LABEL,
-    '--name',
-    name,
-    '-p',
-    `${cfg.bridgeIp}::9090`,
-    APP_IMAGE,
-    ...cmd,
-  ]
+  const labelledArgs = (name) => dockerArgvOf(highwayArgs(name).slice(1), {bridgeIp: cfg.bridgeIp})
 
   // Warm-up (image and page caches, docker's first create), not counted.
   await must('docker', plainArgs('bench-rd-warm'))
@@ -103,7 +89,7 @@ await bench('run-d', async ({settings: cfg}) => {
   log(`highway run -d  ${JSON.stringify(summary(times.highway, 1))}`)
   log(`docker run -d with highway's labels (what highway runs; the agent reacts) ${JSON.stringify(summary(times.labelled, 1))}`)
   log(`node -e 0       ${JSON.stringify(summary(times.node, 1))}`)
-  log(`ratio of medians highway/docker: ${fmt(ratio, 2)} (target <= 1.5)`)
+  log(`ratio of medians highway/docker: ${fmt(ratio, 2)} (target ${TARGETS.runD.text})`)
 
   // Profile: the same path, instrumented (a copy in bench/lib, same dist/ modules).
   const phases = []
@@ -161,8 +147,8 @@ await bench('run-d', async ({settings: cfg}) => {
     labelled: summary(times.labelled, 1),
     labelledArgs: `docker ${labelledArgs('NAME').join(' ')}`,
     ratio: +ratio.toFixed(2),
-    target: 1.5,
-    met: ratio <= 1.5,
+    target: TARGETS.runD.maxRatio,
+    met: ratio <= TARGETS.runD.maxRatio,
     profileRuns: PROFILE_RUNS,
     profile,
     importMainMs: +median(importOnly).toFixed(1),

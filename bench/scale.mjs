@@ -5,8 +5,8 @@
 //   node bench/scale.mjs [SERVICES]     (default 1000)
 //
 // Starting 1,000 containers on 2 cores is not feasible, so the records are written straight into
-// etcd under the agent's key schema (src/registry/schema.ts):
-//   /highway/v1/services/<name>/<hostId>/<containerId> -> ServiceRecord JSON
+// etcd under the agent's key schema (serviceKey of dist/registry/schema.js):
+//   <services prefix><name>/<hostId>/<containerId> -> ServiceRecord JSON
 // with a hostId that is not this agent's: the agent renders every host's records but only ever
 // deletes its own (diffRecords(desired, records, host.id) filters on record.hostId), so it leaves
 // them alone, exactly as it would leave another host's services. They are held by a lease of this
@@ -46,6 +46,7 @@ import {
   summary,
   watchTransition,
 } from './lib/common.mjs'
+import {CONTAINERS, LOOPBACK_ETCD_URL, SERVICES as SERVICE_KEYS, serviceKey} from './lib/highway.mjs'
 
 relaunchUnderLock(import.meta.url)
 const SERVICES = Number(process.argv[2] ?? process.env.SERVICES ?? 1000)
@@ -104,8 +105,8 @@ async function measure(cfg, label) {
     reloadMs: steps.reloadMs,
     configLines: steps.configLines,
     lsMs: summary(lsMs, 1),
-    agentMiB: await memoryMiB('highway-agent'),
-    proxyMiB: await memoryMiB('highway-proxy'),
+    agentMiB: await memoryMiB(CONTAINERS.agent),
+    proxyMiB: await memoryMiB(CONTAINERS.proxy),
   }
   log(`[${label}] ${lsRows} routes in \`highway ls\`, config ${steps.configLines} lines`)
   log(`  highway run -d (new route live)   p50 ${fmt(point.highwayRunMs.p50)} ms   max ${fmt(point.highwayRunMs.max)}`)
@@ -129,7 +130,7 @@ await bench('scale', async ({settings: cfg}) => {
 
   const baseline = await measure(cfg, 'base')
 
-  const etcd = new Etcd3({hosts: `http://${cfg.bridgeIp}:2379`})
+  const etcd = new Etcd3({hosts: LOOPBACK_ETCD_URL})
   const lease = etcd.lease(60)
   let scaled
   let fill
@@ -155,7 +156,7 @@ await bench('scale', async ({settings: cfg}) => {
             containerIp: '',
             updatedAt: new Date().toISOString(),
           }
-          return lease.put(`/highway/v1/services/${name}/${FAKE_HOST}/${containerId}`).value(JSON.stringify(record))
+          return lease.put(serviceKey(record)).value(JSON.stringify(record))
         }),
       )
     }
@@ -191,7 +192,7 @@ await bench('scale', async ({settings: cfg}) => {
       await sleep(20)
     }
     drain = {allGoneMs: +(now() - revokeStarted).toFixed(0)}
-    const left = await etcd.getAll().prefix('/highway/v1/services/').keys()
+    const left = await etcd.getAll().prefix(SERVICE_KEYS).keys()
     const fakeLeft = left.filter((key) => key.includes(`/${FAKE_HOST}/`)).length
     drain.fakeRecordsLeft = fakeLeft
     log(`lease revoked: every fake route gone from the proxy in ${drain.allGoneMs} ms; fake records left in etcd: ${fakeLeft}`)

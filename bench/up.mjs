@@ -7,11 +7,12 @@
 // says where the time goes: start-up until the first step, the image check, each component.
 import {spawn} from 'node:child_process'
 import {BIN, ENV, bench, dockerOut, fmt, log, median, must, now, relaunchUnderLock, summary} from './lib/common.mjs'
+import {CONTAINERS} from './lib/highway.mjs'
 
 relaunchUnderLock(import.meta.url)
 const RUNS = Number(process.argv[2] ?? process.env.RUNS ?? 7)
 const STOPPED_RUNS = Number(process.env.STOPPED_RUNS ?? 3)
-const COMPONENTS = ['highway-etcd', 'highway-proxy', 'highway-dns', 'highway-agent']
+const COMPONENTS = Object.values(CONTAINERS)
 
 /** Runs `highway up`, timestamping every output line; returns wall time and step marks. */
 function timedUp() {

@@ -8,6 +8,7 @@ import {mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {request} from 'node:http'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {CONFIG_PATH, CONTAINERS, HIGHWAY_HEADER, MASTER_SOCKET} from './highway.mjs'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const BIN = join(ROOT, 'bin', 'run.js')
@@ -97,7 +98,7 @@ export async function ensureAppImage() {
 
 /** The infrastructure image the running proxy uses (it has node, haproxy and etcd). */
 export async function infraImage() {
-  return dockerOut('inspect', '--format', '{{.Config.Image}}', 'highway-proxy')
+  return dockerOut('inspect', '--format', '{{.Config.Image}}', CONTAINERS.proxy)
 }
 
 export async function containerIp(name) {
@@ -118,10 +119,22 @@ export async function cleanup() {
   return ids.length
 }
 
+/** Paths a benchmark run itself writes: they may differ from the commit without touching a figure. */
+export const GENERATED = ['bench/results', 'docs/benchmarks.md']
+
 /**
- * Runs `main` with highway up and the bench containers cleaned before and after (also on Ctrl-C).
- * `main` receives {settings}; what it returns is written to RESULTS_DIR/<name>.json.
+ * The commit the working tree is at, when it was made, and every path that differs from it (untracked
+ * files included: a new source file changes the build), the benchmark's own outputs aside.
  */
+export function gitState() {
+  const git = (...args) => spawnSync('git', ['-C', ROOT, ...args], {encoding: 'utf8'})
+  const head = git('log', '-1', '--format=%H %cI')
+  const status = git('status', '--porcelain', '--', '.', ...GENERATED.map((path) => `:(exclude)${path}`))
+  if (head.status !== 0 || status.status !== 0) return {commit: null, committedAt: null, changes: [`git failed: ${(head.stderr || status.stderr).trim()}`]}
+  const [commit, committedAt] = head.stdout.trim().split(' ')
+  return {commit, committedAt, changes: status.stdout.split('\n').filter(Boolean)}
+}
+
 /** When dist/ was last built (bin/run.js runs it): a rebuild in the middle of a run mixes two versions. */
 export function distBuiltAt() {
   try {
@@ -131,6 +144,11 @@ export function distBuiltAt() {
   }
 }
 
+/**
+ * Runs `main` with highway up and the bench containers cleaned before and after (also on Ctrl-C).
+ * `main` receives {settings}; what it returns is written to RESULTS_DIR/<name>.json, with the commit
+ * it measured and whether the tree differed from it (bench/report.mjs refuses such figures).
+ */
 export async function bench(name, main) {
   const lockWait = process.env.HIGHWAY_BENCH_LOCK_WAIT_STARTED ? now() - Number(process.env.HIGHWAY_BENCH_LOCK_WAIT_STARTED) : 0
   const started = now()
@@ -159,14 +177,25 @@ export async function bench(name, main) {
     const cfg = settings()
     log(`highway up: ${upMs.toFixed(0)} ms; bridge ${cfg.bridgeIp}, domain ${cfg.domain}`)
     const built = distBuiltAt()
+    const git = gitState()
+    if (git.changes.length)
+      console.error(`${name}: WARNING uncommitted changes (${git.changes.length} path(s)): bench/report.mjs will not publish these figures`)
     const image = await infraImage().catch(() => null)
     const result = await main({settings: cfg})
     const rebuilt = distBuiltAt() !== built
+    const gitAfter = gitState()
     if (rebuilt) console.error(`${name}: WARNING dist/ was rebuilt during this run (${built} -> ${distBuiltAt()}): figures mix two builds`)
     const record = {
       bench: name,
       date: new Date().toISOString(),
       durationS: +((now() - started) / 1000).toFixed(1),
+      commit: git.commit,
+      committedAt: git.committedAt,
+      // Changes at the start or the end of the run (a commit or an edit in the middle counts too).
+      uncommitted:
+        gitAfter.commit === git.commit
+          ? [...new Set([...git.changes, ...gitAfter.changes])]
+          : [...git.changes, `HEAD moved to ${gitAfter.commit} during the run`],
       distBuiltAt: built,
       distRebuiltDuringRun: rebuilt,
       infraImage: image,
@@ -228,7 +257,7 @@ export function httpGet(address, port, host, timeoutMs = 1000) {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (chunk) => (body += chunk))
-      res.on('end', () => resolvePromise({body, kind: res.headers['x-highway'] ?? null, status: res.statusCode}))
+      res.on('end', () => resolvePromise({body, kind: res.headers[HIGHWAY_HEADER] ?? null, status: res.statusCode}))
       res.on('error', reject)
     })
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
@@ -319,8 +348,8 @@ export function dockerEvents(label, onEvent) {
 export async function masterCli(command) {
   // While the master re-executes itself for a reload (the agent's), its socket refuses connections.
   for (let attempt = 0; ; attempt++) {
-    const script = `const s=require('net').createConnection('/run/highway/master.sock');let o='';s.on('connect',()=>s.end(${JSON.stringify(`${command}\n`)}));s.on('data',d=>o+=d);s.on('close',()=>process.stdout.write(o));s.on('error',e=>{console.error(e.message);process.exit(1)})`
-    const result = await run('docker', ['exec', 'highway-agent', 'node', '-e', script])
+    const script = `const s=require('net').createConnection(${JSON.stringify(MASTER_SOCKET)});let o='';s.on('connect',()=>s.end(${JSON.stringify(`${command}\n`)}));s.on('data',d=>o+=d);s.on('close',()=>process.stdout.write(o));s.on('error',e=>{console.error(e.message);process.exit(1)})`
+    const result = await run('docker', ['exec', CONTAINERS.agent, 'node', '-e', script])
     if (result.code === 0) return result.stdout
     if (attempt >= 20 || !/ECONNREFUSED|ENOENT/.test(result.stderr)) throw new Error(`master CLI "${command}": ${result.stderr.trim()}`)
     await sleep(100)
@@ -387,21 +416,21 @@ export async function agentStepTimings(runs = 5) {
 const {execFileSync} = require('child_process'), net = require('net');
 const t = () => Number(process.hrtime.bigint()) / 1e6;
 const check = [], reload = [];
-const once = (cmd) => new Promise((res, rej) => { const s = net.createConnection('/run/highway/master.sock'); let o = '';
+const once = (cmd) => new Promise((res, rej) => { const s = net.createConnection(${JSON.stringify(MASTER_SOCKET)}); let o = '';
   s.on('connect', () => s.end(cmd + '\\n')); s.on('data', (d) => (o += d)); s.on('close', () => res(o)); s.on('error', rej); });
 // The socket refuses connections while the master re-executes for a reload (e.g. the agent's).
 const cli = async (cmd) => { for (let i = 0; ; i++) { try { return await once(cmd) } catch (e) { if (i > 40 || e.code !== 'ECONNREFUSED') throw e; await new Promise((r) => setTimeout(r, 50)) } } };
 (async () => {
   for (let i = 0; i < ${runs}; i++) {
-    let s = t(); execFileSync('haproxy', ['-c', '-q', '-f', '/run/highway/haproxy.cfg']); check.push(t() - s);
+    let s = t(); execFileSync('haproxy', ['-c', '-q', '-f', ${JSON.stringify(CONFIG_PATH)}]); check.push(t() - s);
     s = t(); const out = await cli('reload'); reload.push(t() - s);
     if (!/Success=1/.test(out)) throw new Error('reload failed: ' + out);
     await new Promise((r) => setTimeout(r, 300));
   }
-  const lines = require('fs').readFileSync('/run/highway/haproxy.cfg', 'utf8').split('\\n').length;
+  const lines = require('fs').readFileSync(${JSON.stringify(CONFIG_PATH)}, 'utf8').split('\\n').length;
   console.log(JSON.stringify({check, reload, configLines: lines}));
 })().catch((e) => { console.error(e.message); process.exit(1); });`
-  const out = JSON.parse((await must('docker', ['exec', 'highway-agent', 'node', '-e', script], {timeout: 120_000})).stdout)
+  const out = JSON.parse((await must('docker', ['exec', CONTAINERS.agent, 'node', '-e', script], {timeout: 120_000})).stdout)
   return {checkMs: summary(out.check, 1), reloadMs: summary(out.reload, 1), configLines: out.configLines}
 }
 

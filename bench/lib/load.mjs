@@ -7,6 +7,7 @@
 // Latency is kept two ways: from the moment the request was written (service time) and from the
 // moment it was scheduled (includes waiting for a free connection; no coordinated omission).
 import {connect} from 'node:net'
+import {HIGHWAY_HEADER} from './highway.mjs'
 
 const now = () => performance.timeOrigin + performance.now()
 
@@ -69,7 +70,7 @@ export function runLoad({address, port, host, rate, durationMs, connections = 8,
             result.queued.push(at - job.scheduledAt)
           } else {
             // Whose answer: highway's own pages carry x-highway; anything else is HAProxy's or the backend's.
-            fail(job, `status ${status} (${/\r\nx-highway:\s*([^\r]*)/i.exec(head)?.[1] ?? 'no x-highway header'})`)
+            fail(job, `status ${status} (${new RegExp(`\r\n${HIGHWAY_HEADER}:\\s*([^\r]*)`, 'i').exec(head)?.[1] ?? `no ${HIGHWAY_HEADER} header`})`)
           }
         }
         if (/\r\nconnection:\s*close/i.test(head)) {

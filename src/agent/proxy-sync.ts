@@ -51,8 +51,9 @@ export class ProxySync {
   private running: Promise<void> | null = null
   private dirty = false
   private retryTimer: NodeJS.Timeout | null = null
-  /** Renders attempted, changed or not: what the coalescing tests count. */
+  /** Renders attempted (changed or not) and reloads done: what the coalescing tests and benchmarks count. */
   renders = 0
+  reloads = 0
 
   constructor(
     private readonly records: () => ServiceRecord[],
@@ -70,11 +71,17 @@ export class ProxySync {
       return this.running
     }
     this.running = (async () => {
-      do {
-        this.dirty = false
-        await this.renderOnce()
-      } while (this.dirty)
-    })().finally(() => (this.running = null))
+      try {
+        do {
+          this.dirty = false
+          await this.renderOnce()
+        } while (this.dirty)
+      } finally {
+        // Cleared in the same step that found nothing dirty: cleared later (a .finally on the
+        // promise), a schedule() landing in between would join a run that has already ended.
+        this.running = null
+      }
+    })()
     return this.running
   }
 
@@ -118,6 +125,7 @@ export class ProxySync {
       const checked = performance.now()
       await rename(candidate, configPath)
       await (this.options.reload ?? reload)(socket)
+      this.reloads++
       const reloaded = performance.now()
       this.liveServers = wanted
       this.liveNames = new Set(rendered.routes.map((route) => route.name))

@@ -114,7 +114,7 @@ describe('highway up', () => {
       const up = await highway(['up', '--upstream-dns', upstreamIp], makeEnv())
       expect(up.code, up.stderr).toBe(0)
       expect(
-        (await until('forwarded answer', async () => ((await dig('upstream.example', ip)).length ? dig('upstream.example', ip) : undefined))).value,
+        (await until('forwarded answer', async () => ((await dig('upstream.example', ip)).length ? dig('upstream.example', ip) : undefined), 15_000)).value,
       ).toEqual(['10.99.0.7'])
       expect(await dig('still.local', ip)).toEqual([ip])
       // AAAA for a name in the domain is answered here (empty), never forwarded: this upstream would refuse it.
