@@ -1,3 +1,4 @@
+import {httpGet} from '../core/http.js'
 import {promises as dns} from 'node:dns'
 
 /**
@@ -6,8 +7,9 @@ import {promises as dns} from 'node:dns'
  * failed; `waitFor` turns them into readiness checks.
  */
 export async function probeEtcd(url: string): Promise<string> {
-  const response = await fetch(`${url}/health`, {signal: AbortSignal.timeout(2000)})
-  const body = (await response.json()) as {health?: string; reason?: string}
+  const {host, hostname, port} = new URL(url)
+  const answer = await httpGet(hostname, Number(port), host, '/health')
+  const body = JSON.parse(answer.body) as {health?: string; reason?: string}
   if (body.health !== 'true') throw new Error(`etcd reports unhealthy${body.reason ? `: ${body.reason}` : ''}`)
   return 'healthy'
 }

@@ -1,4 +1,4 @@
-import {request} from 'node:http'
+import {httpGet} from '../core/http.js'
 import {INFRA_PORTS} from '../core/types.js'
 import {HIGHWAY_HEADER} from './haproxy.js'
 
@@ -8,27 +8,6 @@ import {HIGHWAY_HEADER} from './haproxy.js'
  * answered" are told apart without parsing pages. `up` and `status` ask whether the proxy answers;
  * `run -d` asks whether a name is routed yet.
  */
-export interface HttpAnswer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: string
-}
-
-export function httpGet(address: string, port: number, host: string, path = '/', timeoutMs = 2000): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request({agent: false, headers: {host}, host: address, method: 'GET', path, port, timeout: timeoutMs}, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk) => (body += chunk))
-      res.on('end', () => resolve({body, headers: res.headers, status: res.statusCode ?? 0}))
-      res.on('error', reject)
-    })
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${address}:${port} within ${timeoutMs} ms`)))
-    req.on('error', reject)
-    req.end()
-  })
-}
-
 export type RouteState = 'none' | 'routed' | 'stopped'
 
 /** What the proxy on `bridgeIp` says about a host name: not routed, registered but stopped, or routed. */
