@@ -15,13 +15,15 @@ import {HIGHWAY_HEADER} from '../proxy/haproxy.js'
 export interface RunIo {
   env: NodeJS.ProcessEnv
   stderr: (line: string) => void
+  /** Where the proxy answers; PORTS.http unless a test serves the proxy's answers on a port of its own. */
+  proxyPort?: number
 }
 
 export const ROUTE_TIMEOUT_MS = 30_000
 
 /** What the proxy says about a name: not routed, registered but stopped, or routed to a backend. */
-export async function routeState(settings: Settings, name: string): Promise<'none' | 'routed' | 'stopped'> {
-  const answer = await httpGet(settings.bridgeIp, PORTS.http, `${name}.${settings.domain}`, '/', 1000)
+export async function routeState(settings: Settings, name: string, port: number = PORTS.http): Promise<'none' | 'routed' | 'stopped'> {
+  const answer = await httpGet(settings.bridgeIp, port, `${name}.${settings.domain}`, '/', 1000)
   const kind = answer.headers[HIGHWAY_HEADER]
   if (kind === 'not-found') return 'none'
   if (kind === 'stopped') return 'stopped'
@@ -29,11 +31,11 @@ export async function routeState(settings: Settings, name: string): Promise<'non
 }
 
 /** Asks the proxy about `name`; no answer at all means highway is not up. */
-async function routeStateOrNotUp(settings: Settings, name: string): Promise<'none' | 'routed' | 'stopped'> {
+async function routeStateOrNotUp(settings: Settings, name: string, port?: number): Promise<'none' | 'routed' | 'stopped'> {
   const notUp = new UserError('highway is not up on this host', {suggestion: 'run `highway up` first'})
   if (!settings.bridgeIp) throw notUp
   try {
-    return await routeState(settings, name)
+    return await routeState(settings, name, port)
   } catch (error) {
     throw Object.assign(notUp, {cause: error})
   }
@@ -72,7 +74,7 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   const settings = loadSettings(io.env)
   const name = serviceName(parsed)
   // One request both checks that highway is up and that the name is free.
-  if ((await routeStateOrNotUp(settings, name ?? 'highway-probe')) === 'routed' && name) {
+  if ((await routeStateOrNotUp(settings, name ?? 'highway-probe', io.proxyPort)) === 'routed' && name) {
     throw new UserError(`the name "${name}" is already registered to a running container`, {
       suggestion: `pick another --name, or stop that container first (see \`highway ls\`)`,
     })
@@ -87,7 +89,7 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   process.stdout.write(result.stdout)
   if (result.code !== 0 || !name) return result.code
   const url = `http://${name}.${settings.domain}/`
-  await waitFor(async () => ((await routeState(settings, name)) === 'routed' ? true : undefined), {
+  await waitFor(async () => ((await routeState(settings, name, io.proxyPort)) === 'routed' ? true : undefined), {
     interval: 5,
     message: `${url} did not become routable (container ${result.stdout.trim().slice(0, 12)} is running; see \`highway ls\` and \`highway status\`)`,
     timeout: ROUTE_TIMEOUT_MS,
