@@ -98,7 +98,8 @@ export async function ensureInfraImage(docker: Docker, baseImage: string, onLine
   await ensureBaseImage(docker, baseImage, onLine)
   const stream = await docker.buildImage(
     {context: IMAGE_CONTEXT, src: files(IMAGE_CONTEXT).map((file) => relative(IMAGE_CONTEXT, file))},
-    {buildargs: {BASE: baseImage}, labels: {[MANAGED]: 'true'}, rm: true, t: tag},
+    // forcerm: the container of a failed step is removed too (rm alone keeps it, exited, for debugging).
+    {buildargs: {BASE: baseImage}, forcerm: true, labels: {[MANAGED]: 'true'}, rm: true, t: tag},
   )
   try {
     await followStream(stream, onLine)
