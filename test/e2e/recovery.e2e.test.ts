@@ -137,14 +137,17 @@ describe('keep-alive clients while other services start and stop', () => {
     const load = wrk('steady.local', 8)
     // Each start and each removal changes the routes: a reload each (bursts may coalesce).
     const churn = ['churn0', 'churn1', 'churn2', 'churn3', 'churn4', 'churn5']
-    for (const [index, name] of churn.entries()) {
-      await runService(name, APP_IMAGE, serve(name))
-      if (index > 0) await docker('rm', '-f', churn[index - 1])
+    try {
+      for (const [index, name] of churn.entries()) {
+        await runService(name, APP_IMAGE, serve(name))
+        if (index > 0) await docker('rm', '-f', churn[index - 1])
+      }
+      await docker('rm', '-f', churn.at(-1)!)
+      await until('churn5 gone', async () => ((await through('churn5')).status === 404 ? true : undefined), HANG_MS, 50)
+    } finally {
+      churning = false
+      load.stop()
     }
-    await docker('rm', '-f', churn.at(-1)!)
-    await until('churn5 gone', async () => ((await through('churn5')).status === 404 ? true : undefined), HANG_MS, 50)
-    churning = false
-    load.stop()
     const [looped, loaded] = await Promise.all([loop, load.done])
     const reloads = (await reloadCount()) - reloadsBefore
 

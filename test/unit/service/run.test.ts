@@ -85,7 +85,8 @@ describe('runService in the foreground', () => {
     const {dir, env} = fakeDocker(`trap 'echo TERM >> "$D/signals"; exit 42' TERM\n${LIVE_UNTIL_STOP}\nexit 5`)
     const exit = run(['--rm', 'busybox', 'sleep', '60'], env)
     await until(join(dir, 'started'))
-    // A real signal to this process: runService's handler is what keeps it alive and passes it on.
+    // A real signal to this process (vitest's default 'forks' pool gives each file a process of its
+    // own): runService's handler is what keeps it alive and passes the signal on.
     process.kill(process.pid, 'SIGTERM')
     expect(await exit).toBe(42)
     expect(readFileSync(join(dir, 'signals'), 'utf8')).toBe('TERM\n')
