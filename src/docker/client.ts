@@ -211,7 +211,8 @@ class DockerodeImages implements ImageClient {
   async build(request: BuildRequest, onLine: (text: string) => void): Promise<void> {
     const stream = await this.api.buildImage(
       {context: request.context, src: request.files},
-      {buildargs: request.buildArgs, labels: request.labels, rm: true, t: request.tag},
+      // forcerm: the container of a failed step is removed too (rm alone keeps it, exited, for debugging).
+      {buildargs: request.buildArgs, forcerm: true, labels: request.labels, rm: true, t: request.tag},
     )
     await followStream(stream, onLine)
   }

@@ -11,8 +11,8 @@ import {HIGHWAY_HEADER} from './haproxy.js'
 export type RouteState = 'none' | 'routed' | 'stopped'
 
 /** What the proxy on `bridgeIp` says about a host name: not routed, registered but stopped, or routed. */
-export async function routeState(bridgeIp: string, host: string, timeoutMs = 1000): Promise<RouteState> {
-  const kind = (await httpGet(bridgeIp, INFRA_PORTS.http, host, '/', timeoutMs)).headers[HIGHWAY_HEADER]
+export async function routeState(bridgeIp: string, host: string, options: {port?: number; timeoutMs?: number} = {}): Promise<RouteState> {
+  const kind = (await httpGet(bridgeIp, options.port ?? INFRA_PORTS.http, host, '/', options.timeoutMs ?? 1000)).headers[HIGHWAY_HEADER]
   if (kind === 'not-found') return 'none'
   if (kind === 'stopped') return 'stopped'
   return 'routed'
@@ -20,7 +20,7 @@ export async function routeState(bridgeIp: string, host: string, timeoutMs = 100
 
 /** The proxy is up when a name under a reserved TLD gets highway's own 404 page. */
 export async function probeProxy(bridgeIp: string): Promise<string> {
-  const state = await routeState(bridgeIp, 'highway-probe.invalid', 2000)
+  const state = await routeState(bridgeIp, 'highway-probe.invalid', {timeoutMs: 2000})
   if (state !== 'none') throw new Error(`unexpected answer (${state}) from ${bridgeIp}:${INFRA_PORTS.http}`)
   return 'answering'
 }

@@ -1,4 +1,5 @@
 import {spawn} from 'node:child_process'
+import {constants} from 'node:os'
 import {UserError} from '../core/errors.js'
 import {loadSettings} from '../core/settings.js'
 import type {Settings} from '../core/types.js'
@@ -14,16 +15,18 @@ import {routeState, type RouteState} from '../proxy/client.js'
 export interface RunIo {
   env: NodeJS.ProcessEnv
   stderr: (line: string) => void
+  /** Where the proxy answers; PORTS.http unless a test serves the proxy's answers on a port of its own. */
+  proxyPort?: number
 }
 
 export const ROUTE_TIMEOUT_MS = 30_000
 
 /** Asks the proxy about `name`; no answer at all means highway is not up. */
-async function routeStateOrNotUp(settings: Settings, name: string): Promise<RouteState> {
+async function routeStateOrNotUp(settings: Settings, name: string, port?: number): Promise<RouteState> {
   const notUp = new UserError('highway is not up on this host', {suggestion: 'run `highway up` first'})
   if (!settings.bridgeIp) throw notUp
   try {
-    return await routeState(settings.bridgeIp, `${name}.${settings.domain}`)
+    return await routeState(settings.bridgeIp, `${name}.${settings.domain}`, {port})
   } catch (error) {
     throw Object.assign(notUp, {cause: error})
   }
@@ -46,7 +49,8 @@ function docker(args: string[], env: NodeJS.ProcessEnv, capture: boolean): Promi
     child.on('close', (code, signal) => {
       process.off('SIGINT', ignore)
       process.off('SIGTERM', forward)
-      resolve({code: code ?? (signal ? 128 + 15 : 1), stdout})
+      // A shell's convention: 128 + the number of the signal that ended it (130 for SIGINT, 137 for SIGKILL).
+      resolve({code: code ?? (signal ? 128 + (constants.signals[signal] ?? 15) : 1), stdout})
     })
   })
 }
@@ -62,7 +66,7 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   const settings = loadSettings(io.env)
   const name = serviceName(parsed)
   // One request both checks that highway is up and that the name is free.
-  if ((await routeStateOrNotUp(settings, name ?? 'highway-probe')) === 'routed' && name) {
+  if ((await routeStateOrNotUp(settings, name ?? 'highway-probe', io.proxyPort)) === 'routed' && name) {
     throw new UserError(`the name "${name}" is already registered to a running container`, {
       suggestion: `pick another --name, or stop that container first (see \`highway ls\`)`,
     })
@@ -77,7 +81,7 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   process.stdout.write(result.stdout)
   if (result.code !== 0 || !name) return result.code
   const url = `http://${name}.${settings.domain}/`
-  await waitFor(async () => ((await routeState(settings.bridgeIp, `${name}.${settings.domain}`)) === 'routed' ? true : undefined), {
+  await waitFor(async () => ((await routeState(settings.bridgeIp, `${name}.${settings.domain}`, {port: io.proxyPort})) === 'routed' ? true : undefined), {
     interval: 5,
     message: `${url} did not become routable (container ${result.stdout.trim().slice(0, 12)} is running; see \`highway ls\` and \`highway status\`)`,
     timeout: ROUTE_TIMEOUT_MS,

@@ -99,7 +99,8 @@ beforeAll(async () => {
 afterAll(async () => {
   if (upstream) await docker('rm', '-f', upstream)
   await removeServices()
-  await highway(['down'], env)
+  // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
+  await highway(['down', '--purge'], env)
   rmSync(work, {recursive: true, force: true})
 })
 

@@ -129,3 +129,47 @@ export async function until<T>(what: string, attempt: () => Promise<T | undefine
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** The image highway's own containers run (it has node, used as a keep-alive backend). */
+export async function infraImage(): Promise<string> {
+  return docker('inspect', 'highway-proxy', '--format', '{{.Config.Image}}')
+}
+
+/** HAProxy's reload counter, from the master CLI (`show proc`), asked inside the agent container, which mounts its socket. */
+export async function reloadCount(): Promise<number> {
+  const script = `const s=require('net').createConnection('/run/highway/master.sock');let o='';s.on('connect',()=>s.end('show proc\\n'));s.on('data',d=>o+=d);s.on('close',()=>process.stdout.write(o));s.on('error',e=>{console.error(e.code);process.exit(1)})`
+  // While the master re-executes itself for a reload, its socket refuses connections for a moment.
+  const {value} = await until(
+    'HAProxy master CLI',
+    async () => {
+      const result = await run('docker', ['exec', 'highway-agent', 'node', '-e', script])
+      if (result.code !== 0) throw new Error(result.stderr.trim())
+      const master = result.stdout.split('\n').find((line) => /\bmaster\b/.test(line))
+      return master ? Number(master.trim().split(/\s+/)[2]) : undefined
+    },
+    10_000,
+    100,
+  )
+  return value
+}
+
+/** The agent's full reconcile period (src/agent/agent.ts): a reconcile repairs, late, whatever an event handler missed. */
+export const RECONCILE_EVERY_MS = 30_000
+
+/**
+ * Waits, when needed, until the span from `fromMs` to `fromMs + clearMs` from now holds none of the
+ * agent's periodic reconciles, read from its last one in `highway status`. A test of a fast path
+ * (an event handler, the lease re-grant) then fails when that path is broken, instead of passing
+ * now and then because a periodic reconcile happened to repair things within the test's limit.
+ */
+export async function clearOfReconcile(env: NodeJS.ProcessEnv, fromMs: number, clearMs: number): Promise<void> {
+  const result = await highway(['status', '--json'], env)
+  const last = Date.parse((JSON.parse(result.stdout) as {agent: {lastReconcileAt: string} | null}).agent?.lastReconcileAt ?? '')
+  if (Number.isNaN(last)) throw new Error(`no reconcile in the agent's report: ${result.stdout}${result.stderr}`)
+  const period = RECONCILE_EVERY_MS
+  // From the start of the span to the first reconcile at or after it.
+  const gap = (((last - Date.now() - fromMs) % period) + period) % period
+  if (gap < clearMs) await sleep(gap + 500)
+}

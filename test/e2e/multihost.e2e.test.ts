@@ -39,7 +39,8 @@ function throughB(name: string, seconds = 5) {
 async function teardown(): Promise<void> {
   await stopHostB(envB)
   await dockerResult('rm', '-f', 'local-svc')
-  await highway(['down'], envA)
+  // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
+  await highway(['down', '--purge'], envA)
 }
 
 beforeAll(async () => {

@@ -42,7 +42,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeServices()
-  await highway(['down'], env)
+  // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
+  await highway(['down', '--purge'], env)
 })
 
 describe('highway run -d', () => {

@@ -186,6 +186,15 @@ describe('renderProxyConfig', () => {
     expect(sections(rendered.config).get('defaults')).toContain('    mode http')
   })
 
+  it('keeps the options that make a reload safe for clients holding keep-alive connections', () => {
+    // Master-worker mode lets the agent reload through the master socket while old workers finish their
+    // requests; hard-stop-after keeps an old worker held open by a client from lingering forever.
+    expect(sections(rendered.config).get('global')).toEqual(expect.arrayContaining(['    master-worker', '    hard-stop-after 30s']))
+    // Without it an old worker closes idle keep-alive connections under their clients at a reload, and a
+    // request already on its way is lost (test/e2e/recovery.e2e.test.ts holds such clients through reloads).
+    expect(sections(rendered.config).get('defaults')).toContain('    option idle-close-on-response')
+  })
+
   it('answers unknown names with a 404 page naming the domain', () => {
     expect(sections(rendered.config).get('backend highway_not_found')).toEqual([page404('local')])
   })

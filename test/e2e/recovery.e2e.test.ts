@@ -1,0 +1,320 @@
+// The recovery paths users rely on without seeing them, end to end: keep-alive clients through
+// HAProxy reloads, a live agent losing its etcd lease, and containers that die without `docker stop`.
+import {spawn} from 'node:child_process'
+import {Agent, request} from 'node:http'
+import type {Socket} from 'node:net'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {ServiceRow} from '../../src/service/list.js'
+import {
+  APP_IMAGE,
+  ROOT,
+  bridgeIp,
+  clearOfReconcile,
+  curl,
+  docker,
+  ensureAppImage,
+  highway,
+  infraImage,
+  makeEnv,
+  reloadCount,
+  removeServices,
+  serve,
+  sleep,
+  until,
+} from './harness.js'
+
+const env = makeEnv()
+let ip: string
+
+/** Limit for what takes milliseconds when it works: it only catches a hang (docs/benchmarks.md has the figures). */
+const HANG_MS = 10_000
+
+async function ls(): Promise<ServiceRow[]> {
+  const result = await highway(['ls', '--json'], env)
+  expect(result.code, result.stderr).toBe(0)
+  return JSON.parse(result.stdout) as ServiceRow[]
+}
+
+async function through(name: string, seconds = 1): Promise<{status: number; body: string; headers: string}> {
+  return curl(`http://${ip}/`, {Host: `${name}.local`}, ['-m', String(seconds)])
+}
+
+async function runService(name: string, image: string, command: string[]): Promise<void> {
+  const result = await highway(['run', '-d', '--name', name, '-p', '9090', image, ...command], env)
+  expect(result.code, result.stderr).toBe(0)
+}
+
+beforeAll(async () => {
+  ip = await bridgeIp()
+  await ensureAppImage()
+  await removeServices()
+  await highway(['down'], env)
+  const up = await highway(['up'], env)
+  expect(up.code, up.stderr).toBe(0)
+})
+
+afterAll(async () => {
+  await removeServices()
+  // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
+  await highway(['down', '--purge'], env)
+})
+
+// ---- keep-alive clients through reloads ---------------------------------------------------------
+
+interface LoopResult {
+  sent: number
+  ok: number
+  failures: string[]
+  connections: number
+}
+
+/** One keep-alive connection at a time, each request sent as soon as the last one is answered. */
+async function keepAliveLoop(host: string, running: () => boolean): Promise<LoopResult> {
+  const agent = new Agent({keepAlive: true, maxSockets: 1})
+  const sockets = new Set<Socket>()
+  const result: LoopResult = {connections: 0, failures: [], ok: 0, sent: 0}
+  while (running()) {
+    result.sent++
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request({agent, headers: {host}, host: ip, path: '/', port: 80, timeout: 5000}, (res) => {
+          res.resume()
+          res.on('end', () => resolve(res.statusCode ?? 0))
+          res.on('error', reject)
+        })
+        req.on('socket', (socket) => sockets.add(socket))
+        req.on('timeout', () => req.destroy(new Error('timeout')))
+        req.on('error', reject)
+        req.end()
+      })
+      if (status === 200) result.ok++
+      else result.failures.push(`HTTP ${status}`)
+    } catch (error) {
+      result.failures.push((error as NodeJS.ErrnoException).code ?? (error as Error).message)
+    }
+  }
+  agent.destroy()
+  result.connections = sockets.size
+  return result
+}
+
+interface WrkResult {
+  requests: number
+  errors: {connect: number; read: number; write: number; status: number; timeout: number}
+}
+
+/** wrk on keep-alive connections until stopped (SIGINT makes it stop and report), one JSON line from bench/lib/wrk-json.lua. */
+function wrk(host: string, connections: number): {stop: () => void; done: Promise<WrkResult>} {
+  const child = spawn('wrk', ['-t1', `-c${connections}`, '-d120s', '-s', join(ROOT, 'bench', 'lib', 'wrk-json.lua'), `http://${ip}/`], {
+    env: {...process.env, WRK_HOST: host},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (chunk) => (output += chunk))
+  child.stderr.on('data', (chunk) => (output += chunk))
+  const done = new Promise<WrkResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', () => {
+      const line = /^WRKJSON (.*)$/m.exec(output)?.[1]
+      if (line) resolve(JSON.parse(line) as WrkResult)
+      else reject(new Error(`wrk reported nothing: ${output}`))
+    })
+  })
+  return {done, stop: () => child.kill('SIGINT')}
+}
+
+describe('keep-alive clients while other services start and stop', () => {
+  it('lose no request and see no reset across HAProxy reloads', async () => {
+    // A keep-alive backend (busybox httpd closes every connection), as in bench/reload.mjs.
+    const node = "const s=require('http').createServer((q,r)=>r.end('steady'));s.keepAliveTimeout=120000;s.headersTimeout=121000;s.listen(9090)"
+    await runService('steady', await infraImage(), ['node', '-e', node])
+    await until('steady routed', async () => ((await through('steady')).body === 'steady' ? true : undefined), HANG_MS, 50)
+
+    const reloadsBefore = await reloadCount()
+    let churning = true
+    const loop = keepAliveLoop('steady.local', () => churning)
+    const load = wrk('steady.local', 8)
+    // Each start and each removal changes the routes: a reload each (bursts may coalesce).
+    const churn = ['churn0', 'churn1', 'churn2', 'churn3', 'churn4', 'churn5']
+    try {
+      for (const [index, name] of churn.entries()) {
+        await runService(name, APP_IMAGE, serve(name))
+        if (index > 0) await docker('rm', '-f', churn[index - 1])
+      }
+      await docker('rm', '-f', churn.at(-1)!)
+      await until('churn5 gone', async () => ((await through('churn5')).status === 404 ? true : undefined), HANG_MS, 50)
+    } finally {
+      churning = false
+      load.stop()
+    }
+    const [looped, loaded] = await Promise.all([loop, load.done])
+    const reloads = (await reloadCount()) - reloadsBefore
+
+    console.log(
+      `keep-alive loop: ${looped.sent} requests on ${looped.connections} connections, ${looped.failures.length} failed; ` +
+        `wrk: ${loaded.requests} requests, errors ${JSON.stringify(loaded.errors)}; HAProxy reloads: ${reloads}`,
+    )
+    // The clients really held connections through reloads: several requests per connection, and reloads happened.
+    expect(reloads).toBeGreaterThanOrEqual(churn.length)
+    expect(looped.connections).toBeGreaterThan(0)
+    expect(looped.sent).toBeGreaterThan(looped.connections * 2)
+    expect(loaded.requests).toBeGreaterThan(0)
+    expect(looped.failures).toEqual([])
+    expect(looped.ok).toBe(looped.sent)
+    expect(loaded.errors).toEqual({connect: 0, read: 0, status: 0, timeout: 0, write: 0})
+    await docker('rm', '-f', 'steady')
+  })
+})
+
+// ---- containers that die without docker stop ----------------------------------------------------
+
+/** Waits for highway's own 503 ("stopped"), then checks that etcd says so too, at that very moment. */
+async function expectStopped(name: string): Promise<void> {
+  const stopped = await until(
+    `${name}: highway's 503`,
+    async () => {
+      // A short client timeout: a request racing the death waits in HAProxy's connect retries.
+      const answer = await through(name, 0.2)
+      return answer.status === 503 && /^x-highway: stopped/im.test(answer.headers) ? answer : undefined
+    },
+    HANG_MS,
+    5,
+  )
+  expect(stopped.value.body).toContain('not running')
+  // Read once, not polled: HAProxy's health check alone would turn the route into this 503 within
+  // seconds, so only the record says the agent saw the `die` (the periodic reconcile is kept away).
+  const row = (await ls()).find((entry) => entry.name === name)
+  expect(row).toMatchObject({problem: null, state: 'stopped'})
+  console.log(`${name}: highway's 503 ${stopped.ms} ms after docker returned`)
+}
+
+async function expectRoutedAgain(name: string, body: string): Promise<void> {
+  await docker('start', name)
+  const routed = await until(
+    `${name} routed after docker start`,
+    async () => {
+      const answer = await through(name, 0.5)
+      return answer.status === 200 ? answer.body.trim() : undefined
+    },
+    HANG_MS,
+    5,
+  )
+  expect(routed.value).toBe(body)
+  expect((await ls()).find((entry) => entry.name === name)).toMatchObject({problem: null, state: 'running'})
+  console.log(`${name}: routed ${routed.ms} ms after docker start returned`)
+}
+
+describe('a container that dies without docker stop (a `die` event, no `stop`)', () => {
+  it('answers 503 once its process exits on its own, and routes again after docker start', async () => {
+    // httpd without -f forks into the background; the shell is PID 1 and exits (code 3) once told to.
+    // Each start says `run` first: the file outlives the process, and a `docker start` must not exit at once.
+    const script =
+      'echo run > /state && mkdir -p /www && echo hello-quitter > /www/index.html && httpd -p 9090 -h /www && ' +
+      'while [ "$(cat /state)" = run ]; do sleep 0.05; done; exit 3'
+    await runService('quitter', APP_IMAGE, ['sh', '-c', script])
+    expect((await through('quitter')).body.trim()).toBe('hello-quitter')
+    await clearOfReconcile(env, 0, HANG_MS + 2000)
+    await docker('exec', 'quitter', 'sh', '-c', 'echo quit > /state')
+    await expectStopped('quitter')
+    expect(await docker('inspect', 'quitter', '--format', '{{.State.ExitCode}}')).toBe('3')
+    await expectRoutedAgain('quitter', 'hello-quitter')
+    await docker('rm', '-f', 'quitter')
+  })
+
+  it('answers 503 once it is hit by docker kill, and routes again after docker start', async () => {
+    await runService('victim', APP_IMAGE, serve('hello-victim'))
+    expect((await through('victim')).body.trim()).toBe('hello-victim')
+    await clearOfReconcile(env, 0, HANG_MS + 2000)
+    await docker('kill', 'victim')
+    await expectStopped('victim')
+    expect(await docker('inspect', 'victim', '--format', '{{.State.ExitCode}}')).toBe('137')
+    await expectRoutedAgain('victim', 'hello-victim')
+    await docker('rm', '-f', 'victim')
+  })
+})
+
+// ---- etcd away for longer than the lease ---------------------------------------------------------
+
+const SERVICES_PREFIX = '/highway/v1/services/'
+const b64 = (text: string) => Buffer.from(text).toString('base64')
+
+/** etcd's own view through its JSON gateway: the leases holding the records of `name`. */
+async function recordLeases(name: string): Promise<string[]> {
+  const prefix = `${SERVICES_PREFIX}${name}/`
+  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+  const response = await fetch(`http://127.0.0.1:2379/v3/kv/range`, {
+    body: JSON.stringify({key: b64(prefix), range_end: b64(end)}),
+    method: 'POST',
+    signal: AbortSignal.timeout(2000),
+  })
+  const body = (await response.json()) as {kvs?: Array<{lease?: string}>}
+  return (body.kvs ?? []).map((kv) => kv.lease ?? '0')
+}
+
+interface AgentStatus {
+  agent: {etcdConnected: boolean; dockerConnected: boolean} | null
+  components: Array<{component: string; health: string}>
+}
+
+describe('etcd away for longer than the lease TTL', () => {
+  /** Past the agent's 10 s lease TTL, so etcd itself expires the lease when it runs again. */
+  const PAUSE_MS = 13_000
+  /**
+   * Only catches a hang. The record is back within milliseconds when the agent's connection to etcd
+   * survived the pause, within ~6 s when gRPC's keepalive dropped it meanwhile (etcd3's circuit
+   * breaker then waits 5 s before trying etcd again).
+   */
+  const RETURN_MS = 20_000
+
+  it('brings the record and the route back without touching the container, and the agent reports etcd connected', async () => {
+    await runService('survivor', APP_IMAGE, serve('hello-survivor'))
+    const container = async () => docker('inspect', 'survivor', '--format', '{{.Id}} {{.State.StartedAt}} {{.RestartCount}} {{.State.Running}}')
+    const before = await container()
+    const [leaseBefore] = await recordLeases('survivor')
+    expect(leaseBefore).toMatch(/^[1-9]\d*$/)
+
+    await clearOfReconcile(env, PAUSE_MS, RETURN_MS + 2000)
+    // Frozen, not stopped: a restarted etcd renews every lease, a paused one expires them as time ran on.
+    await docker('pause', 'highway-etcd')
+    try {
+      await sleep(PAUSE_MS - 2000)
+      // The proxy keeps its routes while the registry is away.
+      expect((await through('survivor')).body.trim()).toBe('hello-survivor')
+      await sleep(2000)
+    } finally {
+      await docker('unpause', 'highway-etcd')
+    }
+
+    // The lease the record had is gone; the record is back under a new one, put by the agent alone.
+    const back = await until(
+      'survivor record under a new lease',
+      async () => {
+        const leases = await recordLeases('survivor')
+        return leases.length === 1 && leases[0] !== leaseBefore ? leases[0] : undefined
+      },
+      RETURN_MS,
+      50,
+    )
+    expect(back.value).toMatch(/^[1-9]\d*$/)
+    console.log(`survivor: record back under a new lease ${back.ms} ms after docker unpause returned`)
+    await until('survivor routed', async () => ((await through('survivor')).body.trim() === 'hello-survivor' ? true : undefined), HANG_MS, 50)
+    expect((await ls()).find((entry) => entry.name === 'survivor')).toMatchObject({problem: null, state: 'running'})
+    expect(await container()).toBe(before)
+
+    const status = await until(
+      'agent reports etcd connected',
+      async () => {
+        const result = await highway(['status', '--json'], env)
+        const parsed = JSON.parse(result.stdout) as AgentStatus
+        return parsed.agent?.etcdConnected ? parsed : undefined
+      },
+      // The agent reports every 5 s, and its first report after the outage still says disconnected.
+      20_000,
+      500,
+    )
+    expect(status.value.agent).toMatchObject({dockerConnected: true, etcdConnected: true})
+    expect(status.value.components.find((component) => component.component === 'etcd')?.health).toBe('healthy')
+    await docker('rm', '-f', 'survivor')
+  })
+})
