@@ -40,10 +40,11 @@ export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
     },
     registry(settings) {
       const endpoints = etcdEndpoints(settings)
-      const key = endpoints.join(',')
+      // The bridge IP is part of what makes a record valid here (see checkRecord).
+      const key = `${endpoints.join(',')} ${settings.bridgeIp}`
       let registry = registries.get(key)
       if (!registry) {
-        registry = new EtcdRegistry({callTimeout: REGISTRY_CALL_TIMEOUT_MS, endpoints})
+        registry = new EtcdRegistry({bridgeIp: settings.bridgeIp || undefined, callTimeout: REGISTRY_CALL_TIMEOUT_MS, endpoints})
         registries.set(key, registry)
       }
       return registry

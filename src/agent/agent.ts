@@ -3,8 +3,8 @@ import type {AgentReport, ServiceRecord} from '../core/types.js'
 import {backoff} from '../core/wait.js'
 import type {ContainerEvent, DockerClient, EventSubscription} from '../docker/types.js'
 import {HeldKeys} from '../registry/held-keys.js'
-import type {RegistryClient, ServiceEvent, ServiceWatch} from '../registry/registry.js'
-import {agentKey, serviceKey} from '../registry/schema.js'
+import type {InvalidRecord, RegistryClient, ServiceEvent, ServiceWatch} from '../registry/registry.js'
+import {agentKey, recordProblem, serviceKey, shown} from '../registry/schema.js'
 import {ProxySync} from './proxy-sync.js'
 import {diffRecords, recordFromContainer, sameRecord, stoppedRecord, type HostInfo} from './records.js'
 
@@ -59,6 +59,13 @@ export class Agent {
    * older write must not flip the route back (a start's put arriving after the die's).
    */
   private readonly ownRevisions = new Map<string, bigint>()
+  /**
+   * Keys holding a value that is not a well-formed record, with the revision already logged: a bad
+   * record is skipped with one log line per value, however often the proxy re-renders or etcd is re-listed.
+   */
+  private readonly invalidLogged = new Map<string, string>()
+  /** This host's records that would be invalid, with the reason already logged (see publish). */
+  private readonly unpublishable = new Map<string, string>()
   private readonly log: (message: string) => void
   private watcher: ServiceWatch | null = null
   private events: EventSubscription | null = null
@@ -75,7 +82,7 @@ export class Agent {
     const records = () => [...this.records.values()]
     this.proxy = options.routes
       ? options.routes(records)
-      : new ProxySync(records, {domain: options.domain, localHostId: options.host.id, log: this.log, runDir: options.runDir})
+      : new ProxySync(records, {bridgeIp: options.host.bridgeIp, domain: options.domain, localHostId: options.host.id, log: this.log, runDir: options.runDir})
     this.report = {
       dockerConnected: false,
       etcdConnected: false,
@@ -94,8 +101,8 @@ export class Agent {
     await this.subscribeToDocker()
     await this.reconcile('start')
     this.timers.push(
-      setInterval(() => void this.reconcile('periodic'), this.options.reconcileEvery ?? 30_000),
-      setInterval(() => void this.publishReport(), this.options.reportEvery ?? 5000),
+      setInterval(() => this.background('periodic reconcile', () => this.reconcile('periodic')), this.options.reconcileEvery ?? 30_000),
+      setInterval(() => this.background('status report', () => this.publishReport()), this.options.reportEvery ?? 5000),
     )
   }
 
@@ -107,26 +114,49 @@ export class Agent {
     await this.watcher?.cancel().catch(() => {})
   }
 
+  /**
+   * Runs work nobody awaits (timers, event callbacks): a failure is logged and the agent goes on.
+   * An unhandled rejection would end the process (main.ts makes sure of that).
+   */
+  private background(what: string, work: () => Promise<unknown>): void {
+    const failed = (error: unknown) => this.log(`${what} failed: ${error instanceof Error ? error.message : String(error)}`)
+    try {
+      work().catch(failed)
+    } catch (error) {
+      failed(error)
+    }
+  }
+
   // ---- etcd -> proxy ------------------------------------------------------------------------
 
   private async syncFromEtcd(): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const {records, revision} = await this.options.registry.listServices()
+        const {invalid, records, revision} = await this.options.registry.listServices()
         this.records.clear()
         this.ownRevisions.clear()
         for (const [key, record] of records) this.records.set(key, record)
+        const stillInvalid = new Set(invalid.map((entry) => entry.key))
+        for (const key of this.invalidLogged.keys()) if (!stillInvalid.has(key)) this.invalidLogged.delete(key)
+        for (const entry of invalid) this.skipInvalid(entry)
         await this.watcher?.cancel().catch(() => {})
         this.watcher = await this.options.registry.watchServices(
           String(BigInt(revision) + 1n),
-          (event) => this.onServiceEvent(event),
+          (event) => {
+            // Called from the registry's event emitter: a throw there would be an uncaught exception.
+            try {
+              this.onServiceEvent(event)
+            } catch (error) {
+              this.log(`etcd event for ${shown(event.key, 200)} not applied: ${(error as Error).message}`)
+            }
+          },
           (error) => {
             this.log(`etcd watch broken (${error.message}); listing again`)
-            void this.syncFromEtcd()
+            this.background('etcd list/watch', () => this.syncFromEtcd())
           },
         )
         this.report.etcdConnected = true
-        void this.proxy.schedule()
+        this.background('proxy update', () => this.proxy.schedule())
         return
       } catch (error) {
         this.report.etcdConnected = false
@@ -145,14 +175,24 @@ export class Agent {
       if (revision < latestOwn) return
       this.ownRevisions.delete(event.key)
     }
+    if (event.type === 'invalid') this.skipInvalid(event)
+    else this.invalidLogged.delete(event.key)
     if (event.type === 'put') {
       const existing = this.records.get(event.key)
       if (existing && sameRecord(existing, event.record)) return
       this.records.set(event.key, event.record)
     } else if (!this.records.delete(event.key)) {
+      // A bad value replacing a good record removes its route, like a delete.
       return
     }
-    void this.proxy.schedule()
+    this.background('proxy update', () => this.proxy.schedule())
+  }
+
+  /** A key whose value is not a well-formed record is left out of the routes, with one log line per value. */
+  private skipInvalid({key, reason, revision}: InvalidRecord): void {
+    if (this.invalidLogged.get(key) === revision) return
+    this.invalidLogged.set(key, revision)
+    this.log(`skipping invalid record ${shown(key, 200)} (revision ${revision}): ${reason}`)
   }
 
   // ---- Docker -> etcd -----------------------------------------------------------------------
@@ -162,15 +202,23 @@ export class Agent {
       try {
         const subscription = await this.options.docker.events.containers(
           SERVICE,
-          (event) => this.onDockerEvent(event),
+          (event) => {
+            try {
+              this.onDockerEvent(event)
+            } catch (error) {
+              this.log(`docker event not applied: ${(error as Error).message}`)
+            }
+          },
           () => {
             if (this.stopped || this.events !== subscription) return
             this.events = null
             this.report.dockerConnected = false
             this.log('docker event stream ended; reconnecting')
-            void this.pause(0)
-              .then(() => this.subscribeToDocker())
-              .then(() => this.reconcile('docker reconnect'))
+            this.background('docker reconnect', async () => {
+              await this.pause(0)
+              await this.subscribeToDocker()
+              await this.reconcile('docker reconnect')
+            })
           },
         )
         this.events = subscription
@@ -188,8 +236,8 @@ export class Agent {
     if (!EVENT_ACTIONS.has(action)) return
     // A dead container is marked stopped at once, ahead of anything queued for it: Docker answers an
     // inspect only after its network teardown, about 100 ms later, and the route should not wait.
-    if (action === 'die') void this.markStopped(id).catch((error: Error) => this.log(`marking ${id.slice(0, 12)} stopped failed: ${error.message}`))
-    void this.syncContainer(id)
+    if (action === 'die') this.background(`marking ${id.slice(0, 12)} stopped`, () => this.markStopped(id))
+    this.background(`sync of ${id.slice(0, 12)}`, () => this.syncContainer(id))
   }
 
   /** Events for one container are applied in order; different containers proceed in parallel. */
@@ -224,6 +272,16 @@ export class Agent {
 
   private async publish(record: ServiceRecord): Promise<void> {
     const key = serviceKey(record)
+    // What every reader would skip is not written: no etcd write and no log line on every reconcile.
+    const problem = recordProblem(record, {bridgeIp: this.options.host.bridgeIp})
+    if (problem) {
+      if (this.unpublishable.get(key) !== problem) this.log(`not registering ${shown(record.containerName, 80)} as ${record.name}: ${problem}`)
+      this.unpublishable.set(key, problem)
+      // Its last good record would route to what the container no longer is.
+      if (this.records.has(key) || this.held.has(key)) await this.forget(key)
+      return
+    }
+    this.unpublishable.delete(key)
     const existing = this.records.get(key)
     if (existing && sameRecord(existing, record) && this.held.has(key)) return
     const value = JSON.stringify(record)
@@ -246,6 +304,8 @@ export class Agent {
         const record = details ? recordFromContainer(details, this.options.host) : null
         if (record) desired.push(record)
       }
+      const desiredKeys = new Set(desired.map((record) => serviceKey(record)))
+      for (const key of this.unpublishable.keys()) if (!desiredKeys.has(key)) this.unpublishable.delete(key)
       const changes = diffRecords(desired, this.records, this.options.host.id)
       // Held records are re-put when the lease is not ours yet (after an agent restart).
       const unheld = desired.filter((record) => !this.held.has(serviceKey(record)) && !changes.put.includes(record))
@@ -259,7 +319,7 @@ export class Agent {
     } catch (error) {
       this.log(`reconcile (${reason}) failed: ${(error as Error).message}`)
     }
-    await this.proxy.schedule()
+    await this.proxy.schedule().catch((error: Error) => this.log(`proxy update failed: ${error.message}`))
     await this.publishReport()
   }
 

@@ -12,6 +12,17 @@ function required(name: string): string {
   return value
 }
 
+// Every promise the agent starts is awaited or caught; one that is not is a bug, and the agent's
+// state may be half-updated after it. Exit non-zero: Docker restarts the container, the proxy keeps
+// serving its last good config meanwhile (it renders nothing itself), and the new agent lists etcd
+// and reconciles from scratch.
+process.on('unhandledRejection', (reason) => {
+  console.error(
+    `${new Date().toISOString()} highway agent: unhandled rejection, exiting: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+  )
+  process.exit(1)
+})
+
 async function main(): Promise<void> {
   // What `highway up` was told, handed over in the container's environment.
   const settings: Settings = {

@@ -10,6 +10,8 @@ export interface ProxySyncOptions {
   domain: string
   /** This agent's host: its containers are reached directly (see renderProxyConfig). */
   localHostId?: string
+  /** This host's bridge IP: no server may point at highway's own listeners there. */
+  bridgeIp?: string
   runDir?: string
   log: (message: string) => void
   /** Checks a candidate config file; rejects with HAProxy's complaint. Injectable for tests. */
@@ -74,7 +76,8 @@ export class ProxySync {
       try {
         do {
           this.dirty = false
-          await this.renderOnce()
+          // Whatever fails is retried, never thrown at the caller: the agent schedules from timers and callbacks.
+          await this.renderOnce().catch((error: Error) => this.retryLater(error))
         } while (this.dirty)
       } finally {
         // Cleared in the same step that found nothing dirty: cleared later (a .finally on the
@@ -88,7 +91,12 @@ export class ProxySync {
   private async renderOnce(): Promise<void> {
     const runDir = this.options.runDir ?? RUN_DIR
     this.renders++
-    const rendered = renderProxyConfig({domain: this.options.domain, localHostId: this.options.localHostId, records: this.records()})
+    const rendered = renderProxyConfig({
+      bridgeIp: this.options.bridgeIp,
+      domain: this.options.domain,
+      localHostId: this.options.localHostId,
+      records: this.records(),
+    })
     if (rendered.hash === this.lastHash) return
     const mapPath = join(runDir, basename(rendered.mapPath))
     const configPath = join(runDir, basename(CONFIG_PATH))
@@ -137,13 +145,17 @@ export class ProxySync {
       this.lastHash = rendered.hash
       await this.removeOldMaps(runDir, basename(mapPath))
     } catch (error) {
-      const delay = this.options.retryDelayMs ?? 1000
-      this.options.log(`proxy update failed, retrying in ${delay} ms: ${(error as Error).message}`)
-      this.retryTimer ??= setTimeout(() => {
-        this.retryTimer = null
-        void this.schedule()
-      }, delay)
+      this.retryLater(error as Error)
     }
+  }
+
+  private retryLater(error: Error): void {
+    const delay = this.options.retryDelayMs ?? 1000
+    this.options.log(`proxy update failed, retrying in ${delay} ms: ${error.message}`)
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = null
+      void this.schedule()
+    }, delay)
   }
 
   private async removeOldMaps(runDir: string, keep: string): Promise<void> {

@@ -29,7 +29,9 @@ function containerPorts(info: ContainerDetails): string[] {
  * on every address is reached at the bridge IP; a binding on one specific address is reached there.
  */
 function publishedPort(info: ContainerDetails, containerPort: string, bridgeIp: string): PublishedPort {
-  const bindings = (info.NetworkSettings.Ports?.[containerPort] ?? []) as Array<{HostIp: string; HostPort: string}>
+  // An own property only: a port named like an Object.prototype member ("constructor") is no binding.
+  const published = info.NetworkSettings.Ports ?? {}
+  const bindings = (Object.hasOwn(published, containerPort) ? (published[containerPort] ?? []) : []) as Array<{HostIp: string; HostPort: string}>
   const binding =
     bindings.find((candidate) => candidate.HostIp === bridgeIp) ??
     bindings.find((candidate) => candidate.HostIp === '0.0.0.0' || candidate.HostIp === '') ??

@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto'
 import {isIPv4} from 'node:net'
 import type {ServiceRecord} from '../core/types.js'
 import {isDnsLabel, isDomain, isPort} from '../core/validate.js'
+import {backendProblem, recordShapeProblem} from '../registry/schema.js'
 
 /** Where the proxy container keeps its rendered files and the master socket (a volume shared with the agent). */
 export const RUN_DIR = '/run/highway'
@@ -26,6 +27,8 @@ export interface ProxyConfigInput {
    * other hosts' containers through their published address.
    */
   localHostId?: string
+  /** This host's bridge IP: a server there on one of highway's own ports is dropped. */
+  bridgeIp?: string
 }
 
 export interface RenderedProxyConfig {
@@ -77,6 +80,26 @@ export function routesFrom(input: ProxyConfigInput): Route[] {
   return [...routes.values()].sort((a, b) => a.name.localeCompare(b.name))
 }
 
+/**
+ * routesFrom on the records that cannot make it throw, less the servers the proxy must never
+ * connect to (itself, a loopback or link-local address, highway's own listeners; see
+ * backendProblem) and any second server of one name under the same server id (HAProxy refuses a
+ * backend that declares a server twice, and every route would freeze). The registry already
+ * refuses such records; this holds whatever wrote them.
+ */
+function safeRoutes(input: ProxyConfigInput): Route[] {
+  const records = input.records.filter((record) => recordShapeProblem(record) === null)
+  const order = (a: Route['servers'][number], b: Route['servers'][number]) => a.id.localeCompare(b.id) || a.address.localeCompare(b.address) || a.port - b.port
+  return routesFrom({...input, records}).map((route) => {
+    const ids = new Set<string>()
+    // Sorted by address too, so which duplicate stays does not depend on the records' order.
+    const servers = [...route.servers]
+      .sort(order)
+      .filter((server) => backendProblem(server.address, server.port, input) === null && !ids.has(server.id) && ids.add(server.id))
+    return servers.length === route.servers.length ? route : {...route, servers}
+  })
+}
+
 function page(status: number, title: string, text: string): string {
   // HAProxy's `string` argument is one double-quoted word: only names validated above reach `text`.
   const html = `<!doctype html><html><head><title>${status} ${title}</title></head><body><h1>${title}</h1><p>${text}</p><hr><p>highway</p></body></html>`
@@ -89,7 +112,7 @@ function answer(status: number, kind: string, title: string, text: string): stri
 
 export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig {
   if (!isDomain(input.domain)) throw new Error(`refusing to render a proxy config for invalid domain "${input.domain}"`)
-  const routes = routesFrom(input)
+  const routes = safeRoutes(input)
   const map = routes.map((route) => `${route.host} svc_${route.name}\n`).join('')
   const mapHash = createHash('sha256').update(map).digest('hex').slice(0, 12)
   const mapPath = `${RUN_DIR}/routes-${mapHash}.map`

@@ -7,8 +7,20 @@ import type {AgentReport, ServiceRecord} from '../core/types.js'
  * agent's unit tests run against an in-memory fake of exactly this.
  */
 
-/** A change under the services prefix; `revision` is etcd's revision of that change. */
-export type ServiceEvent = {type: 'put'; key: string; record: ServiceRecord; revision: string} | {type: 'delete'; key: string; revision: string}
+/** A key under the services prefix whose value is not a well-formed record (see checkRecord), and why. */
+export interface InvalidRecord {
+  key: string
+  reason: string
+  /** etcd's revision of the bad value: the same bad value is reported once, a new one again. */
+  revision: string
+}
+
+/**
+ * A change under the services prefix; `revision` is etcd's revision of that change. A put of a
+ * value that is not a well-formed record arrives as `invalid`: for routing it removes the key.
+ */
+export type ServiceEvent =
+  {type: 'put'; key: string; record: ServiceRecord; revision: string} | {type: 'delete'; key: string; revision: string} | ({type: 'invalid'} & InvalidRecord)
 
 export interface ServiceWatch {
   cancel(): Promise<void>
@@ -26,15 +38,25 @@ export interface RegistryLease {
   onLost(listener: (error: Error) => void): void
 }
 
+export interface ServiceListing {
+  records: Map<string, ServiceRecord>
+  invalid: InvalidRecord[]
+  revision: string
+}
+
 export interface RegistryClient {
   readonly endpoints: string[]
-  /** Every service record and the revision they were read at (watch from revision + 1). */
-  listServices(): Promise<{records: Map<string, ServiceRecord>; revision: string}>
+  /**
+   * Every well-formed service record, every key whose value is not one (never thrown: one bad
+   * record must not hide the others), and the revision they were read at (watch from revision + 1).
+   */
+  listServices(): Promise<ServiceListing>
   /**
    * Watches the services prefix from `fromRevision`. A watch the registry cancels (compaction)
    * calls `onBroken` once and is not retried: list again, then watch from that revision + 1.
    */
   watchServices(fromRevision: string, onEvent: (event: ServiceEvent) => void, onBroken: (error: Error) => void): Promise<ServiceWatch>
+  /** Every well-formed agent report; a malformed one is left out. */
   listAgents(): Promise<AgentReport[]>
   lease(ttlSeconds: number): RegistryLease
   /** Returns the revision of the delete. */

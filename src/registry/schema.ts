@@ -1,4 +1,6 @@
-import type {AgentReport, ServiceRecord} from '../core/types.js'
+import {isIPv4} from 'node:net'
+import {INFRA_PORTS, type AgentReport, type ServiceRecord} from '../core/types.js'
+import {isDnsLabel, isPort} from '../core/validate.js'
 
 /**
  * The etcd key schema, versioned under one prefix so a future layout can live beside this one:
@@ -29,24 +31,185 @@ export function parseServiceKey(key: string): {containerId: string; hostId: stri
   return {containerId, hostId, name}
 }
 
-export function parseRecord(key: string, value: string): ServiceRecord | null {
-  const parsed = parseServiceKey(key)
-  if (!parsed) return null
-  try {
-    const record = JSON.parse(value) as ServiceRecord
-    // A record must agree with its key: a host's agent deletes its own orphans by the hostId inside.
-    if (record.schema !== 1 || record.name !== parsed.name || record.containerId !== parsed.containerId || record.hostId !== parsed.hostId) return null
-    return record
-  } catch {
-    return null
-  }
+// ---- values -----------------------------------------------------------------------------------
+//
+// Everything below judges a value read from etcd. Any container that can reach etcd, any other
+// host's agent (an older or newer version) and anyone with etcdctl can write there, so nothing read
+// is trusted: a record reaches the proxy, `ls` or `status` only whole and well-formed, and a bad one
+// is reported with a reason instead of crashing its reader. Key parsing stays above, apart, so the
+// key layout can change without touching these checks.
+
+/** A record read from etcd: either well-formed, or the reason it is not (one line, safe to print). */
+export type RecordCheck = {ok: true; record: ServiceRecord} | {ok: false; reason: string}
+
+/** What a reader knows of its own host that makes some backends dangerous (see backendProblem). */
+export interface CheckContext {
+  /** This host's bridge IP, where highway's own listeners are. */
+  bridgeIp?: string
 }
 
-export function parseAgentReport(value: string): AgentReport | null {
+const STATES = new Set(['running', 'stopped', 'unhealthy'])
+/** Docker's container ids: 64 lowercase hex characters. */
+const CONTAINER_ID = /^[0-9a-f]{64}$/
+/** Host ids as engine.identity() makes them, with room for other layouts: no slash, no space, no control character. */
+const HOST_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/
+/** Docker's own rule for container names; host names fit it too. Shown in `ls`, so no control characters. */
+const DISPLAY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/
+const CONTAINER_PORT = /^(\d{1,5})\/(tcp|udp|sctp)$/
+const HASH = /^[0-9a-f]{1,64}$/
+/** More ports than a record can sensibly hold (a published range of 1000 ports still fits). */
+const MAX_PORTS = 4096
+const INFRA_PORT_NUMBERS = new Set<number>(Object.values(INFRA_PORTS))
+
+/** A value shown inside a reason: JSON-quoted, printable ASCII only, short. */
+export function shown(value: unknown, max = 40): string {
+  let text: string
   try {
-    const report = JSON.parse(value) as AgentReport
-    return report.schema === 1 ? report : null
+    text = JSON.stringify(value) ?? String(value)
   } catch {
-    return null
+    text = String(typeof value)
   }
+  const safe = text.replaceAll(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return safe.length > max ? `${safe.slice(0, max)}...` : safe
+}
+
+function octets(address: string): number[] {
+  return address.split('.').map(Number)
+}
+
+/**
+ * Why the proxy must never connect to this backend, or null. Such an address would make the proxy
+ * call itself or its own container's loopback, reach link-local services (cloud metadata), or hit
+ * highway's own listeners on the bridge (a loop, or etcd's API through the proxy).
+ */
+export function backendProblem(address: string, port: number | null, context: CheckContext = {}): string | null {
+  if (!isIPv4(address)) return `${shown(address)} is not an IPv4 address`
+  const [a, b] = octets(address)
+  if (a === 0) return `${address} is not a routable address`
+  if (a === 127) return `${address} is a loopback address`
+  if (a === 169 && b === 254) return `${address} is a link-local address`
+  if (a >= 224) return `${address} is a multicast, reserved or broadcast address`
+  if (context.bridgeIp && address === context.bridgeIp && (port === null || INFRA_PORT_NUMBERS.has(port))) {
+    return `${address}${port === null ? '' : `:${port}`} is highway's own listener on the bridge`
+  }
+  return null
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function timestampProblem(field: string, value: unknown): string | null {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 64 || Number.isNaN(Date.parse(value))) {
+    return `${field} ${shown(value)} is not a timestamp`
+  }
+  return null
+}
+
+/**
+ * The types the proxy renderer reads: what it needs so that no field can make it throw. The
+ * renderer applies this (and backendProblem) itself, whatever wrote its records.
+ */
+export function recordShapeProblem(value: unknown): string | null {
+  if (!isObject(value)) return `not a JSON object (${shown(value)})`
+  for (const field of ['name', 'state', 'hostId', 'hostName', 'containerId', 'containerName', 'containerIp', 'updatedAt']) {
+    if (typeof value[field] !== 'string') return `${field} is ${value[field] === undefined ? 'missing' : `not a string (${shown(value[field])})`}`
+  }
+  if (!Array.isArray(value.ports)) return `ports is ${value.ports === undefined ? 'missing' : `not an array (${shown(value.ports)})`}`
+  for (const [index, port] of value.ports.entries()) {
+    if (!isObject(port)) return `ports[${index}] is not an object (${shown(port)})`
+    if (typeof port.containerPort !== 'string') return `ports[${index}].containerPort is not a string (${shown(port.containerPort)})`
+    if (typeof port.address !== 'string') return `ports[${index}].address is not a string (${shown(port.address)})`
+    if (typeof port.port !== 'number') return `ports[${index}].port is not a number (${shown(port.port)})`
+  }
+  return null
+}
+
+/** Why a parsed value is not a well-formed service record, or null. Its key is checked by checkRecord. */
+export function recordProblem(value: unknown, context: CheckContext = {}): string | null {
+  const shape = recordShapeProblem(value)
+  if (shape) return shape
+  const record = value as unknown as ServiceRecord
+  if (record.schema !== 1) return `schema ${shown(record.schema)} is not 1`
+  if (!isDnsLabel(record.name)) return `name ${shown(record.name)} is not a DNS label`
+  if (!STATES.has(record.state)) return `state ${shown(record.state)} is not running, stopped or unhealthy`
+  if (!HOST_ID.test(record.hostId)) return `hostId ${shown(record.hostId)} is not a host id`
+  if (!DISPLAY_NAME.test(record.hostName)) return `hostName ${shown(record.hostName)} is not a host name`
+  if (!CONTAINER_ID.test(record.containerId)) return `containerId ${shown(record.containerId)} is not a container id`
+  if (!DISPLAY_NAME.test(record.containerName)) return `containerName ${shown(record.containerName)} is not a container name`
+  if (record.ports.length > MAX_PORTS) return `ports has ${record.ports.length} entries (at most ${MAX_PORTS})`
+  for (const [index, port] of record.ports.entries()) {
+    const inside = CONTAINER_PORT.exec(port.containerPort)
+    if (!inside || !isPort(Number(inside[1]))) return `ports[${index}].containerPort ${shown(port.containerPort)} is not <port>/<tcp|udp|sctp>`
+    if (!Number.isInteger(port.port) || port.port < 0 || port.port > 65_535)
+      return `ports[${index}].port ${shown(port.port)} is not a port number (0 when stopped)`
+    const refused = backendProblem(port.address, port.port, context)
+    if (refused) return `ports[${index}].address: ${refused}`
+  }
+  if (record.containerIp !== '') {
+    // The bridge IP is the gateway, never a container: with the container's own ports it names highway's listeners.
+    const refused = backendProblem(record.containerIp, null, context)
+    if (refused) return `containerIp: ${refused}`
+  }
+  return timestampProblem('updatedAt', record.updatedAt)
+}
+
+/** Judges the value stored under a service key: the record, or why it is skipped. Never throws. */
+export function checkRecord(key: string, value: string, context: CheckContext = {}): RecordCheck {
+  const parsed = parseServiceKey(key)
+  if (!parsed) return {ok: false, reason: `the key is not ${SERVICES}<name>/<hostId>/<containerId>`}
+  let json: unknown
+  try {
+    json = JSON.parse(value)
+  } catch {
+    return {ok: false, reason: `not JSON (${shown(value)})`}
+  }
+  const problem = recordProblem(json, context)
+  if (problem) return {ok: false, reason: problem}
+  const record = json as ServiceRecord
+  // A record must agree with its key: a host's agent deletes its own orphans by the hostId inside.
+  for (const field of ['name', 'hostId', 'containerId'] as const) {
+    if (record[field] !== parsed[field]) return {ok: false, reason: `${field} ${shown(record[field])} does not match the key (${shown(parsed[field])})`}
+  }
+  return {ok: true, record}
+}
+
+/** The record under a service key, or null when it is not well-formed (see checkRecord for why). */
+export function parseRecord(key: string, value: string, context: CheckContext = {}): ServiceRecord | null {
+  const check = checkRecord(key, value, context)
+  return check.ok ? check.record : null
+}
+
+/** Why a value is not a well-formed agent report, or null; with its key, the key must name its host. */
+export function agentReportProblem(value: string, key?: string): string | null {
+  let report: unknown
+  try {
+    report = JSON.parse(value)
+  } catch {
+    return `not JSON (${shown(value)})`
+  }
+  if (!isObject(report)) return `not a JSON object (${shown(report)})`
+  if (report.schema !== 1) return `schema ${shown(report.schema)} is not 1`
+  if (typeof report.hostId !== 'string' || !HOST_ID.test(report.hostId)) return `hostId ${shown(report.hostId)} is not a host id`
+  if (key !== undefined && key !== agentKey(report.hostId)) return `hostId ${shown(report.hostId)} does not match the key`
+  if (typeof report.hostName !== 'string' || !DISPLAY_NAME.test(report.hostName)) return `hostName ${shown(report.hostName)} is not a host name`
+  const started = timestampProblem('startedAt', report.startedAt)
+  if (started) return started
+  if (report.lastReconcileAt !== null) {
+    const reconciled = timestampProblem('lastReconcileAt', report.lastReconcileAt)
+    if (reconciled) return reconciled
+  }
+  for (const field of ['dockerConnected', 'etcdConnected']) {
+    if (typeof report[field] !== 'boolean') return `${field} ${shown(report[field])} is not a boolean`
+  }
+  if (!Number.isSafeInteger(report.routes) || (report.routes as number) < 0) return `routes ${shown(report.routes)} is not a count`
+  if (report.proxyConfigHash !== null && (typeof report.proxyConfigHash !== 'string' || !HASH.test(report.proxyConfigHash))) {
+    return `proxyConfigHash ${shown(report.proxyConfigHash)} is not a hash`
+  }
+  return null
+}
+
+/** The agent report in `value`, or null when it is not well-formed. Never throws. */
+export function parseAgentReport(value: string, key?: string): AgentReport | null {
+  return agentReportProblem(value, key) === null ? (JSON.parse(value) as AgentReport) : null
 }

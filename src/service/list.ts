@@ -5,7 +5,8 @@ import {isDnsLabel} from '../core/validate.js'
 import type {ServiceRecord, Settings} from '../core/types.js'
 import {displayName} from '../docker/client.js'
 import type {ContainerSummary} from '../docker/types.js'
-import {unreachable} from '../registry/registry.js'
+import {unreachable, type InvalidRecord} from '../registry/registry.js'
+import {parseServiceKey} from '../registry/schema.js'
 
 export interface ServiceRow {
   name: string
@@ -13,16 +14,25 @@ export interface ServiceRow {
   backend: string
   container: string
   host: string
+  /** running, stopped, unhealthy (from the record or Docker), or invalid: a key whose value is not a well-formed record. */
   state: string
-  /** Set when etcd and Docker disagree, e.g. a record whose container is gone (the agent is behind or down). */
+  /** Set when etcd and Docker disagree, e.g. a record whose container is gone (the agent is behind or down), or why a record is invalid. */
   problem: string | null
+  /** The etcd key, on invalid rows: what to delete or look at. */
+  key?: string
 }
 
 /**
  * Joins etcd's records with what Docker reports on this host, so the listing stays truthful when
  * the agent is down: records without a container, or containers without a record, are flagged.
  */
-export function serviceRows(records: ServiceRecord[], containers: ContainerSummary[], settings: Settings, hostId: string): ServiceRow[] {
+export function serviceRows(
+  records: ServiceRecord[],
+  containers: ContainerSummary[],
+  settings: Settings,
+  hostId: string,
+  invalid: InvalidRecord[] = [],
+): ServiceRow[] {
   const byId = new Map(containers.map((container) => [container.Id, container]))
   const rows: ServiceRow[] = records.map((record) => {
     const port = record.ports[0]
@@ -43,6 +53,22 @@ export function serviceRows(records: ServiceRecord[], containers: ContainerSumma
       url: `http://${record.name}.${settings.domain}/`,
     }
   })
+  // What the key says, for the columns: nothing of a bad value is trusted, so no URL and no backend.
+  const invalidIds = new Set<string>()
+  for (const {key, reason} of invalid) {
+    const parsed = parseServiceKey(key)
+    if (parsed) invalidIds.add(parsed.containerId)
+    rows.push({
+      backend: '-',
+      container: parsed ? parsed.containerId.slice(0, 12) : '-',
+      host: parsed?.hostId ?? '-',
+      key,
+      name: parsed?.name ?? '-',
+      problem: reason,
+      state: 'invalid',
+      url: '-',
+    })
+  }
   const registered = new Set(records.map((record) => record.containerId))
   for (const container of containers) {
     const name = container.Labels[SERVICE]
@@ -52,7 +78,11 @@ export function serviceRows(records: ServiceRecord[], containers: ContainerSumma
       container: displayName(container),
       host: '(this host)',
       name,
-      problem: isDnsLabel(name) ? 'not registered (agent down or behind?)' : 'never routed: the name is not a DNS label',
+      problem: !isDnsLabel(name)
+        ? 'never routed: the name is not a DNS label'
+        : invalidIds.has(container.Id)
+          ? 'its record in etcd is invalid'
+          : 'not registered (agent down or behind?)',
       state: container.State,
       url: `http://${name}.${settings.domain}/`,
     })
@@ -65,12 +95,12 @@ export async function listServices(clients: Clients, settings: Settings): Promis
   if (!settings.bridgeIp) throw new UserError('highway is not set up on this host', {suggestion: 'run `highway up` first'})
   const docker = await clients.docker()
   const registry = clients.registry(settings)
-  const [{records}, containers, identity] = await Promise.all([
+  const [{invalid, records}, containers, identity] = await Promise.all([
     registry.listServices().catch((error) => {
       throw unreachable(registry.endpoints, error)
     }),
     docker.containers.list([SERVICE]),
     docker.engine.identity(),
   ])
-  return serviceRows([...records.values()], containers, settings, identity.id)
+  return serviceRows([...records.values()], containers, settings, identity.id, invalid)
 }

@@ -322,3 +322,183 @@ describe('Agent: stop', () => {
     expect(registry.services().size).toBe(1)
   })
 })
+
+describe('Agent: invalid records', () => {
+  const remote = makeRecord({containerId: 'e'.repeat(64), hostId: 'hostb', hostName: 'host-b', name: 'remote'})
+  const badKey = (name: string, letter: string) => serviceKey({containerId: letter.repeat(64), hostId: 'hostb', name})
+  const {ports: _ports, ...withoutPorts} = makeRecord({containerId: 'a'.repeat(64), hostId: 'hostb', name: 'noports'})
+  const bad: Record<string, string> = {
+    [badKey('noports', 'a')]: JSON.stringify(withoutPorts),
+    [badKey('loop', 'b')]: JSON.stringify(
+      makeRecord({containerId: 'b'.repeat(64), hostId: 'hostb', name: 'loop', ports: [{address: '127.0.0.1', containerPort: '80/tcp', port: 8080}]}),
+    ),
+    [badKey('garbage', 'c')]: '{"schema": 1, "name": "garb',
+    [badKey('liar', 'd')]: JSON.stringify(makeRecord({containerId: 'd'.repeat(64), hostId: 'hostb', name: 'remote'})),
+  }
+  const skipped = (logs: string[]) => logs.filter((line) => line.startsWith('skipping invalid record'))
+
+  async function withBadRecords() {
+    const registry = new FakeRegistry({bridgeIp: HOST.bridgeIp})
+    await registry.putRaw(serviceKey(remote), JSON.stringify(remote))
+    for (const [key, value] of Object.entries(bad)) await registry.putRaw(key, value)
+    return registry
+  }
+
+  it('skips every bad record with one log line naming its key and why, and routes the rest', async () => {
+    const docker = new FakeDocker()
+    docker.runService('api', '9090/tcp', {emit: false})
+    const {agent, logs, routes} = makeAgent(docker, await withBadRecords())
+    await agent.start()
+
+    expect(routes.states()).toEqual({'api@hosta': 'running', 'remote@hostb': 'running'})
+    expect(skipped(logs).sort()).toEqual([
+      `skipping invalid record "${badKey('garbage', 'c')}" (revision 5): not JSON ("{\\"schema\\": 1, \\"name\\": \\"garb")`,
+      `skipping invalid record "${badKey('liar', 'd')}" (revision 6): name "remote" does not match the key ("liar")`,
+      `skipping invalid record "${badKey('loop', 'b')}" (revision 4): ports[0].address: 127.0.0.1 is a loopback address`,
+      `skipping invalid record "${badKey('noports', 'a')}" (revision 3): ports is missing`,
+    ])
+  })
+
+  it('logs a bad value once, however often the proxy re-renders or etcd is listed again, and a new bad value once more', async () => {
+    const {agent, docker, logs, registry, routes} = makeAgent(new FakeDocker(), await withBadRecords())
+    await agent.start()
+    expect(skipped(logs)).toHaveLength(4)
+
+    // Re-renders: new containers come and go.
+    const web = docker.runService('web')
+    await eventually(() => expect(routes.states()).toMatchObject({'web@hosta': 'running'}))
+    docker.die(web.id)
+    await eventually(() => expect(routes.states()).toMatchObject({'web@hosta': 'stopped'}))
+    // A re-list: etcd cancels the watch.
+    registry.cancelWatches()
+    await eventually(() => expect(registry.activeWatches).toBe(1))
+    await agent.reconcile('test')
+    await settle()
+    expect(routes.seen.length).toBeGreaterThan(3)
+    expect(skipped(logs)).toHaveLength(4)
+
+    // Another bad value under a key already logged is a new line; so is a bad key arriving through the watch.
+    await registry.putRaw(badKey('loop', 'b'), '[]')
+    await registry.putRaw('/highway/v1/services/not-a-key', '{}')
+    await eventually(() => expect(skipped(logs)).toHaveLength(6))
+    const [again, unkeyed] = skipped(logs).slice(4)
+    expect(again).toMatch(/^skipping invalid record "\/highway\/v1\/services\/loop\/hostb\/b{64}" \(revision \d+\): not a JSON object \(\[\]\)$/)
+    expect(unkeyed).toMatch(/^skipping invalid record "\/highway\/v1\/services\/not-a-key" \(revision \d+\): the key is not /)
+    expect(routes.states()).toEqual({'remote@hostb': 'running', 'web@hosta': 'stopped'})
+  })
+
+  it('drops the route of a record that turns bad, and routes it again once a good value replaces it', async () => {
+    const registry = new FakeRegistry({bridgeIp: HOST.bridgeIp})
+    await registry.putRaw(serviceKey(remote), JSON.stringify(remote))
+    const {agent, logs, routes} = makeAgent(new FakeDocker(), registry)
+    await agent.start()
+    expect(routes.states()).toEqual({'remote@hostb': 'running'})
+
+    const {ports: _gone, ...broken} = remote
+    await registry.putRaw(serviceKey(remote), JSON.stringify(broken))
+    await eventually(() => expect(routes.states()).toEqual({}))
+    expect(skipped(logs)).toEqual([expect.stringContaining('ports is missing')])
+
+    await registry.putRaw(serviceKey(remote), JSON.stringify(remote))
+    await eventually(() => expect(routes.states()).toEqual({'remote@hostb': 'running'}))
+    expect(skipped(logs)).toHaveLength(1)
+  })
+
+  it('never writes a record of its own that every reader would skip, says so once, and registers the other containers', async () => {
+    const docker = new FakeDocker()
+    // A hand-made label: "http" is not a port, so the record would be invalid everywhere.
+    const odd = docker.runService('odd', 'http', {emit: false})
+    const api = docker.runService('api', '9090/tcp', {emit: false})
+    const {agent, logs, registry, routes} = makeAgent(docker)
+    await agent.start()
+    await agent.reconcile('again')
+    docker.emit('restart', odd.id)
+    await settle()
+
+    expect(stored(registry)).toEqual({[serviceKey({containerId: api.id, hostId: 'hosta', name: 'api'})]: `running:${api.ports['9090/tcp']}`})
+    expect(routes.states()).toEqual({'api@hosta': 'running'})
+    expect(logs.filter((line) => line.startsWith('not registering'))).toEqual([
+      'not registering "odd" as odd: ports[0].containerPort "http/tcp" is not <port>/<tcp|udp|sctp>',
+    ])
+  })
+})
+
+describe('Agent: failures never go unhandled', () => {
+  it('logs a proxy side that fails on every render and keeps following Docker and etcd', async () => {
+    const docker = new FakeDocker()
+    const registry = new FakeRegistry()
+    const logs: string[] = []
+    let renders = 0
+    const agent = new Agent({
+      docker,
+      domain: 'local',
+      host: HOST,
+      log: (line) => logs.push(line),
+      pause: async () => {},
+      reconcileEvery: 3_600_000,
+      registry,
+      reportEvery: 3_600_000,
+      routes: () => ({
+        configHash: null,
+        schedule: async () => {
+          renders++
+          throw new Error('disk full')
+        },
+        stop: () => {},
+      }),
+    })
+    agents.push(agent)
+    await agent.start()
+    const web = docker.runService('web')
+    await eventually(() => expect(Object.keys(stored(registry))).toEqual([serviceKey({containerId: web.id, hostId: 'hosta', name: 'web'})]))
+    const remote = makeRecord({containerId: 'e'.repeat(64), hostId: 'hostb', hostName: 'host-b', name: 'remote'})
+    await registry.putRaw(serviceKey(remote), JSON.stringify(remote))
+    registry.cancelWatches()
+    await eventually(() => expect(registry.activeWatches).toBe(1))
+    await settle()
+    // Each failure was logged where it happened; an unhandled one would fail this test (vitest reports it).
+    expect(renders).toBeGreaterThan(3)
+    expect(logs.filter((line) => line.includes('proxy update failed: disk full')).length).toBe(renders)
+  })
+})
+
+describe('Agent: a restart', () => {
+  it('converges: a new agent started after the old one died shows the proxy exactly what is there now', async () => {
+    const docker = new FakeDocker()
+    const registry = new FakeRegistry({bridgeIp: HOST.bridgeIp})
+    const api = docker.runService('api', '9090/tcp', {emit: false})
+    const web = docker.runService('web', '80/tcp', {emit: false})
+    const gone = makeRecord({containerId: 'e'.repeat(64), hostId: 'hostb', hostName: 'host-b', name: 'gone'})
+    await registry.putRaw(serviceKey(gone), JSON.stringify(gone))
+    const first = makeAgent(docker, registry)
+    await first.agent.start()
+    expect(first.routes.states()).toEqual({'api@hosta': 'running', 'gone@hostb': 'running', 'web@hosta': 'running'})
+    // The agent dies: no more watch, no more events; its records stay under its lease.
+    await first.agent.stop()
+    const lastShown = first.routes.seen.length
+
+    // Meanwhile: web dies, db starts, another host's record goes and one arrives, and a bad record is written.
+    docker.die(web.id)
+    const db = docker.runService('db', '5432/tcp')
+    await registry.delete(serviceKey(gone))
+    const remote = makeRecord({containerId: 'f'.repeat(64), hostId: 'hostb', hostName: 'host-b', name: 'remote'})
+    await registry.putRaw(serviceKey(remote), JSON.stringify(remote))
+    await registry.putRaw(serviceKey({containerId: 'c'.repeat(64), hostId: 'hostb', name: 'bad'}), 'not json')
+    await settle()
+    expect(first.routes.seen.length).toBe(lastShown)
+
+    const second = makeAgent(docker, registry)
+    await second.agent.start()
+    expect(second.routes.states()).toEqual({'api@hosta': 'running', 'db@hosta': 'running', 'remote@hostb': 'running', 'web@hosta': 'stopped'})
+    expect(stored(registry)).toEqual({
+      [serviceKey({containerId: api.id, hostId: 'hosta', name: 'api'})]: `running:${api.ports['9090/tcp']}`,
+      [serviceKey({containerId: db.id, hostId: 'hosta', name: 'db'})]: `running:${db.ports['5432/tcp']}`,
+      [serviceKey(remote)]: `running:${remote.ports[0].port}`,
+      [serviceKey({containerId: web.id, hostId: 'hosta', name: 'web'})]: 'stopped:0',
+    })
+    expect(second.logs.filter((line) => line.startsWith('skipping invalid record'))).toHaveLength(1)
+    // And it follows what happens next.
+    docker.die(api.id)
+    await eventually(() => expect(second.routes.states()).toMatchObject({'api@hosta': 'stopped'}))
+  })
+})

@@ -330,3 +330,32 @@ describe('ProxySync', () => {
     expect(readFileSync(join(runDir, maps[0]), 'utf8')).toBe('api.local svc_api\nweb.local svc_web\n')
   })
 })
+
+describe('ProxySync when rendering itself fails', () => {
+  it('never rejects: it logs, retries, and renders once the records can be read again', async () => {
+    let readable = false
+    const logs: string[] = []
+    const reloads: string[] = []
+    const sync = new ProxySync(
+      () => {
+        if (!readable) throw new Error('records unreadable')
+        return [record('api', 32768)]
+      },
+      {
+        domain: 'local',
+        log: (message) => logs.push(message),
+        reload: async (socket) => void reloads.push(socket),
+        runtime: async () => {},
+        retryDelayMs: 5,
+        runDir: mkdtempSync(join(tmpdir(), 'highway-sync-')),
+        validate: async () => {},
+      },
+    )
+    await expect(sync.schedule()).resolves.toBeUndefined()
+    expect(logs).toEqual(['proxy update failed, retrying in 5 ms: records unreadable'])
+    readable = true
+    for (let i = 0; i < 200 && reloads.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(reloads).toHaveLength(1)
+    sync.stop()
+  })
+})

@@ -1,7 +1,19 @@
 import {describe, expect, it} from 'vitest'
 import type {AgentReport} from '../../../src/core/types.js'
-import {AGENTS, ROOT, SERVICES, agentKey, parseAgentReport, parseRecord, parseServiceKey, serviceKey} from '../../../src/registry/schema.js'
-import {IDS, makeRecord} from '../support/highway-fixtures.js'
+import {
+  AGENTS,
+  ROOT,
+  SERVICES,
+  agentKey,
+  agentReportProblem,
+  backendProblem,
+  checkRecord,
+  parseAgentReport,
+  parseRecord,
+  parseServiceKey,
+  serviceKey,
+} from '../../../src/registry/schema.js'
+import {BRIDGE_IP, IDS, makeRecord} from '../support/highway-fixtures.js'
 
 const record = makeRecord()
 const key = `/highway/v1/services/web/hosta/${IDS.web1}`
@@ -72,6 +84,141 @@ describe('parseRecord', () => {
   })
 })
 
+/** The reason checkRecord gives for this record (as JSON) under the fixture's key, on this host's bridge. */
+function reason(value: unknown, under = key): string {
+  const check = checkRecord(under, JSON.stringify(value), {bridgeIp: BRIDGE_IP})
+  expect(check.ok, 'the record was accepted').toBe(false)
+  return check.ok ? '' : check.reason
+}
+
+/** The fixture record with `field` replaced by `value` (undefined: removed). */
+function withField(field: string, value: unknown): Record<string, unknown> {
+  const copy: Record<string, unknown> = {...record}
+  if (value === undefined) delete copy[field]
+  else copy[field] = value
+  return copy
+}
+
+describe('checkRecord', () => {
+  it('accepts a well-formed record under its own key, stopped, unhealthy, without ports or off the bridge', () => {
+    const context = {bridgeIp: BRIDGE_IP}
+    expect(checkRecord(key, JSON.stringify(record), context)).toEqual({ok: true, record})
+    const variants = [
+      makeRecord({ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port: 0}], state: 'stopped'}),
+      makeRecord({state: 'unhealthy'}),
+      makeRecord({ports: [], state: 'stopped'}),
+      makeRecord({containerIp: ''}),
+      makeRecord({ports: [{address: '10.0.0.12', containerPort: '53/udp', port: 32_768}]}),
+      // The bridge IP on a port that is not one of highway's own: a service published there.
+      makeRecord({ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port: 8080}]}),
+    ]
+    for (const variant of variants) expect(checkRecord(key, JSON.stringify(variant), context)).toEqual({ok: true, record: variant})
+  })
+
+  it('keeps fields it does not know (a newer agent may add some)', () => {
+    const newer = {...record, replicaOf: 'web'}
+    expect(checkRecord(key, JSON.stringify(newer))).toEqual({ok: true, record: newer})
+  })
+
+  it.each([
+    ['without ports (the record that crash-looped every agent)', withField('ports', undefined), 'ports is missing'],
+    ['with ports as an object', withField('ports', {0: record.ports[0]}), 'ports is not an array'],
+    ['with a null port entry', withField('ports', [null]), 'ports[0] is not an object (null)'],
+    ['with a numeric containerPort', withField('ports', [{...record.ports[0], containerPort: 80}]), 'ports[0].containerPort is not a string (80)'],
+    ['with a containerPort without protocol', withField('ports', [{...record.ports[0], containerPort: '80'}]), 'ports[0].containerPort "80" is not'],
+    ['with containerPort 0', withField('ports', [{...record.ports[0], containerPort: '0/tcp'}]), 'ports[0].containerPort "0/tcp" is not'],
+    ['with containerPort 70000', withField('ports', [{...record.ports[0], containerPort: '70000/tcp'}]), 'is not <port>/<tcp|udp|sctp>'],
+    ['with a string port', withField('ports', [{...record.ports[0], port: '80'}]), 'ports[0].port is not a number ("80")'],
+    ['with port -1', withField('ports', [{...record.ports[0], port: -1}]), 'ports[0].port -1 is not a port number'],
+    ['with port 65536', withField('ports', [{...record.ports[0], port: 65_536}]), 'ports[0].port 65536 is not a port number'],
+    ['with port 80.5', withField('ports', [{...record.ports[0], port: 80.5}]), 'ports[0].port 80.5 is not a port number'],
+    ['with a host name as address', withField('ports', [{...record.ports[0], address: 'localhost'}]), 'ports[0].address: "localhost" is not an IPv4'],
+    ['with an IPv6 address', withField('ports', [{...record.ports[0], address: '::1'}]), 'ports[0].address: "::1" is not an IPv4'],
+    ['with a smuggled config line', withField('ports', [{...record.ports[0], address: '1.2.3.4 check\nbackend x'}]), 'is not an IPv4 address'],
+    ['in state "dead"', withField('state', 'dead'), 'state "dead" is not running, stopped or unhealthy'],
+    ['without a state', withField('state', undefined), 'state is missing'],
+    ['with an upper-case name', {...withField('name', 'Web')}, 'name "Web" is not a DNS label'],
+    ['with a short container id', withField('containerId', 'abc'), 'containerId "abc" is not a container id'],
+    ['with a host id holding a space', withField('hostId', 'host a'), 'hostId "host a" is not a host id'],
+    ['with a newline in the host name', withField('hostName', 'host\nb'), 'hostName "host\\nb" is not a host name'],
+    ['with a 300-character container name', withField('containerName', 'a'.repeat(300)), 'containerName "aaaa'],
+    ['with a bidi control in the container name', withField('containerName', 'web\u202e1'), 'containerName "web\\u202e1" is not a container name'],
+    ['with a non-IPv4 containerIp', withField('containerIp', 'web'), 'containerIp: "web" is not an IPv4 address'],
+    ['with a numeric updatedAt', withField('updatedAt', 5), 'updatedAt is not a string (5)'],
+    ['with an unparseable updatedAt', withField('updatedAt', 'yesterday'), 'updatedAt "yesterday" is not a timestamp'],
+    ['with schema 2', withField('schema', 2), 'schema 2 is not 1'],
+    [
+      'with 5000 ports',
+      withField(
+        'ports',
+        Array.from({length: 5000}, () => record.ports[0]),
+      ),
+      'ports has 5000 entries (at most 4096)',
+    ],
+  ])('refuses a record %s', (_what, value, expected) => {
+    expect(reason(value)).toContain(expected)
+  })
+
+  it.each([
+    ['0.0.0.0', 'is not a routable address'],
+    ['0.1.2.3', 'is not a routable address'],
+    ['127.0.0.1', 'is a loopback address'],
+    ['127.255.0.9', 'is a loopback address'],
+    ['169.254.169.254', 'is a link-local address'],
+    ['224.0.0.1', 'is a multicast, reserved or broadcast address'],
+    ['239.255.255.250', 'is a multicast, reserved or broadcast address'],
+    ['255.255.255.255', 'is a multicast, reserved or broadcast address'],
+  ])('refuses the backend address %s in a port and as containerIp', (address, expected) => {
+    expect(reason(makeRecord({ports: [{address, containerPort: '80/tcp', port: 8080}]}))).toBe(`ports[0].address: ${address} ${expected}`)
+    expect(reason(makeRecord({containerIp: address}))).toBe(`containerIp: ${address} ${expected}`)
+  })
+
+  it.each([80, 53, 2379])('refuses the bridge IP with highway’s own port %i, and the bridge IP as a container address', (port) => {
+    expect(reason(makeRecord({ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port}]}))).toBe(
+      `ports[0].address: ${BRIDGE_IP}:${port} is highway's own listener on the bridge`,
+    )
+    expect(reason(makeRecord({containerIp: BRIDGE_IP}))).toBe(`containerIp: ${BRIDGE_IP} is highway's own listener on the bridge`)
+    // Without a bridge IP to compare with (another host's reader), only the address ranges apply.
+    expect(checkRecord(key, JSON.stringify(makeRecord({ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port}]}))).ok).toBe(true)
+  })
+
+  it('checks every port, not only the first', () => {
+    const ports = [record.ports[0], {address: '127.0.0.1', containerPort: '443/tcp', port: 8443}]
+    expect(reason(makeRecord({ports}))).toBe('ports[1].address: 127.0.0.1 is a loopback address')
+  })
+
+  it.each([
+    ['name', `/highway/v1/services/api/hosta/${IDS.web1}`, 'name "web" does not match the key ("api")'],
+    ['hostId', `/highway/v1/services/web/hostb/${IDS.web1}`, 'hostId "hosta" does not match the key ("hostb")'],
+    ['containerId', `/highway/v1/services/web/hosta/${IDS.web2}`, `containerId "${IDS.web1.slice(0, 29)}`],
+  ])('refuses a record whose %s disagrees with its key', (_field, under, expected) => {
+    expect(reason(record, under)).toContain(expected)
+  })
+
+  it('refuses a value under a key that is not a service key, saying so', () => {
+    expect(reason(record, '/highway/v1/services/web')).toBe('the key is not /highway/v1/services/<name>/<hostId>/<containerId>')
+  })
+
+  it('refuses garbage with a short, escaped excerpt of it', () => {
+    const check = checkRecord(key, `{"name": "web\n${'x'.repeat(500)}`)
+    expect(check).toEqual({ok: false, reason: `not JSON ("{\\"name\\": \\"web\\n${'x'.repeat(21)}...)`})
+  })
+
+  it.each(['null', '42', '"web"', '[]', 'true'])('refuses the JSON value %s as not an object', (value) => {
+    expect(checkRecord(key, value)).toMatchObject({ok: false, reason: expect.stringMatching(/^not a JSON object/)})
+  })
+})
+
+describe('backendProblem', () => {
+  it('accepts ordinary addresses, and the bridge IP on other ports or with no bridge IP known', () => {
+    for (const address of ['10.0.0.12', '172.17.0.5', '192.168.1.9', '8.8.8.8', '223.255.255.254', '126.255.255.255', '169.253.0.1']) {
+      expect(backendProblem(address, 8080, {bridgeIp: BRIDGE_IP})).toBeNull()
+    }
+    expect(backendProblem(BRIDGE_IP, 49_153, {bridgeIp: BRIDGE_IP})).toBeNull()
+    expect(backendProblem(BRIDGE_IP, 80)).toBeNull()
+  })
+})
+
 describe('parseAgentReport', () => {
   const report: AgentReport = {
     dockerConnected: true,
@@ -91,5 +238,33 @@ describe('parseAgentReport', () => {
 
   it.each(['', '{', 'null', '7', JSON.stringify({...report, schema: 2}), JSON.stringify({...report, schema: '1'})])('rejects %j', (value) => {
     expect(parseAgentReport(value)).toBeNull()
+  })
+
+  it('accepts a report that has not reconciled yet nor rendered a config', () => {
+    const fresh = {...report, lastReconcileAt: null, proxyConfigHash: null, routes: 0}
+    expect(parseAgentReport(JSON.stringify(fresh), agentKey('hosta'))).toEqual(fresh)
+  })
+
+  it.each([
+    ['hostId', 'a/b', 'hostId "a/b" is not a host id'],
+    ['hostId', undefined, 'hostId undefined is not a host id'],
+    ['hostName', 'x\ny', 'hostName "x\\ny" is not a host name'],
+    ['startedAt', 'soon', 'startedAt "soon" is not a timestamp'],
+    ['lastReconcileAt', 17, 'lastReconcileAt 17 is not a timestamp'],
+    ['dockerConnected', 'yes', 'dockerConnected "yes" is not a boolean'],
+    ['etcdConnected', undefined, 'etcdConnected undefined is not a boolean'],
+    ['routes', -1, 'routes -1 is not a count'],
+    ['routes', 1.5, 'routes 1.5 is not a count'],
+    ['proxyConfigHash', 'not hex', 'proxyConfigHash "not hex" is not a hash'],
+  ])('rejects a report whose %s is %j', (field, value, expected) => {
+    const bad: Record<string, unknown> = {...report, [field]: value}
+    if (value === undefined) delete bad[field]
+    expect(agentReportProblem(JSON.stringify(bad))).toBe(expected)
+    expect(parseAgentReport(JSON.stringify(bad))).toBeNull()
+  })
+
+  it('rejects a report stored under another host’s key (it would stand in for that host in `status`)', () => {
+    expect(agentReportProblem(JSON.stringify(report), agentKey('hostb'))).toBe('hostId "hosta" does not match the key')
+    expect(parseAgentReport(JSON.stringify(report), agentKey('hosta'))).toEqual(report)
   })
 })

@@ -141,3 +141,39 @@ describe('serviceRows', () => {
     expect(rows.map((row) => `${row.name}/${row.container}`)).toEqual(['api/api-1', 'cache/cache-1', 'web/web-a', 'web/web-b'])
   })
 })
+
+describe('serviceRows with invalid records', () => {
+  const badKey = `/highway/v1/services/api/hostb/${IDS.api}`
+
+  it('shows each invalid key as a row of its own, with the key and the reason, beside the valid ones', () => {
+    const rows = serviceRows([makeRecord()], [listed(IDS.web1, 'web-1', 'running', svc('web'))], SETTINGS, 'hosta', [
+      {key: badKey, reason: 'ports is missing', revision: '7'},
+      {key: '/highway/v1/services/junk', reason: 'the key is not /highway/v1/services/<name>/<hostId>/<containerId>', revision: '8'},
+    ])
+    expect(rows).toEqual([
+      {
+        backend: '-',
+        container: '-',
+        host: '-',
+        key: '/highway/v1/services/junk',
+        name: '-',
+        problem: expect.stringContaining('the key is not'),
+        state: 'invalid',
+        url: '-',
+      },
+      {backend: '-', container: IDS.api.slice(0, 12), host: 'hostb', key: badKey, name: 'api', problem: 'ports is missing', state: 'invalid', url: '-'},
+      {backend: '172.17.0.1:49153', container: 'web-1', host: 'host-a', name: 'web', problem: null, state: 'running', url: 'http://web.local/'},
+    ])
+  })
+
+  it('says a container of this host is unrouted because its record is invalid, not that the agent is behind', () => {
+    const key = `/highway/v1/services/api/hosta/${IDS.api}`
+    const rows = serviceRows([], [listed(IDS.api, 'api-1', 'running', svc('api'))], SETTINGS, 'hosta', [
+      {key, reason: 'state "x" is not running, stopped or unhealthy', revision: '3'},
+    ])
+    expect(rows.map((row) => [row.name, row.state, row.problem])).toEqual([
+      ['api', 'invalid', 'state "x" is not running, stopped or unhealthy'],
+      ['api', 'running', 'its record in etcd is invalid'],
+    ])
+  })
+})

@@ -1,6 +1,6 @@
 import type {AgentReport, ServiceRecord} from '../../../src/core/types.js'
-import type {RegistryClient, RegistryLease, ServiceEvent, ServiceWatch} from '../../../src/registry/registry.js'
-import {AGENTS, SERVICES, parseAgentReport, parseRecord} from '../../../src/registry/schema.js'
+import type {InvalidRecord, RegistryClient, RegistryLease, ServiceEvent, ServiceListing, ServiceWatch} from '../../../src/registry/registry.js'
+import {AGENTS, SERVICES, checkRecord, parseAgentReport, type CheckContext} from '../../../src/registry/schema.js'
 
 /**
  * An in-memory registry with etcd's semantics where the agent depends on them: one revision
@@ -12,6 +12,7 @@ import {AGENTS, SERVICES, parseAgentReport, parseRecord} from '../../../src/regi
 interface Entry {
   value: string
   lease: FakeLease | null
+  revision: bigint
 }
 
 interface Watch {
@@ -80,6 +81,9 @@ export class FakeRegistry implements RegistryClient {
   private held: Array<() => void> = []
   closed = false
 
+  /** Validates what it reads as EtcdRegistry does, with this host's bridge IP when given. */
+  constructor(private readonly check: CheckContext = {}) {}
+
   /** A non-leased write, as another host (or a person with etcdctl) would make. */
   async putRaw(key: string, value: string): Promise<string> {
     return this.write(key, value, null)
@@ -87,7 +91,7 @@ export class FakeRegistry implements RegistryClient {
 
   write(key: string, value: string, lease: FakeLease | null): string {
     this.revision++
-    this.kv.set(key, {lease, value})
+    this.kv.set(key, {lease, revision: this.revision, value})
     this.record(key, value)
     return String(this.revision)
   }
@@ -119,8 +123,10 @@ export class FakeRegistry implements RegistryClient {
       if (watch.cancelled) return
       const revision = String(change.revision)
       if (change.value === null) return watch.onEvent({key: change.key, revision, type: 'delete'})
-      const record = parseRecord(change.key, change.value)
-      if (record) watch.onEvent({key: change.key, record, revision, type: 'put'})
+      const check = checkRecord(change.key, change.value, this.check)
+      watch.onEvent(
+        check.ok ? {key: change.key, record: check.record, revision, type: 'put'} : {key: change.key, reason: check.reason, revision, type: 'invalid'},
+      )
     }
     if (this.holdWatch) this.held.push(send)
     else queueMicrotask(send)
@@ -144,17 +150,20 @@ export class FakeRegistry implements RegistryClient {
     }
   }
 
-  async listServices(): Promise<{records: Map<string, ServiceRecord>; revision: string}> {
+  async listServices(): Promise<ServiceListing> {
     if (this.failLists > 0) {
       this.failLists--
       throw new Error('etcd unavailable')
     }
     const records = new Map<string, ServiceRecord>()
-    for (const [key, {value}] of this.kv) {
-      const record = key.startsWith(SERVICES) ? parseRecord(key, value) : null
-      if (record) records.set(key, record)
+    const invalid: InvalidRecord[] = []
+    for (const [key, {revision, value}] of this.kv) {
+      if (!key.startsWith(SERVICES)) continue
+      const check = checkRecord(key, value, this.check)
+      if (check.ok) records.set(key, check.record)
+      else invalid.push({key, reason: check.reason, revision: String(revision)})
     }
-    return {records, revision: String(this.revision)}
+    return {invalid, records, revision: String(this.revision)}
   }
 
   async watchServices(fromRevision: string, onEvent: (event: ServiceEvent) => void, onBroken: (error: Error) => void): Promise<ServiceWatch> {
@@ -170,7 +179,7 @@ export class FakeRegistry implements RegistryClient {
   }
 
   async listAgents(): Promise<AgentReport[]> {
-    return [...this.kv].filter(([key]) => key.startsWith(AGENTS)).flatMap(([, {value}]) => parseAgentReport(value) ?? [])
+    return [...this.kv].filter(([key]) => key.startsWith(AGENTS)).flatMap(([key, {value}]) => parseAgentReport(value, key) ?? [])
   }
 
   lease(ttlSeconds: number): FakeLease {
@@ -189,14 +198,19 @@ export class FakeRegistry implements RegistryClient {
     return this.watches.filter((watch) => !watch.cancelled).length
   }
 
-  /** Service records as stored, by key. */
+  /** Well-formed service records as stored, by key. */
   services(): Map<string, ServiceRecord> {
     const records = new Map<string, ServiceRecord>()
     for (const [key, {value}] of this.kv) {
-      const record = key.startsWith(SERVICES) ? parseRecord(key, value) : null
-      if (record) records.set(key, record)
+      const check = key.startsWith(SERVICES) ? checkRecord(key, value, this.check) : null
+      if (check?.ok) records.set(key, check.record)
     }
     return records
+  }
+
+  /** The raw value stored under a key, whatever it is. */
+  raw(key: string): string | undefined {
+    return this.kv.get(key)?.value
   }
 
   leaseOf(key: string): FakeLease | null | undefined {
