@@ -152,6 +152,19 @@ class DockerodeContainers implements ContainerClient {
     await this.api.getContainer(id).start()
   }
 
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.api.getContainer(id).stop({t: timeoutSeconds})
+    } catch (error) {
+      // 304: already stopped.
+      if ((error as {statusCode?: number}).statusCode !== 304) throw error
+    }
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    await this.api.getContainer(id).rename({name})
+  }
+
   async remove(id: string): Promise<void> {
     try {
       await this.api.getContainer(id).remove({force: true, v: false})
@@ -184,6 +197,10 @@ class DockerodeImages implements ImageClient {
 
   async exists(reference: string): Promise<boolean> {
     return (await unlessNotFound(this.api.getImage(reference).inspect())) !== null
+  }
+
+  async id(reference: string): Promise<string | null> {
+    return (await unlessNotFound(this.api.getImage(reference).inspect()))?.Id ?? null
   }
 
   async pull(reference: string, onLine: (text: string) => void): Promise<void> {
