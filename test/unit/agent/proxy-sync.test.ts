@@ -1,9 +1,10 @@
-import {mkdtempSync, readFileSync, readdirSync} from 'node:fs'
+import {mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {ProxySync} from '../../../src/agent/proxy-sync.js'
 import type {ServiceRecord} from '../../../src/core/types.js'
+import {renderProxyConfig} from '../../../src/proxy/haproxy.js'
 
 function record(name: string, port: number): ServiceRecord {
   return {
@@ -129,6 +130,16 @@ describe('ProxySync', () => {
     records[1] = {...records[1], ports: [{...records[1].ports[0], port: 32770}], state: 'running'}
     await sync.schedule()
     expect(calls.slice(3)).toEqual([expect.stringMatching(/^runtime:@1 set server svc_web\/c\w+ state maint$/), 'reload', 'reload'])
+  })
+
+  it('writes the map beside itself and renames it over: a half-written one from a killed agent is never taken for it', async () => {
+    const records = [record('api', 32768)]
+    const map = basename(renderProxyConfig({domain: 'local', records}).mapPath)
+    const {runDir, sync} = harness(records)
+    writeFileSync(join(runDir, `${map}.new`), 'api.loc')
+    await sync.schedule()
+    expect(readdirSync(runDir).sort()).toEqual(['haproxy.cfg', map])
+    expect(readFileSync(join(runDir, map), 'utf8')).toBe('api.local svc_api\n')
   })
 
   it('removes route maps the new config no longer uses', async () => {
