@@ -203,6 +203,11 @@ class DockerodeImages implements ImageClient {
     return (await unlessNotFound(this.api.getImage(reference).inspect()))?.Id ?? null
   }
 
+  async list(labels: string[]): Promise<Array<{id: string; tags: string[]; labels: Record<string, string>}>> {
+    const images = await this.api.listImages({filters: {label: labels}})
+    return images.map((image) => ({id: image.Id, labels: image.Labels ?? {}, tags: image.RepoTags ?? []}))
+  }
+
   async pull(reference: string, onLine: (text: string) => void): Promise<void> {
     await followStream(await this.api.pull(reference), onLine)
   }

@@ -31,10 +31,8 @@ export function imageTag(baseImageId: string, context = IMAGE_CONTEXT): string {
   return `${IMAGE_REPOSITORY}:${VERSION}-${hash.digest('hex').slice(0, 10)}`
 }
 
-/** The base image's ID, pulled first when the engine lacks it. */
-async function baseImageId(images: ImageClient, baseImage: string, onLine: (text: string) => void): Promise<string> {
-  const present = await images.id(baseImage)
-  if (present) return present
+/** Pulls a base image the engine lacks, and returns its ID. */
+async function pullBase(images: ImageClient, baseImage: string, onLine: (text: string) => void): Promise<string> {
   try {
     onLine(`pulling ${baseImage}`)
     await images.pull(baseImage, onLine)
@@ -49,8 +47,24 @@ async function baseImageId(images: ImageClient, baseImage: string, onLine: (text
   return pulled
 }
 
-/** Labels on the infrastructure image: highway's, and which base it was built from (by name and by ID). */
+/** Labels on the infrastructure image: which base it was built from, by name (set by the build) and by ID (by the Dockerfile). */
 export const BASE_IMAGE_LABEL = 'io.highway.base-image'
+export const BASE_IMAGE_ID_LABEL = 'io.highway.base-image-id'
+
+/**
+ * An image of this context built from a base of this name, on an engine that lacks the base (the
+ * image was copied from another host with `docker save | docker load`). Its tag must be the one
+ * its recorded base ID and this context hash to: a tag that does not is never taken.
+ */
+async function builtFrom(images: ImageClient, baseImage: string, context: string): Promise<string | undefined> {
+  for (const image of await images.list([`${MANAGED}=true`, `${BASE_IMAGE_LABEL}=${baseImage}`])) {
+    const baseId = image.labels[BASE_IMAGE_ID_LABEL]
+    if (!baseId) continue
+    const tag = imageTag(baseId, context)
+    if (image.tags.includes(tag)) return tag
+  }
+  return undefined
+}
 
 /**
  * Builds the infrastructure image unless this exact one exists; returns its tag. The build starts
@@ -63,7 +77,12 @@ export async function ensureInfraImage(
   onLine: (text: string) => void = () => {},
   context = IMAGE_CONTEXT,
 ): Promise<string> {
-  const baseId = await baseImageId(images, baseImage, onLine)
+  const present = await images.id(baseImage)
+  if (!present) {
+    const copied = await builtFrom(images, baseImage, context)
+    if (copied) return copied
+  }
+  const baseId = present ?? (await pullBase(images, baseImage, onLine))
   const tag = imageTag(baseId, context)
   if (await images.exists(tag)) return tag
   const request = {

@@ -65,6 +65,8 @@ export interface ImageClient {
   exists(reference: string): Promise<boolean>
   /** The image's ID (`sha256:...`, a digest of its config and so of its contents), or null when it is not on the engine. */
   id(reference: string): Promise<string | null>
+  /** Images carrying every one of `labels` (`key` or `key=value`), with their tags and labels. */
+  list(labels: string[]): Promise<Array<{id: string; tags: string[]; labels: Record<string, string>}>>
   /** Pulls, reporting progress line by line; rejects on the first error line. */
   pull(reference: string, onLine: (text: string) => void): Promise<void>
   /** Builds, reporting progress line by line; rejects on the first error line. */

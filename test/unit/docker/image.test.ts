@@ -142,6 +142,16 @@ class FakeImages implements ImageClient {
     return this.tags.get(reference) ?? null
   }
 
+  /** Labels per image ID, as the build sets them (the Dockerfile's LABEL included). */
+  readonly labels = new Map<string, Record<string, string>>()
+
+  async list(labels: string[]): Promise<Array<{id: string; tags: string[]; labels: Record<string, string>}>> {
+    const ids = new Set(this.tags.values())
+    return [...ids]
+      .map((id) => ({id, labels: this.labels.get(id) ?? {}, tags: [...this.tags].filter(([, tagId]) => tagId === id).map(([tag]) => tag)}))
+      .filter((image) => labels.every((label) => image.labels[label.split('=')[0]] === label.split('=').slice(1).join('=')))
+  }
+
   async pull(reference: string): Promise<void> {
     this.pulls.push(reference)
     const id = this.pullable.get(reference)
@@ -151,7 +161,9 @@ class FakeImages implements ImageClient {
 
   async build(request: BuildRequest): Promise<void> {
     this.builds.push(request)
-    this.tags.set(request.tag, `sha256:built-from-${request.buildArgs.BASE}`)
+    const id = `sha256:built-from-${request.buildArgs.BASE}`
+    this.tags.set(request.tag, id)
+    this.labels.set(id, {...request.labels, 'io.highway.base-image-id': request.buildArgs.BASE})
   }
 }
 
@@ -217,6 +229,31 @@ describe('ensureInfraImage', () => {
     images.pullable.set('debian:trixie-slim', DEBIAN_B)
     const context = buildContext()
     expect(await ensureInfraImage(images, 'debian:trixie-slim', () => {}, context)).toBe(imageTag(DEBIAN_B, context))
+    expect(images.pulls).toEqual(['debian:trixie-slim'])
+  })
+
+  it('uses an image copied from another host, built from a base of that name, on an engine without the base', async () => {
+    const builder = new FakeImages()
+    builder.tags.set('debian:trixie-slim', DEBIAN_A)
+    const context = buildContext()
+    const tag = await ensureInfraImage(builder, 'debian:trixie-slim', () => {}, context)
+    // `docker save | docker load` onto an engine that has no debian:trixie-slim.
+    const copy = new FakeImages()
+    const id = builder.tags.get(tag)!
+    copy.tags.set(tag, id)
+    copy.labels.set(id, builder.labels.get(id)!)
+    expect(await ensureInfraImage(copy, 'debian:trixie-slim', () => {}, context)).toBe(tag)
+    expect(copy.pulls).toEqual([])
+    expect(copy.builds).toEqual([])
+  })
+
+  it('never takes a copied image whose tag does not match its recorded base and this context', async () => {
+    const images = new FakeImages()
+    const context = buildContext()
+    // Retagged by hand: the tag claims base A, the image records base B.
+    images.tags.set(imageTag(DEBIAN_A, context), 'sha256:forged')
+    images.labels.set('sha256:forged', {'io.highway.base-image': 'debian:trixie-slim', 'io.highway.base-image-id': DEBIAN_B, 'io.highway.managed': 'true'})
+    await rejectedUserError(() => ensureInfraImage(images, 'debian:trixie-slim', () => {}, context))
     expect(images.pulls).toEqual(['debian:trixie-slim'])
   })
 
