@@ -125,7 +125,12 @@ export class ProxySync {
       )
     }
     try {
-      if (!existsSync(mapPath)) await writeFile(mapPath, rendered.map)
+      // Written beside itself and renamed over: the map's name is its content's hash, so a half-written
+      // file (the agent killed midway) would otherwise pass for the whole map and stay.
+      if (!existsSync(mapPath)) {
+        await writeFile(`${mapPath}.new`, rendered.map)
+        await rename(`${mapPath}.new`, mapPath)
+      }
       const candidate = `${configPath}.new`
       await writeFile(candidate, rendered.config.replaceAll(rendered.mapPath, mapPath))
       const started = performance.now()

@@ -153,6 +153,19 @@ class DockerodeContainers implements ContainerClient {
     await this.api.getContainer(id).start()
   }
 
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.api.getContainer(id).stop({t: timeoutSeconds})
+    } catch (error) {
+      // 304: already stopped.
+      if ((error as {statusCode?: number}).statusCode !== 304) throw error
+    }
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    await this.api.getContainer(id).rename({name})
+  }
+
   async remove(id: string): Promise<void> {
     try {
       await this.api.getContainer(id).remove({force: true, v: false})
@@ -202,6 +215,15 @@ class DockerodeImages implements ImageClient {
 
   async exists(reference: string): Promise<boolean> {
     return (await unlessNotFound(this.api.getImage(reference).inspect())) !== null
+  }
+
+  async id(reference: string): Promise<string | null> {
+    return (await unlessNotFound(this.api.getImage(reference).inspect()))?.Id ?? null
+  }
+
+  async list(labels: string[]): Promise<Array<{id: string; tags: string[]; labels: Record<string, string>}>> {
+    const images = await this.api.listImages({filters: {label: labels}})
+    return images.map((image) => ({id: image.Id, labels: image.Labels ?? {}, tags: image.RepoTags ?? []}))
   }
 
   async pull(reference: string, onLine: (text: string) => void): Promise<void> {

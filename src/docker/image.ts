@@ -18,20 +18,21 @@ function files(dir: string): string[] {
 }
 
 /**
- * The tag names the version and a hash of the context and base image, so a second `up` reuses the
- * image and a changed agent or Dockerfile gets a new one, never a stale one under the same tag.
+ * The tag names the version and a hash of the context and of the base image's ID (a digest of its
+ * contents), so a second `up` reuses the image, a changed agent or Dockerfile gets a new one, and
+ * two hosts whose base image of the same name differs build under two tags, never one.
  */
-export function imageTag(baseImage: string, context = IMAGE_CONTEXT): string {
+export function imageTag(baseImageId: string, context = IMAGE_CONTEXT): string {
   if (!existsSync(join(context, 'Dockerfile'))) {
     throw new Error(`the image build context is missing at ${context}: run \`npm run build\``)
   }
-  const hash = createHash('sha256').update(baseImage)
+  const hash = createHash('sha256').update(baseImageId)
   for (const file of files(context).sort()) hash.update(relative(context, file)).update(readFileSync(file))
   return `${IMAGE_REPOSITORY}:${VERSION}-${hash.digest('hex').slice(0, 10)}`
 }
 
-async function ensureBaseImage(images: ImageClient, baseImage: string, onLine: (text: string) => void): Promise<void> {
-  if (await images.exists(baseImage)) return
+/** Pulls a base image the engine lacks, and returns its ID. */
+async function pullBase(images: ImageClient, baseImage: string, onLine: (text: string) => void): Promise<string> {
   try {
     onLine(`pulling ${baseImage}`)
     await images.pull(baseImage, onLine)
@@ -41,18 +42,54 @@ async function ensureBaseImage(images: ImageClient, baseImage: string, onLine: (
       cause: error,
     })
   }
+  const pulled = await images.id(baseImage)
+  if (!pulled) throw new UserError(`base image ${baseImage} is still missing after a pull that reported success`)
+  return pulled
 }
 
-/** Builds the infrastructure image unless this exact one exists; returns its tag. */
-export async function ensureInfraImage(images: ImageClient, baseImage: string, onLine: (text: string) => void = () => {}): Promise<string> {
-  const tag = imageTag(baseImage)
+/** Labels on the infrastructure image: which base it was built from, by name (set by the build) and by ID (by the Dockerfile). */
+export const BASE_IMAGE_LABEL = 'io.highway.base-image'
+export const BASE_IMAGE_ID_LABEL = 'io.highway.base-image-id'
+
+/**
+ * An image of this context built from a base of this name, on an engine that lacks the base (the
+ * image was copied from another host with `docker save | docker load`). Its tag must be the one
+ * its recorded base ID and this context hash to: a tag that does not is never taken.
+ */
+async function builtFrom(images: ImageClient, baseImage: string, context: string): Promise<string | undefined> {
+  for (const image of await images.list([`${MANAGED}=true`, `${BASE_IMAGE_LABEL}=${baseImage}`])) {
+    const baseId = image.labels[BASE_IMAGE_ID_LABEL]
+    if (!baseId) continue
+    const tag = imageTag(baseId, context)
+    if (image.tags.includes(tag)) return tag
+  }
+  return undefined
+}
+
+/**
+ * Builds the infrastructure image unless this exact one exists; returns its tag. The build starts
+ * FROM the base image's ID, not its name, so a tag moved between the lookup and the build cannot
+ * slip other contents under the hash; the Dockerfile records that ID as a label.
+ */
+export async function ensureInfraImage(
+  images: ImageClient,
+  baseImage: string,
+  onLine: (text: string) => void = () => {},
+  context = IMAGE_CONTEXT,
+): Promise<string> {
+  const present = await images.id(baseImage)
+  if (!present) {
+    const copied = await builtFrom(images, baseImage, context)
+    if (copied) return copied
+  }
+  const baseId = present ?? (await pullBase(images, baseImage, onLine))
+  const tag = imageTag(baseId, context)
   if (await images.exists(tag)) return tag
-  await ensureBaseImage(images, baseImage, onLine)
   const request = {
-    buildArgs: {BASE: baseImage},
-    context: IMAGE_CONTEXT,
-    files: files(IMAGE_CONTEXT).map((file) => relative(IMAGE_CONTEXT, file)),
-    labels: {[MANAGED]: 'true'},
+    buildArgs: {BASE: baseId},
+    context,
+    files: files(context).map((file) => relative(context, file)),
+    labels: {[MANAGED]: 'true', [BASE_IMAGE_LABEL]: baseImage},
     tag,
   }
   try {

@@ -37,6 +37,9 @@ export interface ContainerClient {
   /** Creates the container (named by `spec.name`) and returns its ID. */
   create(spec: ContainerSpec & {name: string}): Promise<string>
   start(id: string): Promise<void>
+  /** Stops the container (its stop signal, then SIGKILL after `timeoutSeconds`); one already stopped counts as stopped. */
+  stop(id: string, timeoutSeconds: number): Promise<void>
+  rename(id: string, name: string): Promise<void>
   /** Removes the container, running or not; one already gone counts as removed. */
   remove(id: string): Promise<void>
 }
@@ -69,6 +72,10 @@ export interface BuildRequest {
 
 export interface ImageClient {
   exists(reference: string): Promise<boolean>
+  /** The image's ID (`sha256:...`, a digest of its config and so of its contents), or null when it is not on the engine. */
+  id(reference: string): Promise<string | null>
+  /** Images carrying every one of `labels` (`key` or `key=value`), with their tags and labels. */
+  list(labels: string[]): Promise<Array<{id: string; tags: string[]; labels: Record<string, string>}>>
   /** Pulls, reporting progress line by line; rejects on the first error line. */
   pull(reference: string, onLine: (text: string) => void): Promise<void>
   /** Builds, reporting progress line by line; rejects on the first error line. */

@@ -28,6 +28,95 @@ export interface ComponentSpec {
   /** Ports it publishes, each on one host address (never every address). */
   ports: Array<{port: number; protocol: 'tcp' | 'udp'; address: string}>
   create: ContainerSpec & {name: string}
+  /**
+   * A one-shot container that gives a volume written by an older highway (whose components ran as
+   * root) to the component's unprivileged user, run before the component when such a volume exists.
+   * A volume created empty needs none: Docker copies the image directory's owner and mode into it.
+   */
+  prepare?: ContainerSpec & {name: string}
+}
+
+/** Labels a one-shot helper container: not a component, but highway's (so `down` removes a leftover). */
+export const ONE_SHOT = 'io.highway.one-shot'
+
+const MIB = 1024 * 1024
+
+/**
+ * What each component keeps (docs/architecture.md, "What each component keeps", says why). No
+ * component keeps any capability: the ports below 1024 are bound by unprivileged users because the
+ * container's own network namespace lets them (net.ipv4.ip_unprivileged_port_start=0, set here
+ * rather than trusted to the engine's default).
+ */
+export interface Hardening {
+  /** `user[:group]` as the image's /etc/passwd names them. */
+  user: string
+  /** Supplementary groups, by name in the image. */
+  groups?: string[]
+  memoryBytes: number
+  pids: number
+  /** Writable scratch space on a read-only root filesystem. */
+  tmpfs: Record<string, string>
+  bindsBelow1024?: boolean
+}
+
+export const HARDENING: Record<Component, Hardening> = {
+  etcd: {memoryBytes: 512 * MIB, pids: 256, tmpfs: {'/tmp': 'rw,noexec,nosuid,nodev,size=16m'}, user: 'etcd:etcd'},
+  proxy: {bindsBelow1024: true, memoryBytes: 512 * MIB, pids: 1024, tmpfs: {'/tmp': 'rw,noexec,nosuid,nodev,size=16m'}, user: 'haproxy:highway'},
+  dns: {bindsBelow1024: true, memoryBytes: 64 * MIB, pids: 64, tmpfs: {'/tmp': 'rw,noexec,nosuid,nodev,size=1m'}, user: 'dnsmasq:nogroup'},
+  // Root without a single capability, in the proxy's group: see docs/architecture.md for why not another user.
+  agent: {groups: ['highway'], memoryBytes: 256 * MIB, pids: 128, tmpfs: {'/tmp': 'rw,noexec,nosuid,nodev,size=16m'}, user: 'root:root'},
+}
+
+/** etcd's backend quota (its default is 2 GiB): far above what a host's records need, and below its memory limit. */
+export const ETCD_QUOTA_BYTES = 256 * MIB
+
+/** Who owns each volume (the component that creates it), and how the one-shot helper hands a volume from an older highway to it. */
+export const VOLUME_OWNERS: Record<string, {component: Component; owner: string; mode: string; path: string}> = {
+  [ETCD_VOLUME]: {component: 'etcd', mode: '0700', owner: 'etcd:etcd', path: '/var/lib/etcd'},
+  [PROXY_VOLUME]: {component: 'proxy', mode: '2770', owner: 'haproxy:highway', path: RUN_DIR},
+}
+
+function hostConfigFor(hardening: Hardening): NonNullable<ContainerSpec['HostConfig']> {
+  return {
+    CapDrop: ['ALL'],
+    GroupAdd: hardening.groups,
+    Memory: hardening.memoryBytes,
+    PidsLimit: hardening.pids,
+    ReadonlyRootfs: true,
+    SecurityOpt: ['no-new-privileges'],
+    Sysctls: hardening.bindsBelow1024 ? {'net.ipv4.ip_unprivileged_port_start': '0'} : undefined,
+    Tmpfs: hardening.tmpfs,
+  }
+}
+
+/**
+ * The helper that hands the component's own volumes to their owners: CHOWN and FOWNER for that,
+ * DAC_READ_SEARCH to walk a tree another user owns. No network, and gone once it has exited.
+ */
+function prepareSpec(component: Component, image: string, volumes: string[]): ComponentSpec['prepare'] {
+  const owned = volumes.filter((volume) => VOLUME_OWNERS[volume]?.component === component)
+  if (owned.length === 0) return undefined
+  const script = owned
+    .map((volume) => {
+      const {mode, owner, path} = VOLUME_OWNERS[volume]
+      return `chown -R ${owner} ${path} && chmod ${mode} ${path}`
+    })
+    .join(' && ')
+  return {
+    Cmd: ['sh', '-c', script],
+    HostConfig: {
+      Binds: owned.map((volume) => `${volume}:${VOLUME_OWNERS[volume].path}`),
+      CapAdd: ['CHOWN', 'DAC_READ_SEARCH', 'FOWNER'],
+      CapDrop: ['ALL'],
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      SecurityOpt: ['no-new-privileges'],
+    },
+    Image: image,
+    Labels: {[MANAGED]: 'true', [ONE_SHOT]: 'true'},
+    User: 'root:root',
+    name: `highway-${component}-prepare`,
+  }
 }
 
 export interface SpecContext {
@@ -56,10 +145,12 @@ function container(
   },
 ): ComponentSpec {
   const ports = options.ports ?? []
+  const hardening = HARDENING[component]
   const create: ContainerSpec = {
     Image: context.image,
     Cmd: options.cmd,
     Env: options.env,
+    User: hardening.user,
     Labels: {[MANAGED]: 'true', [COMPONENT]: component},
     ExposedPorts: Object.fromEntries(ports.map(({port, protocol}) => [`${port}/${protocol}`, {}])),
     HostConfig: {
@@ -68,6 +159,7 @@ function container(
       PortBindings: publish(ports),
       RestartPolicy: {Name: 'unless-stopped'},
       LogConfig: {Type: 'json-file', Config: {'max-size': '10m', 'max-file': '2'}},
+      ...hostConfigFor(hardening),
     },
   }
   // The spec label lets `up` tell "already right" from "must be recreated" without diffing inspect output.
@@ -79,6 +171,7 @@ function container(
     name: `highway-${component}`,
     network: options.network ?? null,
     ports,
+    prepare: prepareSpec(component, context.image, options.volumes ?? []),
     volumes: options.volumes ?? [],
   }
 }
@@ -92,6 +185,8 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
       container('etcd', context, {
         binds: [`${ETCD_VOLUME}:/var/lib/etcd`],
         volumes: [ETCD_VOLUME],
+        // etcd reads ETCD_<FLAG> for any flag the command line leaves out.
+        env: [`ETCD_QUOTA_BACKEND_BYTES=${ETCD_QUOTA_BYTES}`],
         cmd: [
           'etcd',
           '--name=highway',
@@ -127,8 +222,9 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         'sh',
         '-c',
         // The agent owns the config once it runs; a restarted proxy keeps the agent's last rendering.
+        // The master socket is the group's (the run directory is setgid `highway`): the agent is in that group.
         `[ -s ${CONFIG_PATH} ] || { printf '%s' "$HIGHWAY_INITIAL_CONFIG" > ${CONFIG_PATH}; : > ${initial.mapPath}; }; ` +
-          `exec haproxy -W -db -S ${MASTER_SOCKET},mode,600 -f ${CONFIG_PATH}`,
+          `exec haproxy -W -db -S ${MASTER_SOCKET},mode,660 -f ${CONFIG_PATH}`,
       ],
       env: [`HIGHWAY_INITIAL_CONFIG=${initial.config}`],
       ports: [{address: settings.bridgeIp, port: INFRA_PORTS.http, protocol: 'tcp'}],

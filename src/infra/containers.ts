@@ -1,39 +1,77 @@
 import {UserError} from '../core/errors.js'
 import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {displayName} from '../docker/client.js'
-import type {ContainerSummary, DockerClient} from '../docker/types.js'
+import type {ContainerSpec, ContainerSummary, DockerClient} from '../docker/types.js'
 import type {ComponentSpec} from './components.js'
 
 export type EnsureOutcome = 'created' | 'recreated' | 'started' | 'unchanged'
+
+/** A replacement runs under this name until every component of the run answers. */
+export const nextName = (name: string) => `${name}-next`
+/** How long an old component gets to stop before it is killed (etcd and the agent finish cleanly well within it). */
+const STOP_SECONDS = 10
+const ONE_SHOT_TIMEOUT_MS = 60_000
 
 /** highway's infrastructure containers, found by label (never by name alone), one component or all. */
 export function listManaged(docker: DockerClient, component?: Component): Promise<ContainerSummary[]> {
   return docker.containers.list(component ? [`${MANAGED}=true`, `${COMPONENT}=${component}`] : [`${MANAGED}=true`])
 }
 
-/** What one `up` created, so a failure or Ctrl-C removes exactly that and nothing else. */
-export class CreatedThisRun {
+/**
+ * What one `up` changed, so it ends in one of two states: every change made (commit), or the
+ * highway it found put back (rollback, on a failure or Ctrl-C). A replaced component's old
+ * container is stopped, never removed, until the whole run has answered: then it goes, and the
+ * replacement takes its name. Stopped rather than left running because each component holds a
+ * published port on the same address (etcd 2379, proxy 80, dns 53) or, for etcd, the data
+ * directory; the agent has neither but two agents would hold the same records under two leases.
+ */
+export class RunChanges {
+  /** Containers this run created, fresh components and replacements alike. */
   readonly containers: string[] = []
   readonly volumes: string[] = []
   readonly networks: string[] = []
+  /** Old containers stopped for a replacement, and whether they ran before. */
+  readonly replaced: Array<{id: string; wasRunning: boolean}> = []
+  /** Replacements running under a temporary name, and the name they take on commit. */
+  readonly renames: Array<{id: string; name: string}> = []
 
+  async commit(docker: DockerClient): Promise<void> {
+    for (const {id} of this.replaced) await docker.containers.remove(id)
+    for (const {id, name} of this.renames) await docker.containers.rename(id, name)
+    this.clear()
+  }
+
+  /** Removes what this run created, then starts again what it stopped (in start order: etcd first). */
   async rollback(docker: DockerClient): Promise<void> {
     for (const id of this.containers.reverse()) await docker.containers.remove(id)
+    const failures: string[] = []
+    for (const {id, wasRunning} of this.replaced) {
+      if (wasRunning) await docker.containers.start(id).catch((error: Error) => failures.push(`${id.slice(0, 12)}: ${error.message}`))
+    }
     for (const name of this.volumes) await docker.volumes.remove(name).catch(() => {})
     for (const name of this.networks) await docker.networks.remove(name).catch(() => {})
+    this.clear()
+    if (failures.length > 0) throw new Error(`could not start the previous components again: ${failures.join('; ')}`)
+  }
+
+  private clear(): void {
     this.containers.length = 0
     this.volumes.length = 0
     this.networks.length = 0
+    this.replaced.length = 0
+    this.renames.length = 0
   }
 }
 
-export async function ensureVolume(docker: DockerClient, name: string, created: CreatedThisRun): Promise<void> {
-  if ((await docker.volumes.labels(name)) !== null) return
+/** Returns whether this run created the volume (an existing one may come from an older highway). */
+export async function ensureVolume(docker: DockerClient, name: string, changes: RunChanges): Promise<boolean> {
+  if ((await docker.volumes.labels(name)) !== null) return false
   await docker.volumes.create(name, {[MANAGED]: 'true'})
-  created.volumes.push(name)
+  changes.volumes.push(name)
+  return true
 }
 
-export async function ensureNetwork(docker: DockerClient, name: string, created: CreatedThisRun): Promise<void> {
+export async function ensureNetwork(docker: DockerClient, name: string, changes: RunChanges): Promise<void> {
   const labels = await docker.networks.labels(name)
   if (labels !== null) {
     if (labels[MANAGED] === 'true') return
@@ -42,7 +80,7 @@ export async function ensureNetwork(docker: DockerClient, name: string, created:
     })
   }
   await docker.networks.create(name, {[MANAGED]: 'true'})
-  created.networks.push(name)
+  changes.networks.push(name)
 }
 
 /** Names what holds a port on the bridge IP: another container when Docker knows, else a host process. */
@@ -59,6 +97,13 @@ async function start(docker: DockerClient, spec: ComponentSpec, id: string): Pro
     await docker.containers.start(id)
   } catch (error) {
     const message = (error as Error).message
+    if (/cannot assign requested address/i.test(message)) {
+      const address = spec.ports.find((port) => message.includes(port.address))?.address ?? spec.ports[0]?.address
+      throw new UserError(`${address} is not an address of this host, so the ${spec.component} cannot listen on it`, {
+        suggestion: 'give `highway up --bridge-ip` (and `--advertise-ip`) an address of this host (the docker bridge gateway by default)',
+        cause: error,
+      })
+    }
     if (/port is already allocated|address already in use|bind: /i.test(message)) {
       const taken =
         spec.ports.find(({address, port}) => message.includes(`${address}:${port}`)) ??
@@ -74,28 +119,69 @@ async function start(docker: DockerClient, spec: ComponentSpec, id: string): Pro
   }
 }
 
-/**
- * Brings one component to its spec: nothing when it already runs that spec, a start when it is
- * stopped, a new container when it is missing or its spec changed.
- */
-export async function ensureContainer(docker: DockerClient, spec: ComponentSpec, created: CreatedThisRun): Promise<EnsureOutcome> {
-  const existing = await listManaged(docker, spec.component)
-  const wanted = spec.create.Labels?.[SPEC]
-  const current = existing.find((container) => container.Labels[SPEC] === wanted)
-  for (const stale of existing.filter((container) => container !== current)) await docker.containers.remove(stale.Id)
-  if (current) {
-    if (current.State === 'running') return 'unchanged'
-    await start(docker, spec, current.Id)
-    return 'started'
-  }
-  const other = await docker.containers.inspect(spec.name)
-  if (other && other.Config.Labels?.[COMPONENT] !== spec.component) {
-    throw new UserError(`a container named ${spec.name} exists and is not highway's`, {
-      suggestion: `rename or remove it (\`docker rm -f ${spec.name}\`) and run \`highway up\` again`,
+async function refuseForeign(docker: DockerClient, name: string, component: Component): Promise<void> {
+  const other = await docker.containers.inspect(name)
+  if (other && other.Config.Labels?.[COMPONENT] !== component) {
+    throw new UserError(`a container named ${name} exists and is not highway's`, {
+      suggestion: `rename or remove it (\`docker rm -f ${name}\`) and run \`highway up\` again`,
     })
   }
-  const id = await docker.containers.create(spec.create)
-  created.containers.push(id)
+}
+
+/** Runs a one-shot helper to its end and removes it; rejects when it fails. */
+export async function runOnce(docker: DockerClient, spec: ContainerSpec & {name: string}, timeoutMs = ONE_SHOT_TIMEOUT_MS): Promise<void> {
+  await docker.containers.remove(spec.name)
+  const id = await docker.containers.create(spec)
+  try {
+    await docker.containers.start(id)
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const state = (await docker.containers.inspect(id))?.State
+      if (!state) throw new Error(`${spec.name} vanished while it ran`)
+      if (!state.Running) {
+        if (state.ExitCode !== 0) throw new Error(`${spec.name} (${(spec.Cmd ?? []).join(' ')}) exited with code ${state.ExitCode}`)
+        return
+      }
+      if (Date.now() > deadline) throw new Error(`${spec.name} did not finish within ${timeoutMs} ms`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  } finally {
+    await docker.containers.remove(id)
+  }
+}
+
+/**
+ * Brings one component to its spec: nothing when it already runs that spec, a start when it is
+ * stopped, a new container when it is missing. When its spec changed, the old container is stopped
+ * (kept, see RunChanges) and the replacement started under a temporary name; `up` commits once
+ * every component answers. `prepare` runs the component's one-shot helper, when it must.
+ */
+export async function ensureContainer(
+  docker: DockerClient,
+  spec: ComponentSpec,
+  changes: RunChanges,
+  options: {prepare?: boolean} = {},
+): Promise<EnsureOutcome> {
+  const existing = await listManaged(docker, spec.component)
+  const wanted = spec.create.Labels?.[SPEC]
+  const old = existing.find((container) => displayName(container) === spec.name)
+  // Anything else is left over from a run that died midway (a replacement under its temporary name).
+  for (const leftover of existing.filter((container) => container !== old)) await docker.containers.remove(leftover.Id)
+  if (old && old.Labels[SPEC] === wanted) {
+    if (old.State === 'running') return 'unchanged'
+    await start(docker, spec, old.Id)
+    return 'started'
+  }
+  const name = old ? nextName(spec.name) : spec.name
+  await refuseForeign(docker, name, spec.component)
+  if (old) {
+    changes.replaced.push({id: old.Id, wasRunning: old.State === 'running'})
+    await docker.containers.stop(old.Id, STOP_SECONDS)
+  }
+  if (spec.prepare && options.prepare) await runOnce(docker, spec.prepare)
+  const id = await docker.containers.create({...spec.create, name})
+  changes.containers.push(id)
+  if (old) changes.renames.push({id, name: spec.name})
   await start(docker, spec, id)
-  return existing.length > 0 ? 'recreated' : 'created'
+  return old ? 'recreated' : 'created'
 }

@@ -1,8 +1,10 @@
+import {join} from 'node:path'
 import {Listr, type ListrTask} from 'listr2'
 import type {Clients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import type {Component} from '../core/labels.js'
-import {LOOPBACK_ETCD_URL, loadSettings, saveSettings} from '../core/settings.js'
+import {acquireLock, describeHolder, type LockHolder} from '../core/lock.js'
+import {LOOPBACK_ETCD_URL, configDir, loadSettings, saveSettings} from '../core/settings.js'
 import type {Settings} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
@@ -11,7 +13,7 @@ import type {DockerClient} from '../docker/types.js'
 import {probeProxy} from '../proxy/client.js'
 import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
 import {componentSpecs, type ComponentSpec} from './components.js'
-import {CreatedThisRun, ensureContainer, ensureNetwork, ensureVolume, type EnsureOutcome} from './containers.js'
+import {RunChanges, ensureContainer, ensureNetwork, ensureVolume, type EnsureOutcome} from './containers.js'
 import {probeDns, probeEtcd} from './probes.js'
 
 /** What the user asked of `up`; anything unset comes from the saved settings, then the defaults. */
@@ -33,6 +35,11 @@ export interface UpResult {
   /** dns-setup's runtime-only settings, checked (and put back where allowed). */
   resolver: RuntimeCheck
 }
+
+/** The lock file serialising `up` runs, in the config directory. */
+export const UP_LOCK = 'up.lock'
+/** An `up` builds the image at most once and waits for four components; longer than this, its holder is stuck. */
+const LOCK_WAIT_MS = 15 * 60_000
 
 /** How long each component may take to answer before `up` gives up and names it. */
 export const READY_TIMEOUT_MS: Record<Component, number> = {agent: 30_000, dns: 15_000, etcd: 30_000, proxy: 15_000}
@@ -62,7 +69,7 @@ interface UpContext {
   settings: Settings
   hostId: string
   signal: AbortSignal
-  created: CreatedThisRun
+  changes: RunChanges
   outcomes: UpResult['outcomes']
   image?: string
 }
@@ -116,11 +123,12 @@ function componentTask(spec: ComponentSpec): ListrTask<UpContext> {
   return {
     task: async (context, task) => {
       const since = Date.now()
-      for (const volume of spec.volumes) await ensureVolume(context.docker, volume, context.created)
-      if (spec.network) await ensureNetwork(context.docker, spec.network, context.created)
+      let existed = false
+      for (const volume of spec.volumes) existed = !(await ensureVolume(context.docker, volume, context.changes)) || existed
+      if (spec.network) await ensureNetwork(context.docker, spec.network, context.changes)
       // Not abortable midway: a container whose create is still in flight when Ctrl-C lands would be
       // recorded only after the rollback ran, and be left behind. It takes well under a second.
-      const outcome = await ensureContainer(context.docker, spec, context.created)
+      const outcome = await ensureContainer(context.docker, spec, context.changes, {prepare: existed})
       context.signal.throwIfAborted()
       context.outcomes[spec.component] = outcome
       task.output = `${outcome}, waiting until it answers`
@@ -170,23 +178,56 @@ async function bringUp(context: UpContext): Promise<void> {
   )
   try {
     await tasks.run()
+    context.signal.throwIfAborted()
   } catch (error) {
-    await context.created.rollback(context.docker)
+    try {
+      await context.changes.rollback(context.docker)
+    } catch (rollbackError) {
+      throw new UserError(`${(error as Error).message}; then putting the previous highway back failed: ${(rollbackError as Error).message}`, {
+        cause: error,
+        suggestion: 'run `highway status` to see what runs, and `highway up` again',
+      })
+    }
     throw error
   }
+  // Every component answers: only now do replaced components go, and replacements take their names.
+  await context.changes.commit(context.docker)
+}
+
+/** Said once when another `up` holds the lock and this one waits for it. */
+function sayWaiting(holder: LockHolder): void {
+  process.stderr.write(`waiting for another \`highway up\` (${describeHolder(holder)}) to finish; Ctrl-C to give up\n`)
 }
 
 /**
  * `highway up`: validates the request, brings every component to its spec, and remembers the
- * settings. On failure or abort it removes exactly what it created and rethrows.
+ * settings. On failure or abort it removes what it created, starts again what it stopped, and
+ * rethrows: a failed `up` leaves the highway it found. One `up` at a time per config directory.
  */
-export async function runUp(clients: Clients, request: UpRequest, signal: AbortSignal): Promise<UpResult> {
+export async function runUp(
+  clients: Clients,
+  request: UpRequest,
+  signal: AbortSignal,
+  options: {onLockWait?: (holder: LockHolder) => void} = {},
+): Promise<UpResult> {
+  // Validated before the lock, so bad input fails at once whoever else is busy.
+  validateRequest(request, loadSettings(clients.env))
+  const lock = await acquireLock(join(configDir(clients.env), UP_LOCK), {onWait: options.onLockWait ?? sayWaiting, signal, timeoutMs: LOCK_WAIT_MS})
+  try {
+    return await runUpLocked(clients, request, signal)
+  } finally {
+    lock.release()
+  }
+}
+
+async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSignal): Promise<UpResult> {
+  // Read again under the lock: the `up` this one waited for may have changed them.
   const saved = loadSettings(clients.env)
   const requested = validateRequest(request, saved)
   const docker = await clients.docker()
   const settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway())}
   const {id: hostId} = await docker.engine.identity()
-  const context: UpContext = {clients, created: new CreatedThisRun(), docker, hostId, outcomes: {}, settings, signal}
+  const context: UpContext = {changes: new RunChanges(), clients, docker, hostId, outcomes: {}, settings, signal}
   await bringUp(context)
   const changed = (Object.keys(settings) as Array<keyof Settings>).some((key) => JSON.stringify(settings[key]) !== JSON.stringify(saved[key]))
   if (changed) saveSettings(settings, clients.env)

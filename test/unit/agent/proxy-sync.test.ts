@@ -1,4 +1,4 @@
-import {existsSync, mkdtempSync, readFileSync, readdirSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 import {afterEach, describe, expect, it, vi} from 'vitest'
@@ -316,6 +316,16 @@ describe('ProxySync', () => {
     records[1] = {...records[1], ports: [{...records[1].ports[0], port: 32770}], state: 'running'}
     await sync.schedule()
     expect(calls.slice(3)).toEqual([`runtime:@1 set server svc_web/c${records[1].containerId.slice(0, 12)} state maint`, 'reload', 'reload'])
+  })
+
+  it('writes the map beside itself and renames it over: a half-written one from a killed agent is never taken for it', async () => {
+    const records = [record('api', 32768)]
+    const map = basename(renderProxyConfig({domain: 'local', records}).mapPath)
+    const {runDir, sync} = harness(records)
+    writeFileSync(join(runDir, `${map}.new`), 'api.loc')
+    await sync.schedule()
+    expect(readdirSync(runDir).sort()).toEqual(['haproxy.cfg', map])
+    expect(readFileSync(join(runDir, map), 'utf8')).toBe('api.local svc_api\n')
   })
 
   it('removes route maps the new config no longer uses, keeping the one it names', async () => {

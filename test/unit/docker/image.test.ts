@@ -1,6 +1,12 @@
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {PassThrough} from 'node:stream'
 import {describe, expect, it} from 'vitest'
+import {ensureInfraImage, imageTag} from '../../../src/docker/image.js'
 import {followStream} from '../../../src/docker/streams.js'
+import type {BuildRequest, ImageClient} from '../../../src/docker/types.js'
+import {rejectedUserError} from '../support/user-error.js'
 
 /** Feeds `chunks` into a fresh stream (as Buffers, like the engine's HTTP body) and follows it. */
 async function follow(chunks: Array<string | Buffer>): Promise<{lines: string[]; error?: Error}> {
@@ -114,5 +120,148 @@ describe('followStream', () => {
     const cut = bytes.indexOf(Buffer.from('—', 'utf8')) + 1
     const result = await follow([bytes.subarray(0, cut), bytes.subarray(cut)])
     expect(result.lines).toEqual(['Schritt 1/2 : FROM debian — ok ✓'])
+  })
+})
+
+/**
+ * An engine's image store in memory: names point at IDs, a pull or a build adds one. A fake, because
+ * "the same base name with other contents on another host" needs two engines; the e2e suite builds
+ * the real image.
+ */
+class FakeImages implements ImageClient {
+  readonly tags = new Map<string, string>()
+  readonly builds: BuildRequest[] = []
+  readonly pulls: string[] = []
+  pullable = new Map<string, string>()
+
+  async exists(reference: string): Promise<boolean> {
+    return this.tags.has(reference)
+  }
+
+  async id(reference: string): Promise<string | null> {
+    return this.tags.get(reference) ?? null
+  }
+
+  /** Labels per image ID, as the build sets them (the Dockerfile's LABEL included). */
+  readonly labels = new Map<string, Record<string, string>>()
+
+  async list(labels: string[]): Promise<Array<{id: string; tags: string[]; labels: Record<string, string>}>> {
+    const ids = new Set(this.tags.values())
+    return [...ids]
+      .map((id) => ({id, labels: this.labels.get(id) ?? {}, tags: [...this.tags].filter(([, tagId]) => tagId === id).map(([tag]) => tag)}))
+      .filter((image) => labels.every((label) => image.labels[label.split('=')[0]] === label.split('=').slice(1).join('=')))
+  }
+
+  async pull(reference: string): Promise<void> {
+    this.pulls.push(reference)
+    const id = this.pullable.get(reference)
+    if (!id) throw new Error(`pull access denied for ${reference}`)
+    this.tags.set(reference, id)
+  }
+
+  async build(request: BuildRequest): Promise<void> {
+    this.builds.push(request)
+    const id = `sha256:built-from-${request.buildArgs.BASE}`
+    this.tags.set(request.tag, id)
+    this.labels.set(id, {...request.labels, 'io.highway.base-image-id': request.buildArgs.BASE})
+  }
+}
+
+function buildContext(dockerfile = 'FROM ${BASE}\n'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'highway-image-'))
+  writeFileSync(join(dir, 'Dockerfile'), dockerfile)
+  mkdirSync(join(dir, 'lib'))
+  writeFileSync(join(dir, 'lib', 'agent.cjs'), 'console.log(1)\n')
+  return dir
+}
+
+const DEBIAN_A = `sha256:${'a'.repeat(64)}`
+const DEBIAN_B = `sha256:${'b'.repeat(64)}`
+
+describe('imageTag', () => {
+  it('hashes the base image’s ID and the context into the tag', () => {
+    const context = buildContext()
+    expect(imageTag(DEBIAN_A, context)).toMatch(/^highway\/infra:\d+\.\d+\.\d+-[0-9a-f]{10}$/)
+    expect(imageTag(DEBIAN_A, context)).toBe(imageTag(DEBIAN_A, context))
+    expect(imageTag(DEBIAN_B, context)).not.toBe(imageTag(DEBIAN_A, context))
+    writeFileSync(join(context, 'lib', 'agent.cjs'), 'console.log(2)\n')
+    expect(imageTag(DEBIAN_A, context)).not.toBe(imageTag(DEBIAN_A, buildContext()))
+  })
+
+  it('says the build context is missing rather than hash nothing', () => {
+    expect(() => imageTag(DEBIAN_A, join(tmpdir(), 'highway-no-such-context'))).toThrow(/run `npm run build`/)
+  })
+})
+
+describe('ensureInfraImage', () => {
+  it('builds FROM the base image’s ID, labelled with its name, under a tag that hashes that ID', async () => {
+    const images = new FakeImages()
+    images.tags.set('debian:trixie-slim', DEBIAN_A)
+    const context = buildContext()
+    const tag = await ensureInfraImage(images, 'debian:trixie-slim', () => {}, context)
+    expect(tag).toBe(imageTag(DEBIAN_A, context))
+    expect(images.builds).toEqual([
+      {
+        buildArgs: {BASE: DEBIAN_A},
+        context,
+        files: ['Dockerfile', 'lib/agent.cjs'],
+        labels: {'io.highway.base-image': 'debian:trixie-slim', 'io.highway.managed': 'true'},
+        tag,
+      },
+    ])
+  })
+
+  it('builds again under another tag when the base name points at other contents (another host, or a re-imported base)', async () => {
+    const images = new FakeImages()
+    const context = buildContext()
+    images.tags.set('debian:trixie-slim', DEBIAN_A)
+    const first = await ensureInfraImage(images, 'debian:trixie-slim', () => {}, context)
+    expect(await ensureInfraImage(images, 'debian:trixie-slim', () => {}, context)).toBe(first)
+    expect(images.builds).toHaveLength(1)
+    images.tags.set('debian:trixie-slim', DEBIAN_B)
+    const second = await ensureInfraImage(images, 'debian:trixie-slim', () => {}, context)
+    expect(second).not.toBe(first)
+    expect(images.builds.map((build) => build.buildArgs.BASE)).toEqual([DEBIAN_A, DEBIAN_B])
+  })
+
+  it('pulls a missing base image and hashes what was pulled', async () => {
+    const images = new FakeImages()
+    images.pullable.set('debian:trixie-slim', DEBIAN_B)
+    const context = buildContext()
+    expect(await ensureInfraImage(images, 'debian:trixie-slim', () => {}, context)).toBe(imageTag(DEBIAN_B, context))
+    expect(images.pulls).toEqual(['debian:trixie-slim'])
+  })
+
+  it('uses an image copied from another host, built from a base of that name, on an engine without the base', async () => {
+    const builder = new FakeImages()
+    builder.tags.set('debian:trixie-slim', DEBIAN_A)
+    const context = buildContext()
+    const tag = await ensureInfraImage(builder, 'debian:trixie-slim', () => {}, context)
+    // `docker save | docker load` onto an engine that has no debian:trixie-slim.
+    const copy = new FakeImages()
+    const id = builder.tags.get(tag)!
+    copy.tags.set(tag, id)
+    copy.labels.set(id, builder.labels.get(id)!)
+    expect(await ensureInfraImage(copy, 'debian:trixie-slim', () => {}, context)).toBe(tag)
+    expect(copy.pulls).toEqual([])
+    expect(copy.builds).toEqual([])
+  })
+
+  it('never takes a copied image whose tag does not match its recorded base and this context', async () => {
+    const images = new FakeImages()
+    const context = buildContext()
+    // Retagged by hand: the tag claims base A, the image records base B.
+    images.tags.set(imageTag(DEBIAN_A, context), 'sha256:forged')
+    images.labels.set('sha256:forged', {'io.highway.base-image': 'debian:trixie-slim', 'io.highway.base-image-id': DEBIAN_B, 'io.highway.managed': 'true'})
+    await rejectedUserError(() => ensureInfraImage(images, 'debian:trixie-slim', () => {}, context))
+    expect(images.pulls).toEqual(['debian:trixie-slim'])
+  })
+
+  it('says how to make a base image that is missing and cannot be pulled, and builds nothing', async () => {
+    const images = new FakeImages()
+    const error = await rejectedUserError(() => ensureInfraImage(images, 'debian:trixie-slim', () => {}, buildContext()))
+    expect(error.message).toMatch(/^base image debian:trixie-slim is not on this engine and could not be pulled \(pull access denied/)
+    expect(error.suggestion).toContain('debootstrap')
+    expect(images.builds).toEqual([])
   })
 })

@@ -9,7 +9,7 @@ import type {Component} from '../../../src/core/labels.js'
 import type {Settings} from '../../../src/core/types.js'
 import {dnsCommand} from '../../../src/dns/dnsmasq.js'
 import {LOOPBACK_ETCD_URL, etcdEndpoints} from '../../../src/core/settings.js'
-import {componentSpecs, type ComponentSpec, type SpecContext} from '../../../src/infra/components.js'
+import {ETCD_QUOTA_BYTES, componentSpecs, type ComponentSpec, type SpecContext} from '../../../src/infra/components.js'
 import {renderProxyConfig} from '../../../src/proxy/haproxy.js'
 
 const SETTINGS: Settings = {
@@ -212,7 +212,7 @@ describe('componentSpecs', () => {
     const initial = renderProxyConfig({domain: 'local', records: []})
     expect(proxy.create.Env).toEqual([`HIGHWAY_INITIAL_CONFIG=${initial.config}`])
     const [sh, flag, script] = proxy.create.Cmd as string[]
-    expect(script).toMatch(/exec haproxy -W -db -S \/run\/highway\/master\.sock,mode,600 -f \/run\/highway\/haproxy\.cfg$/)
+    expect(script).toMatch(/exec haproxy -W -db -S \/run\/highway\/master\.sock,mode,660 -f \/run\/highway\/haproxy\.cfg$/)
     // Run the real script in a scratch directory, with `true` standing in for haproxy.
     const dir = mkdtempSync(join(tmpdir(), 'highway-proxy-'))
     const local = script.replaceAll('/run/highway', dir).replace(/exec haproxy.*$/, 'true')
@@ -228,6 +228,95 @@ describe('componentSpecs', () => {
   it('runs dnsmasq with the arguments for these settings', () => {
     const settings = {upstreamDns: ['1.1.1.1'], domain: 'test'}
     expect(spec('dns', specs({settings})).create.Cmd).toEqual(dnsCommand({bridgeIp: '172.17.0.1', domain: 'test', upstreams: ['1.1.1.1']}))
+  })
+})
+
+describe('componentSpecs: hardening', () => {
+  const MIB = 1024 * 1024
+
+  it('drops every capability, adds none back, forbids gaining privileges and mounts the root read-only, for every component', () => {
+    for (const item of componentSpecs(CONTEXT)) {
+      const host = item.create.HostConfig!
+      expect(host.CapDrop, item.component).toEqual(['ALL'])
+      expect(host.CapAdd, item.component).toBeUndefined()
+      expect(host.Privileged, item.component).toBeUndefined()
+      expect(host.SecurityOpt, item.component).toEqual(['no-new-privileges'])
+      expect(host.ReadonlyRootfs, item.component).toBe(true)
+    }
+  })
+
+  it('runs etcd, the proxy and dns as their packages’ unprivileged users, the agent as root without capabilities in the proxy’s group', () => {
+    const users = Object.fromEntries(componentSpecs(CONTEXT).map((item) => [item.component, [item.create.User, item.create.HostConfig?.GroupAdd]]))
+    expect(users).toEqual({
+      agent: ['root:root', ['highway']],
+      dns: ['dnsmasq:nogroup', undefined],
+      etcd: ['etcd:etcd', undefined],
+      proxy: ['haproxy:highway', undefined],
+    })
+  })
+
+  it('caps memory and processes per component', () => {
+    const limits = Object.fromEntries(
+      componentSpecs(CONTEXT).map((item) => [item.component, [item.create.HostConfig?.Memory, item.create.HostConfig?.PidsLimit]]),
+    )
+    expect(limits).toEqual({agent: [256 * MIB, 128], dns: [64 * MIB, 64], etcd: [512 * MIB, 256], proxy: [512 * MIB, 1024]})
+  })
+
+  it('gives each component a small non-executable /tmp and nothing else writable but its volumes', () => {
+    for (const item of componentSpecs(CONTEXT)) {
+      const tmpfs = item.create.HostConfig?.Tmpfs ?? {}
+      expect(Object.keys(tmpfs), item.component).toEqual(['/tmp'])
+      expect(tmpfs['/tmp'], item.component).toMatch(/^rw,noexec,nosuid,nodev,size=\d+m$/)
+    }
+  })
+
+  it('lets only the proxy and dns bind below port 1024, through their own network namespace rather than a capability', () => {
+    const sysctls = Object.fromEntries(componentSpecs(CONTEXT).map((item) => [item.component, item.create.HostConfig?.Sysctls]))
+    expect(sysctls).toEqual({
+      agent: undefined,
+      dns: {'net.ipv4.ip_unprivileged_port_start': '0'},
+      etcd: undefined,
+      proxy: {'net.ipv4.ip_unprivileged_port_start': '0'},
+    })
+  })
+
+  it('gives etcd a backend quota below its memory limit, without touching its command line', () => {
+    const etcd = spec('etcd')
+    expect(etcd.create.Env).toEqual([`ETCD_QUOTA_BACKEND_BYTES=${256 * MIB}`])
+    expect(ETCD_QUOTA_BYTES).toBeLessThan(etcd.create.HostConfig!.Memory!)
+    expect(etcd.create.Cmd?.some((arg) => arg.includes('quota'))).toBe(false)
+  })
+
+  it('makes the master socket reachable by its group, the agent’s, and no one else', () => {
+    const [, , script] = spec('proxy').create.Cmd as string[]
+    expect(script).toContain('-S /run/highway/master.sock,mode,660 ')
+  })
+
+  it('hands a volume from an older highway to its owner with a one-shot helper: etcd’s data and the proxy’s run directory only', () => {
+    const map = specs()
+    expect(spec('dns', map).prepare).toBeUndefined()
+    expect(spec('agent', map).prepare).toBeUndefined()
+    expect(spec('etcd', map).prepare).toEqual({
+      Cmd: ['sh', '-c', 'chown -R etcd:etcd /var/lib/etcd && chmod 0700 /var/lib/etcd'],
+      HostConfig: {
+        Binds: ['highway-etcd-data:/var/lib/etcd'],
+        CapAdd: ['CHOWN', 'DAC_READ_SEARCH', 'FOWNER'],
+        CapDrop: ['ALL'],
+        NetworkMode: 'none',
+        ReadonlyRootfs: true,
+        SecurityOpt: ['no-new-privileges'],
+      },
+      Image: 'highway/infra:0.1.0-0123456789',
+      Labels: {'io.highway.managed': 'true', 'io.highway.one-shot': 'true'},
+      User: 'root:root',
+      name: 'highway-etcd-prepare',
+    })
+    expect(spec('proxy', map).prepare?.Cmd).toEqual(['sh', '-c', 'chown -R haproxy:highway /run/highway && chmod 2770 /run/highway'])
+    expect(spec('proxy', map).prepare?.HostConfig?.Binds).toEqual(['highway-proxy-run:/run/highway'])
+  })
+
+  it('never labels the helper as a component, so up and status never take it for one', () => {
+    for (const item of componentSpecs(CONTEXT)) expect(item.prepare?.Labels?.['io.highway.component']).toBeUndefined()
   })
 })
 

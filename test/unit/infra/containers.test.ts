@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import type {Settings} from '../../../src/core/types.js'
 import type {DockerClient} from '../../../src/docker/types.js'
 import {componentSpecs, type ComponentSpec} from '../../../src/infra/components.js'
-import {CreatedThisRun, ensureContainer, ensureNetwork, ensureVolume, listManaged} from '../../../src/infra/containers.js'
+import {RunChanges, ensureContainer, ensureNetwork, ensureVolume, listManaged, runOnce} from '../../../src/infra/containers.js'
 import {runDown} from '../../../src/infra/down.js'
 import {FakeDocker} from '../support/fake-docker.js'
 import {rejectedUserError} from '../support/user-error.js'
@@ -25,7 +25,7 @@ function engine(): FakeDocker & DockerClient {
 describe('ensureContainer', () => {
   it('creates a missing component and records it for the rollback', async () => {
     const docker = engine()
-    const created = new CreatedThisRun()
+    const created = new RunChanges()
     expect(await ensureContainer(docker, specFor('proxy'), created)).toBe('created')
     const [proxy] = await listManaged(docker, 'proxy')
     expect(proxy).toMatchObject({Names: ['/highway-proxy'], State: 'running'})
@@ -34,9 +34,9 @@ describe('ensureContainer', () => {
 
   it('changes nothing when the component runs its spec', async () => {
     const docker = engine()
-    await ensureContainer(docker, specFor('dns'), new CreatedThisRun())
+    await ensureContainer(docker, specFor('dns'), new RunChanges())
     docker.calls.length = 0
-    const created = new CreatedThisRun()
+    const created = new RunChanges()
     expect(await ensureContainer(docker, specFor('dns'), created)).toBe('unchanged')
     expect(docker.calls).toEqual([])
     expect(created.containers).toEqual([])
@@ -44,28 +44,118 @@ describe('ensureContainer', () => {
 
   it('starts a stopped component without recreating it', async () => {
     const docker = engine()
-    await ensureContainer(docker, specFor('dns'), new CreatedThisRun())
+    await ensureContainer(docker, specFor('dns'), new RunChanges())
     const [dns] = await listManaged(docker, 'dns')
     docker.die(dns.Id)
     docker.calls.length = 0
-    expect(await ensureContainer(docker, specFor('dns'), new CreatedThisRun())).toBe('started')
+    expect(await ensureContainer(docker, specFor('dns'), new RunChanges())).toBe('started')
     expect(docker.calls).toEqual(['start highway-dns'])
   })
 
-  it('replaces a component whose spec changed', async () => {
+  it('replaces a changed component beside the stopped old one, and swaps names only on commit', async () => {
     const docker = engine()
-    await ensureContainer(docker, specFor('dns', 'highway/infra:1'), new CreatedThisRun())
+    await ensureContainer(docker, specFor('dns', 'highway/infra:1'), new RunChanges())
+    const [old] = await listManaged(docker, 'dns')
     docker.calls.length = 0
-    expect(await ensureContainer(docker, specFor('dns', 'highway/infra:2'), new CreatedThisRun())).toBe('recreated')
-    expect(docker.calls).toEqual(['remove highway-dns', 'create highway-dns', 'start highway-dns'])
-    expect((await listManaged(docker, 'dns')).map((container) => container.Image)).toEqual(['highway/infra:2'])
+    const changes = new RunChanges()
+    expect(await ensureContainer(docker, specFor('dns', 'highway/infra:2'), changes)).toBe('recreated')
+    expect(docker.calls).toEqual(['stop highway-dns', 'create highway-dns-next', 'start highway-dns-next'])
+    // Until the commit the old container is kept, stopped, under its own name.
+    expect(docker.state.get(old.Id)).toMatchObject({name: 'highway-dns', running: false})
+    docker.calls.length = 0
+    await changes.commit(docker)
+    expect(docker.calls).toEqual(['remove highway-dns', 'rename highway-dns-next highway-dns'])
+    expect((await listManaged(docker, 'dns')).map((container) => [container.Names[0], container.Image, container.State])).toEqual([
+      ['/highway-dns', 'highway/infra:2', 'running'],
+    ])
+  })
+
+  it('puts the old component back when the run fails after replacing it', async () => {
+    const docker = engine()
+    await ensureContainer(docker, specFor('dns', 'highway/infra:1'), new RunChanges())
+    const [old] = await listManaged(docker, 'dns')
+    const changes = new RunChanges()
+    await ensureContainer(docker, specFor('dns', 'highway/infra:2'), changes)
+    docker.calls.length = 0
+    await changes.rollback(docker)
+    expect(docker.calls).toEqual(['remove highway-dns-next', 'start highway-dns'])
+    expect((await listManaged(docker, 'dns')).map((container) => [container.Id, container.Names[0], container.State])).toEqual([
+      [old.Id, '/highway-dns', 'running'],
+    ])
+  })
+
+  it('leaves a component the user had stopped stopped when it puts it back', async () => {
+    const docker = engine()
+    await ensureContainer(docker, specFor('dns', 'highway/infra:1'), new RunChanges())
+    const [old] = await listManaged(docker, 'dns')
+    docker.die(old.Id)
+    const changes = new RunChanges()
+    await ensureContainer(docker, specFor('dns', 'highway/infra:2'), changes)
+    await changes.rollback(docker)
+    expect(docker.state.get(old.Id)).toMatchObject({name: 'highway-dns', running: false})
+  })
+
+  it('restores the old component when its replacement cannot even start (a taken port)', async () => {
+    const docker = engine()
+    await ensureContainer(docker, specFor('proxy', 'highway/infra:1'), new RunChanges())
+    const [old] = await listManaged(docker, 'proxy')
+    docker.failNextStart = 'Error starting userland proxy: listen tcp4 172.17.0.1:80: bind: address already in use'
+    const changes = new RunChanges()
+    await rejectedUserError(() => ensureContainer(docker, specFor('proxy', 'highway/infra:2'), changes))
+    await changes.rollback(docker)
+    expect((await listManaged(docker, 'proxy')).map((container) => [container.Id, container.State])).toEqual([[old.Id, 'running']])
+  })
+
+  it('says an address that is not this host’s is not, rather than calling the port taken', async () => {
+    const docker = engine()
+    docker.failNextStart = 'Error starting userland proxy: listen tcp4 172.17.0.1:80: bind: cannot assign requested address'
+    const error = await rejectedUserError(() => ensureContainer(docker, specFor('proxy'), new RunChanges()))
+    expect(error.message).toBe('172.17.0.1 is not an address of this host, so the proxy cannot listen on it')
+  })
+
+  it('removes a replacement left behind by a run that died midway, and replaces again', async () => {
+    const docker = engine()
+    await ensureContainer(docker, specFor('dns', 'highway/infra:1'), new RunChanges())
+    await ensureContainer(docker, specFor('dns', 'highway/infra:2'), new RunChanges())
+    // No commit and no rollback: the process was killed.
+    docker.calls.length = 0
+    const changes = new RunChanges()
+    expect(await ensureContainer(docker, specFor('dns', 'highway/infra:2'), changes)).toBe('recreated')
+    expect(docker.calls).toEqual(['remove highway-dns-next', 'stop highway-dns', 'create highway-dns-next', 'start highway-dns-next'])
+    await changes.commit(docker)
+    expect((await listManaged(docker, 'dns')).map((container) => [container.Names[0], container.Image])).toEqual([['/highway-dns', 'highway/infra:2']])
+  })
+
+  it('runs the one-shot volume helper before the component when asked, and removes it', async () => {
+    const docker = engine()
+    const spec = specFor('etcd')
+    expect(await ensureContainer(docker, spec, new RunChanges(), {prepare: true})).toBe('created')
+    expect(docker.calls).toEqual([
+      'create highway-etcd-prepare',
+      'start highway-etcd-prepare',
+      'remove highway-etcd-prepare',
+      'create highway-etcd',
+      'start highway-etcd',
+    ])
+    docker.calls.length = 0
+    await ensureContainer(docker, specFor('dns'), new RunChanges(), {prepare: true})
+    expect(docker.calls).toEqual(['create highway-dns', 'start highway-dns'])
+  })
+
+  it('fails, and creates no component, when the volume helper fails', async () => {
+    const docker = engine()
+    docker.oneShotExitCode = 1
+    const changes = new RunChanges()
+    await expect(ensureContainer(docker, specFor('proxy'), changes, {prepare: true})).rejects.toThrow(/highway-proxy-prepare .*exited with code 1/)
+    expect(await listManaged(docker)).toEqual([])
+    expect(changes.containers).toEqual([])
   })
 
   it('refuses to touch a container of the same name that is not highway’s', async () => {
     const docker = engine()
     await docker.containers.create({Image: 'nginx', Labels: {}, name: 'highway-proxy'})
     docker.calls.length = 0
-    const error = await rejectedUserError(() => ensureContainer(docker, specFor('proxy'), new CreatedThisRun()))
+    const error = await rejectedUserError(() => ensureContainer(docker, specFor('proxy'), new RunChanges()))
     expect(error.message).toBe("a container named highway-proxy exists and is not highway's")
     expect(error.suggestion).toContain('docker rm -f highway-proxy')
     expect(docker.calls).toEqual([])
@@ -73,7 +163,7 @@ describe('ensureContainer', () => {
 
   it('creates the registry network for the components that join it, and refuses one that is not highway’s', async () => {
     const docker = engine()
-    const created = new CreatedThisRun()
+    const created = new RunChanges()
     await ensureNetwork(docker, 'highway-registry', created)
     await ensureNetwork(docker, 'highway-registry', created)
     expect(created.networks).toEqual(['highway-registry'])
@@ -81,7 +171,7 @@ describe('ensureContainer', () => {
     expect(await runDown(docker, {purge: false})).toEqual({containers: [], networks: ['highway-registry'], volumes: []})
 
     await docker.networks.create('highway-registry', {})
-    const error = await rejectedUserError(() => ensureNetwork(docker, 'highway-registry', new CreatedThisRun()))
+    const error = await rejectedUserError(() => ensureNetwork(docker, 'highway-registry', new RunChanges()))
     expect(error.message).toBe("a Docker network named highway-registry exists and is not highway's")
     expect(await runDown(docker, {purge: false})).toEqual({containers: [], networks: [], volumes: []})
   })
@@ -91,7 +181,7 @@ describe('ensureContainer', () => {
     const holder = docker.runService('squatter', '80/tcp')
     docker.state.get(holder.id)!.ports = {'80/tcp': 80}
     docker.failNextStart = 'driver failed programming external connectivity: Bind for 172.17.0.1:80 failed: port is already allocated'
-    const created = new CreatedThisRun()
+    const created = new RunChanges()
     const error = await rejectedUserError(() => ensureContainer(docker, specFor('proxy'), created))
     expect(error.message).toBe('port 80/tcp on 172.17.0.1 is taken by container squatter (app), so the proxy cannot start')
     expect(created.containers).toHaveLength(1)
@@ -102,11 +192,22 @@ describe('ensureContainer', () => {
   })
 })
 
-describe('CreatedThisRun.rollback', () => {
+describe('runOnce', () => {
+  it('removes a helper left by an earlier run before creating its own', async () => {
+    const docker = engine()
+    const spec = specFor('etcd').prepare!
+    await docker.containers.create(spec)
+    docker.calls.length = 0
+    await runOnce(docker, spec)
+    expect(docker.calls).toEqual(['remove highway-etcd-prepare', 'create highway-etcd-prepare', 'start highway-etcd-prepare', 'remove highway-etcd-prepare'])
+  })
+})
+
+describe('RunChanges.rollback', () => {
   it('removes exactly what this run created, containers last-first, then volumes', async () => {
     const docker = engine()
     await docker.volumes.create('highway-etcd-data', {'io.highway.managed': 'true'})
-    const created = new CreatedThisRun()
+    const created = new RunChanges()
     await ensureVolume(docker, 'highway-etcd-data', created)
     await ensureVolume(docker, 'highway-proxy-run', created)
     await ensureContainer(docker, specFor('proxy'), created)
@@ -121,7 +222,7 @@ describe('CreatedThisRun.rollback', () => {
 describe('runDown', () => {
   it('removes highway’s containers by label and the proxy volume, keeping etcd’s data and other containers', async () => {
     const docker = engine()
-    const created = new CreatedThisRun()
+    const created = new RunChanges()
     for (const volume of ['highway-etcd-data', 'highway-proxy-run']) await ensureVolume(docker, volume, created)
     await ensureContainer(docker, specFor('proxy'), created)
     await ensureContainer(docker, specFor('dns'), created)

@@ -28,6 +28,9 @@ export interface FakeContainer {
   health?: 'healthy' | 'unhealthy' | 'starting'
   image: string
   bindings: Record<string, Array<{HostIp: string; HostPort: string}>>
+  /** Exits as soon as it starts (highway's one-shot helpers), with this code. */
+  exitsWith?: number
+  exitCode?: number
 }
 
 interface Subscriber {
@@ -58,6 +61,7 @@ function details(container: FakeContainer): ContainerDetails {
       Restarting: false,
       Running: container.running,
       Status: container.running ? 'running' : 'exited',
+      ExitCode: container.exitCode ?? 0,
     },
   } as unknown as ContainerDetails
 }
@@ -107,6 +111,8 @@ export class FakeDocker {
   readonly inspectGates = new Map<string, Promise<void>>()
   /** A start that fails with this message (a taken port), once. */
   failNextStart: string | null = null
+  /** What a one-shot container (labelled io.highway.one-shot) exits with. */
+  oneShotExitCode = 0
   /** Subscribing fails this many times before it works (the engine is away). */
   failSubscriptions = 0
   readonly calls: string[] = []
@@ -126,6 +132,7 @@ export class FakeDocker {
         name: spec.name,
         ports: {},
         running: false,
+        exitsWith: spec.Labels?.['io.highway.one-shot'] ? this.oneShotExitCode : undefined,
       })
       this.calls.push(`create ${spec.name}`)
       return id
@@ -159,6 +166,25 @@ export class FakeDocker {
       }
       this.calls.push(`start ${container.name}`)
       this.startContainer(container)
+      if (container.exitsWith !== undefined) {
+        container.exitCode = container.exitsWith
+        this.die(container.id)
+      }
+    },
+    stop: async (id: string) => {
+      const container = this.find(id)
+      if (!container) throw Object.assign(new Error(`No such container: ${id}`), {statusCode: 404})
+      this.calls.push(`stop ${container.name}`)
+      if (container.running) this.stop(container.id)
+    },
+    rename: async (id: string, name: string) => {
+      const container = this.find(id)
+      if (!container) throw Object.assign(new Error(`No such container: ${id}`), {statusCode: 404})
+      if ([...this.state.values()].some((other) => other.name === name)) {
+        throw Object.assign(new Error(`Conflict. The container name "/${name}" is already in use`), {statusCode: 409})
+      }
+      this.calls.push(`rename ${container.name} ${name}`)
+      container.name = name
     },
   }
 
