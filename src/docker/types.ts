@@ -69,6 +69,11 @@ export interface BuildRequest {
 
 export interface ImageClient {
   exists(reference: string): Promise<boolean>
+  /**
+   * The labels baked into an image (its ID or a reference), null when it does not exist: a
+   * container's labels include these, and only the ones set when it was created are its own.
+   */
+  labels(image: string): Promise<Record<string, string> | null>
   /** Pulls, reporting progress line by line; rejects on the first error line. */
   pull(reference: string, onLine: (text: string) => void): Promise<void>
   /** Builds, reporting progress line by line; rejects on the first error line. */

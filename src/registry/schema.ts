@@ -35,7 +35,7 @@ export function parseRecord(key: string, value: string): ServiceRecord | null {
   try {
     const record = JSON.parse(value) as ServiceRecord
     // A record must agree with its key: a host's agent deletes its own orphans by the hostId inside.
-    if (record.schema !== 1 || record.name !== parsed.name || record.containerId !== parsed.containerId || record.hostId !== parsed.hostId) return null
+    if (record.schema !== 2 || record.name !== parsed.name || record.containerId !== parsed.containerId || record.hostId !== parsed.hostId) return null
     return record
   } catch {
     return null

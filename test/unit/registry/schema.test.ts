@@ -62,7 +62,7 @@ describe('parseRecord', () => {
     expect(parseRecord(key, value)).toBeNull()
   })
 
-  it.each([2, 0, '1', null])('rejects schema %j', (schema) => {
+  it.each([1, 3, 0, '1', null])('rejects schema %j', (schema) => {
     expect(parseRecord(key, JSON.stringify({...record, schema}))).toBeNull()
   })
 

@@ -7,6 +7,7 @@ import type {
   EventClient,
   EventSubscription,
   NetworkClient,
+  ImageClient,
   VolumeClient,
 } from '../../../src/docker/types.js'
 
@@ -26,7 +27,10 @@ export interface FakeContainer {
   ports: Record<string, number>
   ip: string
   health?: 'healthy' | 'unhealthy' | 'starting'
+  /** Its image, reference and ID alike. */
   image: string
+  /** Docker's creation time, RFC 3339 with nanoseconds (trailing zeros trimmed, as Docker writes it). */
+  created: string
   bindings: Record<string, Array<{HostIp: string; HostPort: string}>>
 }
 
@@ -48,8 +52,10 @@ function details(container: FakeContainer): ContainerDetails {
   )
   return {
     Config: {Image: container.image, Labels: {...container.labels}},
+    Created: container.created,
     HostConfig: {PortBindings: container.bindings},
     Id: container.id,
+    Image: container.image,
     Name: `/${container.name}`,
     NetworkSettings: {Networks: {bridge: {IPAddress: container.running ? container.ip : ''}}, Ports: ports},
     State: {
@@ -66,6 +72,7 @@ function summary(container: FakeContainer): ContainerSummary {
   return {
     Id: container.id,
     Image: container.image,
+    ImageID: container.image,
     Labels: {...container.labels},
     Names: [`/${container.name}`],
     Ports: container.running
@@ -100,6 +107,11 @@ export class FakeDocker {
   readonly state = new Map<string, FakeContainer>()
   readonly volumeState = new Map<string, Record<string, string>>()
   readonly networkState = new Map<string, Record<string, string>>()
+  /** Labels baked into images (a Dockerfile's LABEL); an image not listed here has none. */
+  readonly imageState = new Map<string, Record<string, string>>()
+  /** Images whose inspect answers 404 (removed under their containers). */
+  readonly missingImages = new Set<string>()
+  private created = 0
   private subscribers: Subscriber[] = []
   private nextHostPort = 49_153
   private nextId = 1
@@ -117,12 +129,15 @@ export class FakeDocker {
         throw Object.assign(new Error(`Conflict. The container name "/${spec.name}" is already in use`), {statusCode: 409})
       }
       const id = this.newId()
+      const image = String(spec.Image)
       this.state.set(id, {
         bindings: {},
+        created: this.nextCreated(),
         id,
-        image: String(spec.Image),
+        image,
         ip: '',
-        labels: {...(spec.Labels ?? {})},
+        // Docker merges the image's labels under the ones given at create.
+        labels: {...this.imageState.get(image), ...(spec.Labels ?? {})},
         name: spec.name,
         ports: {},
         running: false,
@@ -184,6 +199,20 @@ export class FakeDocker {
     },
   }
 
+  readonly images: ImageClient = {
+    build: async () => {
+      throw new Error('the fake engine builds no images')
+    },
+    exists: async (reference) => !this.missingImages.has(reference),
+    labels: async (image) => {
+      this.calls.push(`image labels ${image}`)
+      return this.missingImages.has(image) ? null : {...this.imageState.get(image)}
+    },
+    pull: async () => {
+      throw new Error('the fake engine has no registry')
+    },
+  }
+
   readonly events: EventClient = {
     containers: async (label, onEvent, onEnd): Promise<EventSubscription> => {
       if (this.failSubscriptions > 0) {
@@ -198,6 +227,12 @@ export class FakeDocker {
         },
       }
     },
+  }
+
+  /** Creation times one second apart, in creation order. */
+  private nextCreated(): string {
+    const seconds = this.created++
+    return `2026-11-27T09:${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}.1184027Z`
   }
 
   private newId(): string {
@@ -242,16 +277,25 @@ export class FakeDocker {
 
   // ---- what a user does to the engine, as the agent sees it -----------------------------------
 
-  /** `highway run -d --name NAME -p PORT`: created, labelled as the service, started. */
-  runService(name: string, port = '9090/tcp', options: {service?: string; health?: FakeContainer['health']; emit?: boolean} = {}): FakeContainer {
+  /**
+   * `highway run -d --name NAME -p PORT`: created, labelled as the service, started. `labels`
+   * replaces the labels given at create (a hand-labelled `docker run`); `image` brings its own.
+   */
+  runService(
+    name: string,
+    port = '9090/tcp',
+    options: {service?: string; health?: FakeContainer['health']; emit?: boolean; image?: string; labels?: Record<string, string>} = {},
+  ): FakeContainer {
     const id = this.newId()
+    const image = options.image ?? 'app'
     const container: FakeContainer = {
       bindings: {[port]: [{HostIp: BRIDGE_IP, HostPort: ''}]},
+      created: this.nextCreated(),
       health: options.health,
       id,
-      image: 'app',
+      image,
       ip: '',
-      labels: {'io.highway.ports': port, 'io.highway.service': options.service ?? name},
+      labels: {...this.imageState.get(image), ...(options.labels ?? {'io.highway.ports': port, 'io.highway.service': options.service ?? name})},
       name,
       ports: {},
       running: false,
