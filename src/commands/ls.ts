@@ -16,7 +16,11 @@ export default class Ls extends HighwayCommand {
       return rows
     }
     const state = (row: ServiceRow) =>
-      row.problem ? colour.yellow(`${row.state} (${row.problem})`) : row.state === 'running' ? colour.green(row.state) : colour.red(row.state)
+      row.problem
+        ? colour.yellow(`${row.state} (${row.problem})`)
+        : row.state === 'running'
+          ? colour.green(row.role === 'replica' ? `${row.state} (replica of ${row.owner})` : row.state)
+          : colour.red(row.state)
     this.log(
       table(
         ['NAME', 'URL', 'BACKEND', 'CONTAINER', 'HOST', 'STATE'],

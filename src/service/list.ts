@@ -1,7 +1,7 @@
+import {claimFrom, standings} from '../agent/records.js'
 import type {Clients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import {SERVICE} from '../core/labels.js'
-import {isDnsLabel} from '../core/validate.js'
 import type {ServiceRecord, Settings} from '../core/types.js'
 import {displayName} from '../docker/client.js'
 import type {ContainerSummary} from '../docker/types.js'
@@ -16,14 +16,29 @@ export interface ServiceRow {
   state: string
   /** Set when etcd and Docker disagree, e.g. a record whose container is gone (the agent is behind or down). */
   problem: string | null
+  /**
+   * Its part in the name's traffic while running (agent/records.ts `standings`): the owner, a
+   * replica beside it, or a conflict that gets none; null when stopped or not registered.
+   */
+  role: 'owner' | 'replica' | 'conflict' | null
+  /** For a replica or a conflict, the container that owns the name: "api on host-a". */
+  owner: string | null
 }
 
 /**
  * Joins etcd's records with what Docker reports on this host, so the listing stays truthful when
  * the agent is down: records without a container, or containers without a record, are flagged.
  */
-export function serviceRows(records: ServiceRecord[], containers: ContainerSummary[], settings: Settings, hostId: string): ServiceRow[] {
+export function serviceRows(
+  records: ServiceRecord[],
+  containers: ContainerSummary[],
+  settings: Settings,
+  hostId: string,
+  /** Image ID -> its labels (null: unreadable), for this host's labelled containers without a record. */
+  imageLabels = new Map<string, Record<string, string> | null>(),
+): ServiceRow[] {
   const byId = new Map(containers.map((container) => [container.Id, container]))
+  const standing = standings(records)
   const rows: ServiceRow[] = records.map((record) => {
     const port = record.ports[0]
     let problem: string | null = null
@@ -33,12 +48,17 @@ export function serviceRows(records: ServiceRecord[], containers: ContainerSumma
       if (!container) problem = 'container is gone (agent not caught up)'
       else if (running !== (record.state !== 'stopped')) problem = `docker says ${container.State}`
     }
+    const part = standing.get(record) ?? {role: 'stopped'}
+    const owner = 'owner' in part ? `${part.owner.containerName} on ${part.owner.hostName}` : null
+    if (part.role === 'conflict') problem ??= `conflict: ${record.name} is owned by ${owner}, so this container gets no traffic`
     return {
-      backend: port && port.port > 0 ? `${port.address}:${port.port}` : '-',
+      backend: port && port.port > 0 && part.role !== 'conflict' ? `${port.address}:${port.port}` : '-',
       container: record.containerName,
       host: record.hostName,
       name: record.name,
+      owner,
       problem,
+      role: part.role === 'stopped' ? null : part.role,
       state: record.state,
       url: `http://${record.name}.${settings.domain}/`,
     }
@@ -47,12 +67,15 @@ export function serviceRows(records: ServiceRecord[], containers: ContainerSumma
   for (const container of containers) {
     const name = container.Labels[SERVICE]
     if (!name || registered.has(container.Id)) continue
+    const claim = claimFrom(container.Labels, imageLabels.get(container.ImageID) ?? {})
     rows.push({
       backend: '-',
       container: displayName(container),
       host: '(this host)',
       name,
-      problem: isDnsLabel(name) ? 'not registered (agent down or behind?)' : 'never routed: the name is not a DNS label',
+      owner: null,
+      problem: claim && 'unusable' in claim ? `never routed: ${claim.unusable}` : 'not registered (agent down or behind?)',
+      role: null,
       state: container.State,
       url: `http://${name}.${settings.domain}/`,
     })
@@ -72,5 +95,9 @@ export async function listServices(clients: Clients, settings: Settings): Promis
     docker.containers.list([SERVICE]),
     docker.engine.identity(),
   ])
-  return serviceRows([...records.values()], containers, settings, identity.id)
+  // Only a container without a record needs its image's labels: to say why it is not routed.
+  const registered = new Set([...records.values()].map((record) => record.containerId))
+  const imageIds = new Set(containers.filter((container) => !registered.has(container.Id)).map((container) => container.ImageID))
+  const imageLabels = new Map(await Promise.all([...imageIds].map(async (id) => [id, await docker.images.labels(id)] as const)))
+  return serviceRows([...records.values()], containers, settings, identity.id, imageLabels)
 }
