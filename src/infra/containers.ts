@@ -1,14 +1,26 @@
 import {UserError} from '../core/errors.js'
-import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
+import {COMPONENT, labelsSetAtCreate, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {displayName} from '../docker/client.js'
 import type {ContainerSummary, DockerClient} from '../docker/types.js'
 import type {ComponentSpec} from './components.js'
 
 export type EnsureOutcome = 'created' | 'recreated' | 'started' | 'unchanged'
 
-/** highway's infrastructure containers, found by label (never by name alone), one component or all. */
-export function listManaged(docker: DockerClient, component?: Component): Promise<ContainerSummary[]> {
-  return docker.containers.list(component ? [`${MANAGED}=true`, `${COMPONENT}=${component}`] : [`${MANAGED}=true`])
+/**
+ * highway's infrastructure containers, found by label (never by name alone), one component or all:
+ * only those `up` created. An image built with highway's labels passes them to every container of
+ * it, so the component label must have been given at create. (highway's own image carries
+ * io.highway.managed itself, so that one label cannot tell; only `up` sets the component.)
+ */
+export async function listManaged(docker: DockerClient, component?: Component): Promise<ContainerSummary[]> {
+  const labelled = await docker.containers.list(component ? [`${MANAGED}=true`, `${COMPONENT}=${component}`] : [`${MANAGED}=true`])
+  const images = new Map<string, Promise<Record<string, string> | null>>()
+  const ours: ContainerSummary[] = []
+  for (const container of labelled) {
+    if (!images.has(container.ImageID)) images.set(container.ImageID, docker.images.labels(container.ImageID))
+    if (labelsSetAtCreate(container.Labels, await images.get(container.ImageID)!)[COMPONENT] !== undefined) ours.push(container)
+  }
+  return ours
 }
 
 /** What one `up` created, so a failure or Ctrl-C removes exactly that and nothing else. */
@@ -89,7 +101,7 @@ export async function ensureContainer(docker: DockerClient, spec: ComponentSpec,
     return 'started'
   }
   const other = await docker.containers.inspect(spec.name)
-  if (other && other.Config.Labels?.[COMPONENT] !== spec.component) {
+  if (other && !existing.some((container) => container.Id === other.Id)) {
     throw new UserError(`a container named ${spec.name} exists and is not highway's`, {
       suggestion: `rename or remove it (\`docker rm -f ${spec.name}\`) and run \`highway up\` again`,
     })

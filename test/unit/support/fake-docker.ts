@@ -111,6 +111,8 @@ export class FakeDocker {
   readonly imageState = new Map<string, Record<string, string>>()
   /** Images whose inspect answers 404 (removed under their containers). */
   readonly missingImages = new Set<string>()
+  /** Every image whose labels were asked for, in order (reads, so not among `calls`). */
+  readonly imageReads: string[] = []
   private created = 0
   private subscribers: Subscriber[] = []
   private nextHostPort = 49_153
@@ -205,7 +207,7 @@ export class FakeDocker {
     },
     exists: async (reference) => !this.missingImages.has(reference),
     labels: async (image) => {
-      this.calls.push(`image labels ${image}`)
+      this.imageReads.push(image)
       return this.missingImages.has(image) ? null : {...this.imageState.get(image)}
     },
     pull: async () => {
