@@ -145,7 +145,7 @@ await bench('scale', async ({settings: cfg}) => {
         names.slice(i, i + 100).map((name) => {
           const containerId = randomBytes(32).toString('hex')
           const record = {
-            schema: 1,
+            schema: 2,
             name,
             state: 'running',
             ports: [{containerPort: '9090/tcp', address: cfg.bridgeIp, port: backendPort}],
@@ -154,6 +154,8 @@ await bench('scale', async ({settings: cfg}) => {
             containerId,
             containerName: name,
             containerIp: '',
+            createdAt: '2026-01-01T00:00:00.000000000Z',
+            replica: false,
             updatedAt: new Date().toISOString(),
           }
           return lease.put(serviceKey(record)).value(JSON.stringify(record))

@@ -66,7 +66,7 @@ export function haproxyPrelude() {
 /** The options highway puts on every server line (health checks, rise/fall), after `ADDRESS:PORT`. */
 export function haproxyServerOptions() {
   const record = {
-    schema: 1,
+    schema: 2,
     name: 'probe',
     state: 'running',
     ports: [{containerPort: '9090/tcp', address: '10.0.0.1', port: 32768}],
@@ -75,6 +75,8 @@ export function haproxyServerOptions() {
     containerId: 'a'.repeat(64),
     containerName: 'probe',
     containerIp: '',
+    createdAt: '1970-01-01T00:00:00.000000000Z',
+    replica: false,
     updatedAt: new Date(0).toISOString(),
   }
   const line = renderProxyConfig({domain: 'local', records: [record]})

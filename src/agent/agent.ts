@@ -1,7 +1,7 @@
 import {SERVICE} from '../core/labels.js'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
 import {backoff} from '../core/wait.js'
-import type {ContainerEvent, DockerClient, EventSubscription} from '../docker/types.js'
+import type {ContainerDetails, ContainerEvent, DockerClient, EventSubscription} from '../docker/types.js'
 import {HeldKeys} from '../registry/held-keys.js'
 import type {InvalidRecord, RegistryClient, ServiceEvent, ServiceWatch} from '../registry/registry.js'
 import {agentKey, recordProblem, serviceKey, shown} from '../registry/schema.js'
@@ -17,7 +17,7 @@ export interface RouteTarget {
 }
 
 export interface AgentOptions {
-  docker: Pick<DockerClient, 'containers' | 'events'>
+  docker: Pick<DockerClient, 'containers' | 'events' | 'images'>
   registry: RegistryClient
   host: HostInfo
   domain: string
@@ -67,6 +67,8 @@ export class Agent {
   /** This host's records that would be invalid, with the reason already logged (see publish). */
   private readonly unpublishable = new Map<string, string>()
   private readonly log: (message: string) => void
+  /** Image ID -> its labels: an ID names fixed content, so it is asked once. */
+  private readonly imageLabels = new Map<string, Record<string, string>>()
   private watcher: ServiceWatch | null = null
   private events: EventSubscription | null = null
   private timers: NodeJS.Timeout[] = []
@@ -260,9 +262,19 @@ export class Agent {
     }
   }
 
+  /** The record for an inspected container, judged on the labels it was created with, not its image's. */
+  private async recordOf(details: ContainerDetails | null): Promise<ServiceRecord | null> {
+    if (!details) return null
+    let labels = this.imageLabels.get(details.Image) ?? null
+    if (!labels) {
+      labels = await this.options.docker.images.labels(details.Image)
+      if (labels) this.imageLabels.set(details.Image, labels)
+    }
+    return recordFromContainer(details, this.options.host, labels)
+  }
+
   private async applyContainer(id: string): Promise<void> {
-    const details = await this.options.docker.containers.inspect(id)
-    const record = details ? recordFromContainer(details, this.options.host) : null
+    const record = await this.recordOf(await this.options.docker.containers.inspect(id))
     const own = [...this.records].filter(([, existing]) => existing.containerId === id && existing.hostId === this.options.host.id)
     for (const [key] of own) {
       if (!record || key !== serviceKey(record)) await this.forget(key)
@@ -300,8 +312,7 @@ export class Agent {
     try {
       const desired: ServiceRecord[] = []
       for (const container of await this.options.docker.containers.list([SERVICE])) {
-        const details = await this.options.docker.containers.inspect(container.Id)
-        const record = details ? recordFromContainer(details, this.options.host) : null
+        const record = await this.recordOf(await this.options.docker.containers.inspect(container.Id))
         if (record) desired.push(record)
       }
       const desiredKeys = new Set(desired.map((record) => serviceKey(record)))

@@ -1,4 +1,4 @@
-import {SERVICE, SERVICE_PORTS} from '../core/labels.js'
+import {labelsSetAtCreate, REPLICA_OF, SERVICE, SERVICE_PORTS} from '../core/labels.js'
 import type {PublishedPort, ServiceRecord} from '../core/types.js'
 import {isDnsLabel} from '../core/validate.js'
 import type {ContainerDetails} from '../docker/types.js'
@@ -10,8 +10,44 @@ export interface HostInfo {
   bridgeIp: string
 }
 
-function containerPorts(info: ContainerDetails): string[] {
-  const declared = info.Config.Labels?.[SERVICE_PORTS]
+/** What a container's own labels ask of highway, or why they are not honoured. */
+export type Claim = {name: string; replica: boolean; ports: string | undefined} | {unusable: string}
+
+/**
+ * Reads highway's labels from those set when the container was created (never the image's): null
+ * when the container asks for no name at all.
+ */
+export function claimFrom(labels: Record<string, string> | null | undefined, imageLabels: Record<string, string> | null): Claim | null {
+  const own = labelsSetAtCreate(labels, imageLabels)
+  const name = own[SERVICE]
+  if (name === undefined) {
+    if (labels?.[SERVICE] === undefined) return null
+    return {
+      unusable: imageLabels === null ? 'its image cannot be read, so its labels cannot be told from the image’s' : 'the service label comes from its image',
+    }
+  }
+  if (!isDnsLabel(name)) return {unusable: 'the name is not a DNS label'}
+  const replicaOf = own[REPLICA_OF]
+  if (replicaOf !== undefined && replicaOf !== name) return {unusable: `${REPLICA_OF}=${replicaOf} differs from ${SERVICE}=${name}`}
+  return {name, ports: own[SERVICE_PORTS], replica: replicaOf !== undefined}
+}
+
+/** Unknown or unreadable creation times sort last: such a container never takes a name from another. */
+const LAST = '9999-12-31T23:59:59.999999999Z'
+
+/**
+ * Docker's RFC 3339 time (fraction trimmed of zeros, so "…03.1184Z" would sort after "…03.11841Z"
+ * as text) as UTC with exactly nine fraction digits, where string order is time order.
+ */
+export function creationTime(created: string | undefined): string {
+  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(created ?? '')
+  if (!match) return LAST
+  const seconds = new Date(`${match[1]}${match[3]}`)
+  if (Number.isNaN(seconds.getTime())) return LAST
+  return `${seconds.toISOString().slice(0, 19)}.${(match[2] ?? '').padEnd(9, '0')}Z`
+}
+
+function containerPorts(info: ContainerDetails, declared: string | undefined): string[] {
   if (declared) {
     return declared
       .split(',')
@@ -41,11 +77,21 @@ function publishedPort(info: ContainerDetails, containerPort: string, bridgeIp: 
   return {address, containerPort, port: Number(binding.HostPort) || 0}
 }
 
-/** The record for one inspected container, or null when it is not a (valid) highway service. */
-export function recordFromContainer(info: ContainerDetails, host: HostInfo, now = new Date()): ServiceRecord | null {
-  const name = info.Config.Labels?.[SERVICE]
-  if (!name || !isDnsLabel(name)) return null
-  const ports = containerPorts(info).map((port) => publishedPort(info, port, host.bridgeIp))
+/**
+ * The record for one inspected container, or null when it is not a (valid) highway service.
+ * `imageLabels` are the labels of its image (`info.Image`), null when they cannot be read: only
+ * what was set when the container was created counts.
+ */
+export function recordFromContainer(
+  info: ContainerDetails,
+  host: HostInfo,
+  imageLabels: Record<string, string> | null,
+  now = new Date(),
+): ServiceRecord | null {
+  const claim = claimFrom(info.Config.Labels, imageLabels)
+  if (!claim || 'unusable' in claim) return null
+  const {name} = claim
+  const ports = containerPorts(info, claim.ports).map((port) => publishedPort(info, port, host.bridgeIp))
   const running = info.State.Running && !info.State.Paused && !info.State.Restarting
   const live = running && ports.length > 0 && ports.every((port) => port.port > 0)
   // Only a failing check holds traffic back: "starting" is routed, so requests reach a container as
@@ -56,11 +102,13 @@ export function recordFromContainer(info: ContainerDetails, host: HostInfo, now 
     // Only the default bridge: the proxy lives there, and an address on another network is unreachable from it.
     containerIp: info.NetworkSettings.Networks?.bridge?.IPAddress || '',
     containerName: info.Name.replace(/^\//, ''),
+    createdAt: creationTime(info.Created),
     hostId: host.id,
     hostName: host.name,
     name,
     ports: live ? ports : ports.map((port) => ({...port, port: 0})),
-    schema: 1,
+    replica: claim.replica,
+    schema: 2,
     state: unhealthy ? 'unhealthy' : live ? 'running' : 'stopped',
     updatedAt: now.toISOString(),
   }
@@ -93,4 +141,43 @@ export function diffRecords(desired: ServiceRecord[], current: Map<string, Servi
   })
   const del = [...current].filter(([key, record]) => record.hostId === hostId && !wanted.has(key)).map(([key]) => key)
   return {delete: del, put}
+}
+
+/**
+ * A record's part in its name's traffic. Only running containers (healthy or not) take part: a
+ * stopped one holds nothing, and when it runs again it takes its place back.
+ * - owner: the running container that claimed the name first;
+ * - replica: created to share the name on purpose, served beside the owner;
+ * - conflict: merely carries the same service label, so it gets no traffic.
+ */
+export type Standing = {role: 'owner'} | {role: 'replica' | 'conflict'; owner: ServiceRecord} | {role: 'stopped'}
+
+/**
+ * Whether `a` claimed its name before `b`: the earlier creation time, then the smaller container ID
+ * (then host ID). Both come from the records alone, so every host's proxy, which renders from the
+ * same etcd, picks the same owner whatever order the records arrived in.
+ */
+export function claimedBefore(a: ServiceRecord, b: ServiceRecord): boolean {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt
+  if (a.containerId !== b.containerId) return a.containerId < b.containerId
+  return a.hostId < b.hostId
+}
+
+/** Each record's standing under its name (see Standing); records are keyed by identity. */
+export function standings(records: ServiceRecord[]): Map<ServiceRecord, Standing> {
+  const running = (record: ServiceRecord) => record.state === 'running' || record.state === 'unhealthy'
+  const owners = new Map<string, ServiceRecord>()
+  for (const record of records) {
+    if (!running(record)) continue
+    const owner = owners.get(record.name)
+    if (!owner || claimedBefore(record, owner)) owners.set(record.name, record)
+  }
+  const result = new Map<ServiceRecord, Standing>()
+  for (const record of records) {
+    const owner = owners.get(record.name)
+    if (!running(record) || !owner) result.set(record, {role: 'stopped'})
+    else if (owner === record) result.set(record, {role: 'owner'})
+    else result.set(record, {owner, role: record.replica ? 'replica' : 'conflict'})
+  }
+  return result
 }

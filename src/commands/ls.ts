@@ -20,7 +20,11 @@ export default class Ls extends HighwayCommand {
       return rows
     }
     const state = (row: ServiceRow) =>
-      row.problem ? colour.yellow(`${row.state} (${row.problem})`) : row.state === 'running' ? colour.green(row.state) : colour.red(row.state)
+      row.problem
+        ? colour.yellow(`${row.state} (${row.problem})`)
+        : row.state === 'running'
+          ? colour.green(row.role === 'replica' ? `${row.state} (replica of ${row.owner})` : row.state)
+          : colour.red(row.state)
     const services = rows.filter((row) => row.state !== 'invalid')
     const invalid = rows.filter((row) => row.state === 'invalid')
     if (services.length > 0) {

@@ -42,9 +42,13 @@ export interface PublishedPort {
   port: number
 }
 
-/** One container's registration, as stored in etcd (see registry/schema.ts for the keys). */
+/**
+ * One container's registration, as stored in etcd (see registry/schema.ts for the keys).
+ * Schema 2 added `createdAt` and `replica`: who owns a name is decided from them (agent/records.ts
+ * `standings`), so a record without them cannot be read correctly and is not schema 2.
+ */
 export interface ServiceRecord {
-  schema: 1
+  schema: 2
   name: string
   state: ServiceState
   ports: PublishedPort[]
@@ -54,6 +58,13 @@ export interface ServiceRecord {
   containerName: string
   /** The container's address on Docker's default bridge, '' when not on it: the proxy on the same host connects there directly. */
   containerIp: string
+  /**
+   * When Docker created the container, UTC with nine fraction digits ("2026-11-27T09:14:03.118402711Z")
+   * so that comparing the strings compares the times: the earliest running container owns the name.
+   */
+  createdAt: string
+  /** Created to share the name's traffic on purpose (`--replica-of`, or the io.highway.replica-of label). */
+  replica: boolean
   updatedAt: string
 }
 

@@ -226,6 +226,11 @@ class DockerodeImages implements ImageClient {
     return images.map((image) => ({id: image.Id, labels: image.Labels ?? {}, tags: image.RepoTags ?? []}))
   }
 
+  async labels(image: string): Promise<Record<string, string> | null> {
+    const info = await unlessNotFound(this.api.getImage(image).inspect())
+    return info ? (info.Config?.Labels ?? {}) : null
+  }
+
   async pull(reference: string, onLine: (text: string) => void): Promise<void> {
     await followStream(await this.api.pull(reference), onLine)
   }

@@ -1,5 +1,5 @@
 import {UserError} from '../core/errors.js'
-import {SERVICE, SERVICE_PORTS} from '../core/labels.js'
+import {REPLICA_OF, SERVICE, SERVICE_PORTS} from '../core/labels.js'
 import {assertIPv4, assertServiceName, isPort} from '../core/validate.js'
 
 /*
@@ -132,6 +132,12 @@ const VALUE_FLAGS = new Set([
   'uts',
 ])
 
+/**
+ * highway's own flags, all taking a value: docker has no such flag, so they are taken out of the
+ * argv (wherever they stand before IMAGE) and the rest is passed on as written.
+ */
+const HIGHWAY_FLAGS = new Set(['replica-of'])
+
 /** `-h` is --hostname, as in docker: `docker run --help` has no short form. */
 const SHORT_FLAGS: Readonly<Record<string, string>> = {
   a: 'attach',
@@ -152,12 +158,14 @@ const SHORT_FLAGS: Readonly<Record<string, string>> = {
 }
 
 export interface ParsedRun {
-  /** The user's docker flags, exactly as written, in order (tokens before IMAGE). */
+  /** The user's docker flags, exactly as written, in order (tokens before IMAGE), without highway's own. */
   flags: string[]
   image: string
   /** Everything after IMAGE, untouched (a -d or --help there belongs to the container's command). */
   command: string[]
   name?: string
+  /** `--replica-of NAME`: join NAME's traffic beside its owner rather than claim a name of its own. */
+  replicaOf?: string
   detach: boolean
   /** Each -p/--publish value, with the index in `flags` of the token holding the value. */
   publish: Array<{spec: string; tokenIndex: number; attached: 'separate' | 'equals' | 'short'}>
@@ -174,8 +182,8 @@ function unknownFlag(flag: string): UserError {
   return new UserError(`unknown docker run flag "${flag}"`, {suggestion: HELP_SUGGESTION})
 }
 
-function missingValue(flag: string): UserError {
-  return new UserError(`docker run flag "${flag}" needs a value`, {suggestion: `usage: ${USAGE}`})
+function missingValue(flag: string, whose = 'docker run'): UserError {
+  return new UserError(`${whose} flag "${flag}" needs a value`, {suggestion: `usage: ${USAGE}`})
 }
 
 /** The spellings Go's strconv.ParseBool accepts, since docker parses `--rm=...` with it. */
@@ -210,6 +218,8 @@ export function parseRunArgs(argv: string[]): ParsedRun {
 
   // Where IMAGE sits; argv.length means no IMAGE was given.
   let imageIndex = argv.length
+  // Tokens of highway's own flags, left out of what docker gets.
+  const ours = new Set<number>()
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]
     if (token === '--') {
@@ -226,7 +236,14 @@ export function parseRunArgs(argv: string[]): ParsedRun {
       const eq = token.indexOf('=')
       const long = eq === -1 ? token.slice(2) : token.slice(2, eq)
       const shown = `--${long}`
-      if (BOOLEAN_FLAGS.has(long)) {
+      if (HIGHWAY_FLAGS.has(long)) {
+        ours.add(i)
+        if (eq === -1) {
+          if (i + 1 >= argv.length) throw missingValue(shown, 'highway')
+          ours.add(++i)
+        }
+        parsed.replicaOf = eq === -1 ? argv[i] : token.slice(eq + 1)
+      } else if (BOOLEAN_FLAGS.has(long)) {
         setBool(long, eq === -1 ? true : parseBool(shown, token.slice(eq + 1)))
       } else if (VALUE_FLAGS.has(long)) {
         if (eq !== -1) {
@@ -271,7 +288,11 @@ export function parseRunArgs(argv: string[]): ParsedRun {
     }
   }
 
-  parsed.flags = argv.slice(0, imageIndex)
+  // Dropping highway's tokens shifts the ones after them: each -p keeps pointing at its own token.
+  const kept = new Map<number, number>()
+  for (let i = 0; i < Math.min(imageIndex, argv.length); i++) if (!ours.has(i)) kept.set(i, kept.size)
+  parsed.flags = [...kept.keys()].map((i) => argv[i])
+  parsed.publish = parsed.publish.map((publish) => ({...publish, tokenIndex: kept.get(publish.tokenIndex) ?? -1}))
   if (imageIndex >= argv.length) {
     // `highway run --help` alone is a request for help, not a mistake.
     if (parsed.help) return parsed
@@ -281,7 +302,22 @@ export function parseRunArgs(argv: string[]): ParsedRun {
   parsed.command = argv.slice(imageIndex + 1)
   // Docker keeps the last --name; earlier ones never reach the engine, so only the last must be valid.
   if (parsed.name !== undefined) assertServiceName(parsed.name)
+  if (parsed.replicaOf !== undefined) {
+    assertServiceName(parsed.replicaOf)
+    if (parsed.publish.length === 0) {
+      throw new UserError(`--replica-of ${parsed.replicaOf} needs a published port to route to`, {suggestion: 'add -p CONTAINERPORT, e.g. -p 9090'})
+    }
+  }
   return parsed
+}
+
+/**
+ * The name the container is routed under: `--replica-of`'s, else `--name`'s; none without a
+ * published port (nothing to route to).
+ */
+export function serviceName(parsed: ParsedRun): string | undefined {
+  if (parsed.publish.length === 0) return undefined
+  return parsed.replicaOf ?? parsed.name
 }
 
 export interface Rewrite {
@@ -402,9 +438,11 @@ export function dockerRunArgv(parsed: ParsedRun, rewrite: Rewrite): string[] {
   const bridgeIp = assertIPv4(rewrite.bridgeIp, 'bridge address')
 
   const argv = ['run', '--dns', bridgeIp]
-  if (parsed.name !== undefined && parsed.publish.length > 0) {
+  const name = serviceName(parsed)
+  if (name !== undefined) {
     const ports = servicePorts(parsed).map((p) => `${p.containerPort}/${p.protocol}`)
-    argv.push('--label', `${SERVICE}=${parsed.name}`, '--label', `${SERVICE_PORTS}=${ports.join(',')}`)
+    argv.push('--label', `${SERVICE}=${name}`, '--label', `${SERVICE_PORTS}=${ports.join(',')}`)
+    if (parsed.replicaOf !== undefined) argv.push('--label', `${REPLICA_OF}=${name}`)
   }
 
   const flags = [...parsed.flags]

@@ -76,6 +76,11 @@ export interface ImageClient {
   id(reference: string): Promise<string | null>
   /** Images carrying every one of `labels` (`key` or `key=value`), with their tags and labels. */
   list(labels: string[]): Promise<Array<{id: string; tags: string[]; labels: Record<string, string>}>>
+  /**
+   * The labels baked into an image (its ID or a reference), null when it does not exist: a
+   * container's labels include these, and only the ones set when it was created are its own.
+   */
+  labels(image: string): Promise<Record<string, string> | null>
   /** Pulls, reporting progress line by line; rejects on the first error line. */
   pull(reference: string, onLine: (text: string) => void): Promise<void>
   /** Builds, reporting progress line by line; rejects on the first error line. */

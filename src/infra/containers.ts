@@ -1,5 +1,5 @@
 import {UserError} from '../core/errors.js'
-import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
+import {COMPONENT, labelsSetAtCreate, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {displayName} from '../docker/client.js'
 import type {ContainerSpec, ContainerSummary, DockerClient} from '../docker/types.js'
 import type {ComponentSpec} from './components.js'
@@ -12,9 +12,21 @@ export const nextName = (name: string) => `${name}-next`
 const STOP_SECONDS = 10
 const ONE_SHOT_TIMEOUT_MS = 60_000
 
-/** highway's infrastructure containers, found by label (never by name alone), one component or all. */
-export function listManaged(docker: DockerClient, component?: Component): Promise<ContainerSummary[]> {
-  return docker.containers.list(component ? [`${MANAGED}=true`, `${COMPONENT}=${component}`] : [`${MANAGED}=true`])
+/**
+ * highway's infrastructure containers, found by label (never by name alone), one component or all:
+ * only those `up` created. An image built with highway's labels passes them to every container of
+ * it, so the component label must have been given at create. (highway's own image carries
+ * io.highway.managed itself, so that one label cannot tell; only `up` sets the component.)
+ */
+export async function listManaged(docker: DockerClient, component?: Component): Promise<ContainerSummary[]> {
+  const labelled = await docker.containers.list(component ? [`${MANAGED}=true`, `${COMPONENT}=${component}`] : [`${MANAGED}=true`])
+  const images = new Map<string, Promise<Record<string, string> | null>>()
+  const ours: ContainerSummary[] = []
+  for (const container of labelled) {
+    if (!images.has(container.ImageID)) images.set(container.ImageID, docker.images.labels(container.ImageID))
+    if (labelsSetAtCreate(container.Labels, await images.get(container.ImageID)!)[COMPONENT] !== undefined) ours.push(container)
+  }
+  return ours
 }
 
 /**
@@ -119,9 +131,10 @@ async function start(docker: DockerClient, spec: ComponentSpec, id: string): Pro
   }
 }
 
-async function refuseForeign(docker: DockerClient, name: string, component: Component): Promise<void> {
+/** A container under `name` that `up` did not create (not among `ours`) is the user's: never touched. */
+async function refuseForeign(docker: DockerClient, name: string, ours: ContainerSummary[]): Promise<void> {
   const other = await docker.containers.inspect(name)
-  if (other && other.Config.Labels?.[COMPONENT] !== component) {
+  if (other && !ours.some((container) => container.Id === other.Id)) {
     throw new UserError(`a container named ${name} exists and is not highway's`, {
       suggestion: `rename or remove it (\`docker rm -f ${name}\`) and run \`highway up\` again`,
     })
@@ -173,7 +186,7 @@ export async function ensureContainer(
     return 'started'
   }
   const name = old ? nextName(spec.name) : spec.name
-  await refuseForeign(docker, name, spec.component)
+  await refuseForeign(docker, name, existing)
   if (old) {
     changes.replaced.push({id: old.Id, wasRunning: old.State === 'running'})
     await docker.containers.stop(old.Id, STOP_SECONDS)

@@ -12,8 +12,9 @@ export interface DownResult {
 
 /**
  * Removes highway's containers, found by label (never by name alone, so a user's container called
- * highway-proxy survives). The proxy's runtime volume and the registry network go too; etcd's data
- * only with `purge`.
+ * highway-proxy survives) and only those `up` created (listManaged: a user's image that carries
+ * highway's labels survives too). The proxy's runtime volume and the registry network go too;
+ * etcd's data only with `purge`.
  */
 export async function runDown(docker: DockerClient, options: {purge: boolean}): Promise<DownResult> {
   const result: DownResult = {containers: [], networks: [], volumes: []}

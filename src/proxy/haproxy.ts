@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
 import {isIPv4} from 'node:net'
+import {standings} from '../agent/records.js'
 import type {ServiceRecord} from '../core/types.js'
 import {isDnsLabel, isDomain, isPort} from '../core/validate.js'
 import {backendProblem, recordShapeProblem} from '../registry/schema.js'
@@ -54,13 +55,17 @@ export interface Route {
 }
 
 /**
- * Groups records into one route per name. Records that could smuggle syntax into the config
- * (a bad name, a non-IPv4 address, a non-port) are dropped here, whatever wrote them to etcd.
+ * Groups records into one route per name, served by the name's owner and its replicas only: a
+ * container that merely carries the same service label gets no traffic (see `standings`). Records
+ * that could smuggle syntax into the config (a bad name, a non-IPv4 address, a non-port) are
+ * dropped here, whatever wrote them to etcd.
  */
 export function routesFrom(input: ProxyConfigInput): Route[] {
   const routes = new Map<string, Route>()
-  for (const record of input.records) {
-    if (!isDnsLabel(record.name)) continue
+  const named = input.records.filter((record) => isDnsLabel(record.name))
+  const standing = standings(named)
+  for (const record of named) {
+    if (standing.get(record)?.role === 'conflict') continue
     const route = routes.get(record.name) ?? {host: `${record.name}.${input.domain}`, name: record.name, servers: [], stopped: 0, unhealthy: 0}
     routes.set(record.name, route)
     const port = record.ports[0]

@@ -57,6 +57,8 @@ const HOST_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/
 const DISPLAY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/
 const CONTAINER_PORT = /^(\d{1,5})\/(tcp|udp|sctp)$/
 const HASH = /^[0-9a-f]{1,64}$/
+/** Docker's creation time in UTC with exactly nine fraction digits (agent/records.ts creationTime). */
+const CREATED_AT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/
 /** More ports than a record can sensibly hold (a published range of 1000 ports still fits). */
 const MAX_PORTS = 4096
 const INFRA_PORT_NUMBERS = new Set<number>(Object.values(INFRA_PORTS))
@@ -130,7 +132,7 @@ export function recordProblem(value: unknown, context: CheckContext = {}): strin
   const shape = recordShapeProblem(value)
   if (shape) return shape
   const record = value as unknown as ServiceRecord
-  if (record.schema !== 1) return `schema ${shown(record.schema)} is not 1`
+  if (record.schema !== 2) return `schema ${shown(record.schema)} is not 2`
   if (!isDnsLabel(record.name)) return `name ${shown(record.name)} is not a DNS label`
   if (!STATES.has(record.state)) return `state ${shown(record.state)} is not running, stopped or unhealthy`
   if (!HOST_ID.test(record.hostId)) return `hostId ${shown(record.hostId)} is not a host id`
@@ -151,6 +153,9 @@ export function recordProblem(value: unknown, context: CheckContext = {}): strin
     const refused = backendProblem(record.containerIp, null, context)
     if (refused) return `containerIp: ${refused}`
   }
+  // Compared as strings to decide who owns a name (agent/records.ts), so exactly this shape.
+  if (typeof record.createdAt !== 'string' || !CREATED_AT.test(record.createdAt)) return `createdAt ${shown(record.createdAt)} is not <date>T<time>.<9 digits>Z`
+  if (typeof record.replica !== 'boolean') return `replica ${shown(record.replica)} is not true or false`
   return timestampProblem('updatedAt', record.updatedAt)
 }
 

@@ -1,7 +1,7 @@
+import {claimFrom, standings} from '../agent/records.js'
 import type {Clients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import {SERVICE} from '../core/labels.js'
-import {isDnsLabel} from '../core/validate.js'
 import type {ServiceRecord, Settings} from '../core/types.js'
 import {displayName} from '../docker/client.js'
 import type {ContainerSummary} from '../docker/types.js'
@@ -20,6 +20,13 @@ export interface ServiceRow {
   problem: string | null
   /** The etcd key, on invalid rows: what to delete or look at. */
   key?: string
+  /**
+   * Its part in the name's traffic while running (agent/records.ts `standings`): the owner, a
+   * replica beside it, or a conflict that gets none; null when stopped or not registered.
+   */
+  role: 'owner' | 'replica' | 'conflict' | null
+  /** For a replica or a conflict, the container that owns the name: "api on host-a". */
+  owner: string | null
 }
 
 /**
@@ -31,9 +38,12 @@ export function serviceRows(
   containers: ContainerSummary[],
   settings: Settings,
   hostId: string,
+  /** Image ID -> its labels (null: unreadable), for this host's labelled containers without a record. */
+  imageLabels = new Map<string, Record<string, string> | null>(),
   invalid: InvalidRecord[] = [],
 ): ServiceRow[] {
   const byId = new Map(containers.map((container) => [container.Id, container]))
+  const standing = standings(records)
   const rows: ServiceRow[] = records.map((record) => {
     const port = record.ports[0]
     let problem: string | null = null
@@ -43,12 +53,17 @@ export function serviceRows(
       if (!container) problem = 'container is gone (agent not caught up)'
       else if (running !== (record.state !== 'stopped')) problem = `docker says ${container.State}`
     }
+    const part = standing.get(record) ?? {role: 'stopped'}
+    const owner = 'owner' in part ? `${part.owner.containerName} on ${part.owner.hostName}` : null
+    if (part.role === 'conflict') problem ??= `conflict: ${record.name} is owned by ${owner}, so this container gets no traffic`
     return {
-      backend: port && port.port > 0 ? `${port.address}:${port.port}` : '-',
+      backend: port && port.port > 0 && part.role !== 'conflict' ? `${port.address}:${port.port}` : '-',
       container: record.containerName,
       host: record.hostName,
       name: record.name,
+      owner,
       problem,
+      role: part.role === 'stopped' ? null : part.role,
       state: record.state,
       url: `http://${record.name}.${settings.domain}/`,
     }
@@ -64,7 +79,9 @@ export function serviceRows(
       host: parsed?.hostId ?? '-',
       key,
       name: parsed?.name ?? '-',
+      owner: null,
       problem: reason,
+      role: null,
       state: 'invalid',
       url: '-',
     })
@@ -73,16 +90,20 @@ export function serviceRows(
   for (const container of containers) {
     const name = container.Labels[SERVICE]
     if (!name || registered.has(container.Id)) continue
+    const claim = claimFrom(container.Labels, imageLabels.get(container.ImageID) ?? {})
     rows.push({
       backend: '-',
       container: displayName(container),
       host: '(this host)',
       name,
-      problem: !isDnsLabel(name)
-        ? 'never routed: the name is not a DNS label'
-        : invalidIds.has(container.Id)
-          ? 'its record in etcd is invalid'
-          : 'not registered (agent down or behind?)',
+      owner: null,
+      problem:
+        claim && 'unusable' in claim
+          ? `never routed: ${claim.unusable}`
+          : invalidIds.has(container.Id)
+            ? 'its record in etcd is invalid'
+            : 'not registered (agent down or behind?)',
+      role: null,
       state: container.State,
       url: `http://${name}.${settings.domain}/`,
     })
@@ -102,5 +123,9 @@ export async function listServices(clients: Clients, settings: Settings): Promis
     docker.containers.list([SERVICE]),
     docker.engine.identity(),
   ])
-  return serviceRows([...records.values()], containers, settings, identity.id, invalid)
+  // Only a container without a record needs its image's labels: to say why it is not routed.
+  const registered = new Set([...records.values()].map((record) => record.containerId))
+  const imageIds = new Set(containers.filter((container) => !registered.has(container.Id)).map((container) => container.ImageID))
+  const imageLabels = new Map(await Promise.all([...imageIds].map(async (id) => [id, await docker.images.labels(id)] as const)))
+  return serviceRows([...records.values()], containers, settings, identity.id, imageLabels, invalid)
 }

@@ -4,7 +4,7 @@ import {UserError} from '../core/errors.js'
 import {loadSettings} from '../core/settings.js'
 import type {Settings} from '../core/types.js'
 import {waitFor} from '../core/wait.js'
-import {dockerRunArgv, parseRunArgs, servicePorts, type ParsedRun} from '../docker/run-args.js'
+import {dockerRunArgv, parseRunArgs, serviceName, servicePorts} from '../docker/run-args.js'
 import {routeState, type RouteState} from '../proxy/client.js'
 
 /**
@@ -55,20 +55,17 @@ function docker(args: string[], env: NodeJS.ProcessEnv, capture: boolean): Promi
   })
 }
 
-function serviceName(parsed: ParsedRun): string | undefined {
-  return parsed.name !== undefined && parsed.publish.length > 0 ? parsed.name : undefined
-}
-
 /** Runs `docker run` with highway's additions; resolves to the exit code highway should exit with. */
 export async function runService(argv: string[], io: RunIo): Promise<number> {
   const parsed = parseRunArgs(argv)
   const ports = servicePorts(parsed)
   const settings = loadSettings(io.env)
   const name = serviceName(parsed)
-  // One request both checks that highway is up and that the name is free.
-  if ((await routeStateOrNotUp(settings, name ?? 'highway-probe', io.proxyPort)) === 'routed' && name) {
+  // One request both checks that highway is up and that the name is free. A replica joins a name on
+  // purpose, held or not: with no running owner, it becomes the owner.
+  if ((await routeStateOrNotUp(settings, name ?? 'highway-probe', io.proxyPort)) === 'routed' && name && parsed.replicaOf === undefined) {
     throw new UserError(`the name "${name}" is already registered to a running container`, {
-      suggestion: `pick another --name, or stop that container first (see \`highway ls\`)`,
+      suggestion: `pick another --name, share its traffic with \`--name ${name}-2 --replica-of ${name}\`, or stop that container first (see \`highway ls\`)`,
     })
   }
   if (parsed.name !== undefined && !name) {

@@ -24,7 +24,9 @@ function record(name: string, containerId: string, overrides: Record<string, unk
     hostName: 'neighbour',
     name,
     ports: [{address: '10.255.255.1', containerPort: '80/tcp', port: 40_000}],
-    schema: 1,
+    createdAt: '2026-11-30T00:00:00.000000000Z',
+    replica: false,
+    schema: 2,
     state: 'running',
     updatedAt: new Date().toISOString(),
     ...overrides,
@@ -65,7 +67,7 @@ beforeAll(async () => {
   await highway(['down'], env)
   const up = await highway(['up'], env)
   expect(up.code, up.stdout + up.stderr).toBe(0)
-  etcd = new Etcd3({hosts: `http://${ip}:2379`})
+  etcd = new Etcd3({hosts: 'http://127.0.0.1:2379'})
   await runService('api')
 })
 

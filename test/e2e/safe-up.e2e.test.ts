@@ -13,7 +13,7 @@ let ip: string
 /** What a client sees of the running highway: a routed service, a DNS answer, etcd's health. */
 async function answers(): Promise<{service: string; dns: string[]; etcd: string}> {
   const service = await curl(`http://${ip}/`, {Host: 'keeper.local'})
-  const etcd = await curl(`http://${ip}:2379/health`)
+  const etcd = await curl('http://127.0.0.1:2379/health')
   return {dns: await dig('keeper.local', ip), etcd: etcd.body.trim(), service: `${service.status} ${service.body.trim()}`}
 }
 
@@ -56,9 +56,10 @@ describe('a failed up leaves the highway it found', () => {
 
   it('puts back every component when the last replacement never answers (an agent that cannot reach etcd)', async () => {
     const before = await infraContainers()
-    // 127.0.0.2 is this host's, so etcd, the proxy and dns are replaced and answer there; but the agent
-    // dials etcd at 127.0.0.2 from inside its own network namespace, never reaches it, and never reports.
-    const failed = await highway(['up', '--bridge-ip', '127.0.0.2'], env, {timeout: 110_000})
+    // An etcd at 127.0.0.3 changes only the agent's spec: its replacement starts, dials an address
+    // where nothing listens (from the host and from inside its own network namespace alike), and
+    // never reports.
+    const failed = await highway(['up', '--etcd', 'http://127.0.0.3:2379'], env, {timeout: 110_000})
     expect(failed.code, failed.stdout).toBe(1)
     expect(failed.stderr).toMatch(/^highway: the route agent did not report a reconcile to etcd/m)
     // The same containers as before (the old ones, started again), and no replacement left behind.

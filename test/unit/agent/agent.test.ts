@@ -180,6 +180,68 @@ describe('Agent: Docker -> etcd', () => {
   })
 })
 
+describe('Agent: only labels set at creation count', () => {
+  const BAKED = {'io.highway.ports': '9090/tcp', 'io.highway.service': 'api'}
+
+  it('never registers a container whose service label comes from its image, at start or on its events', async () => {
+    const docker = new FakeDocker()
+    docker.imageState.set('sneaky', BAKED)
+    // `docker run sneaky` with no label of its own: Docker shows the image's labels on the container.
+    const early = docker.runService('early', '9090/tcp', {emit: false, image: 'sneaky', labels: {}})
+    expect(early.labels['io.highway.service']).toBe('api')
+    const {agent, registry} = makeAgent(docker)
+    await agent.start()
+
+    const late = docker.runService('late', '9090/tcp', {image: 'sneaky', labels: {}})
+    docker.die(late.id)
+    docker.start(late.id)
+    await settle()
+    await agent.reconcile('test')
+    expect(stored(registry)).toEqual({})
+  })
+
+  it('registers the same image once the label is given at create, and asks for the image’s labels once', async () => {
+    const docker = new FakeDocker()
+    docker.imageState.set('sneaky', BAKED)
+    const {agent, registry} = makeAgent(docker)
+    await agent.start()
+    const shop = docker.runService('shop', '9090/tcp', {image: 'sneaky', labels: {'io.highway.service': 'shop'}})
+    const key = serviceKey({containerId: shop.id, hostId: 'hosta', name: 'shop'})
+    await eventually(() => expect(stored(registry)).toEqual({[key]: `running:${shop.ports['9090/tcp']}`}))
+    docker.die(shop.id)
+    docker.start(shop.id)
+    await eventually(() => expect(stored(registry)).toEqual({[key]: `running:${shop.ports['9090/tcp']}`}))
+    await agent.reconcile('test')
+    expect(docker.imageReads).toEqual(['sneaky'])
+  })
+
+  it('registers nothing of a container whose image cannot be read, and tries again later', async () => {
+    const docker = new FakeDocker()
+    docker.missingImages.add('app')
+    const api = docker.runService('api', '9090/tcp', {emit: false})
+    const {agent, registry} = makeAgent(docker)
+    await agent.start()
+    expect(stored(registry)).toEqual({})
+
+    docker.missingImages.delete('app')
+    await agent.reconcile('test')
+    expect(stored(registry)).toEqual({[serviceKey({containerId: api.id, hostId: 'hosta', name: 'api'})]: `running:${api.ports['9090/tcp']}`})
+  })
+
+  it('records a replica as one, with the creation time Docker gave', async () => {
+    const docker = new FakeDocker()
+    docker.runService('api', '9090/tcp', {emit: false})
+    const replica = docker.runService('api-2', '9090/tcp', {
+      emit: false,
+      labels: {'io.highway.ports': '9090/tcp', 'io.highway.replica-of': 'api', 'io.highway.service': 'api'},
+    })
+    const {agent, registry} = makeAgent(docker)
+    await agent.start()
+    const record = registry.services().get(serviceKey({containerId: replica.id, hostId: 'hosta', name: 'api'}))
+    expect(record).toMatchObject({containerName: 'api-2', createdAt: '2026-11-27T09:00:01.118402700Z', replica: true})
+  })
+})
+
 describe('Agent: reconcile', () => {
   it('deletes this host’s records that have no container behind them, and never another host’s', async () => {
     const registry = new FakeRegistry()

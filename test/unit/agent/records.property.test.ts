@@ -74,7 +74,7 @@ describe('recordFromContainer, property-based', () => {
     })
     fc.assert(
       fc.property(hostile, host, (parts, info) => {
-        recordFromContainer(document(parts), info)
+        recordFromContainer(document(parts), info, {})
       }),
       {numRuns: 1000},
     )
@@ -114,7 +114,7 @@ describe('recordFromContainer, property-based', () => {
       })
     fc.assert(
       fc.property(plausible, host, (info, hostInfo) => {
-        const record = recordFromContainer(info, hostInfo)
+        const record = recordFromContainer(info, hostInfo, {})
         expect(record).not.toBeNull()
         expect(recordProblem(record, {bridgeIp: BRIDGE_IP})).toBeNull()
       }),

@@ -143,12 +143,17 @@ class FakeImages implements ImageClient {
   }
 
   /** Labels per image ID, as the build sets them (the Dockerfile's LABEL included). */
-  readonly labels = new Map<string, Record<string, string>>()
+  readonly labelsOf = new Map<string, Record<string, string>>()
+
+  async labels(image: string): Promise<Record<string, string> | null> {
+    const id = this.tags.get(image) ?? image
+    return this.labelsOf.get(id) ?? null
+  }
 
   async list(labels: string[]): Promise<Array<{id: string; tags: string[]; labels: Record<string, string>}>> {
     const ids = new Set(this.tags.values())
     return [...ids]
-      .map((id) => ({id, labels: this.labels.get(id) ?? {}, tags: [...this.tags].filter(([, tagId]) => tagId === id).map(([tag]) => tag)}))
+      .map((id) => ({id, labels: this.labelsOf.get(id) ?? {}, tags: [...this.tags].filter(([, tagId]) => tagId === id).map(([tag]) => tag)}))
       .filter((image) => labels.every((label) => image.labels[label.split('=')[0]] === label.split('=').slice(1).join('=')))
   }
 
@@ -163,7 +168,7 @@ class FakeImages implements ImageClient {
     this.builds.push(request)
     const id = `sha256:built-from-${request.buildArgs.BASE}`
     this.tags.set(request.tag, id)
-    this.labels.set(id, {...request.labels, 'io.highway.base-image-id': request.buildArgs.BASE})
+    this.labelsOf.set(id, {...request.labels, 'io.highway.base-image-id': request.buildArgs.BASE})
   }
 }
 
@@ -241,7 +246,7 @@ describe('ensureInfraImage', () => {
     const copy = new FakeImages()
     const id = builder.tags.get(tag)!
     copy.tags.set(tag, id)
-    copy.labels.set(id, builder.labels.get(id)!)
+    copy.labelsOf.set(id, builder.labelsOf.get(id)!)
     expect(await ensureInfraImage(copy, 'debian:trixie-slim', () => {}, context)).toBe(tag)
     expect(copy.pulls).toEqual([])
     expect(copy.builds).toEqual([])
@@ -252,7 +257,7 @@ describe('ensureInfraImage', () => {
     const context = buildContext()
     // Retagged by hand: the tag claims base A, the image records base B.
     images.tags.set(imageTag(DEBIAN_A, context), 'sha256:forged')
-    images.labels.set('sha256:forged', {'io.highway.base-image': 'debian:trixie-slim', 'io.highway.base-image-id': DEBIAN_B, 'io.highway.managed': 'true'})
+    images.labelsOf.set('sha256:forged', {'io.highway.base-image': 'debian:trixie-slim', 'io.highway.base-image-id': DEBIAN_B, 'io.highway.managed': 'true'})
     await rejectedUserError(() => ensureInfraImage(images, 'debian:trixie-slim', () => {}, context))
     expect(images.pulls).toEqual(['debian:trixie-slim'])
   })

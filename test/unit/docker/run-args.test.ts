@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {UserError} from '../../../src/core/errors.js'
 import {userError} from '../support/user-error.js'
-import {SERVICE, SERVICE_PORTS} from '../../../src/core/labels.js'
-import {dockerRunArgv, parseRunArgs, servicePorts} from '../../../src/docker/run-args.js'
+import {REPLICA_OF, SERVICE, SERVICE_PORTS} from '../../../src/core/labels.js'
+import {dockerRunArgv, parseRunArgs, serviceName, servicePorts} from '../../../src/docker/run-args.js'
 
 const IP = '172.17.0.1'
 
@@ -305,6 +305,83 @@ describe('parseRunArgs: --name', () => {
 
   it('rejects a flag swallowed as the name, as docker would take it', () => {
     expect(() => parseRunArgs(['--name', '--rm', 'img'])).toThrow(UserError)
+  })
+})
+
+describe('parseRunArgs: --replica-of, highway’s own flag', () => {
+  it.each<[string, string[]]>([
+    ['first', ['--replica-of', 'api', '-d', '--name', 'api-2', '-p', '9090', 'img']],
+    ['between docker flags', ['-d', '--replica-of', 'api', '--name', 'api-2', '-p', '9090', 'img']],
+    ['last before IMAGE', ['-d', '--name', 'api-2', '-p', '9090', '--replica-of', 'api', 'img']],
+    ['with =', ['-d', '--name', 'api-2', '--replica-of=api', '-p', '9090', 'img']],
+  ])('takes it out wherever it stands (%s), keeping the rest in order', (_where, argv) => {
+    const parsed = parseRunArgs(argv)
+    expect(parsed.replicaOf).toBe('api')
+    expect(parsed.flags).toEqual(['-d', '--name', 'api-2', '-p', '9090'])
+    expect(parsed.image).toBe('img')
+  })
+
+  it('keeps each -p pointing at its own token after the flag is taken out', () => {
+    const parsed = parseRunArgs(['--replica-of', 'api', '-p', '9090', '--replica-of=api', '--publish=53/udp', '-p8080', 'img'])
+    expect(parsed.flags).toEqual(['-p', '9090', '--publish=53/udp', '-p8080'])
+    expect(parsed.publish.map(({tokenIndex}) => parsed.flags[tokenIndex])).toEqual(['9090', '--publish=53/udp', '-p8080'])
+    expect(dockerRunArgv(parsed, {bridgeIp: IP}).slice(-5)).toEqual(['-p', `${IP}::9090`, `--publish=${IP}::53/udp`, `-p${IP}::8080`, 'img'])
+  })
+
+  it('leaves --replica-of after IMAGE to the command, and a --replica-of taken as a docker flag’s value alone', () => {
+    const after = parseRunArgs(['-p', '9090', 'img', '--replica-of', 'api'])
+    expect(after.replicaOf).toBeUndefined()
+    expect(after.command).toEqual(['--replica-of', 'api'])
+    const value = parseRunArgs(['-e', '--replica-of', 'img'])
+    expect(value.replicaOf).toBeUndefined()
+    expect(value.flags).toEqual(['-e', '--replica-of'])
+  })
+
+  it('keeps the last one, like docker’s single-valued flags', () => {
+    expect(parseRunArgs(['--replica-of', 'web', '--replica-of', 'api', '-p', '9090', 'img']).replicaOf).toBe('api')
+  })
+
+  it('routes under the replica-of name, labels the container a replica, and never hands docker the flag', () => {
+    const parsed = parseRunArgs(['-d', '--name', 'api-2', '--replica-of', 'api', '-p', '9090', 'img'])
+    expect(serviceName(parsed)).toBe('api')
+    expect(dockerRunArgv(parsed, {bridgeIp: IP})).toEqual([
+      'run',
+      '--dns',
+      IP,
+      '--label',
+      `${SERVICE}=api`,
+      '--label',
+      `${SERVICE_PORTS}=9090/tcp`,
+      '--label',
+      `${REPLICA_OF}=api`,
+      '-d',
+      '--name',
+      'api-2',
+      '-p',
+      `${IP}::9090`,
+      'img',
+    ])
+  })
+
+  it('works without --name (docker picks the container’s name)', () => {
+    expect(argvFor(['--replica-of', 'api', '-p', '9090', 'img'])).toContain(`${REPLICA_OF}=api`)
+  })
+
+  it('needs a value, a valid name and a published port', () => {
+    expect(userError(() => parseRunArgs(['-p', '9090', '--replica-of'])).message).toBe('highway flag "--replica-of" needs a value')
+    expect(() => parseRunArgs(['--replica-of', 'Api_1', '-p', '9090', 'img'])).toThrow(/invalid service name "Api_1"/)
+    const error = userError(() => parseRunArgs(['--replica-of', 'api', '--name', 'api-2', 'img']))
+    expect(error.message).toBe('--replica-of api needs a published port to route to')
+    expect(error.suggestion).toContain('-p')
+  })
+})
+
+describe('serviceName', () => {
+  it('is --name with a published port, --replica-of over it, and nothing without -p', () => {
+    expect(serviceName(parseRunArgs(['--name', 'api', '-p', '9090', 'img']))).toBe('api')
+    expect(serviceName(parseRunArgs(['--name', 'api-2', '--replica-of', 'api', '-p', '9090', 'img']))).toBe('api')
+    expect(serviceName(parseRunArgs(['--name', 'api', 'img']))).toBeUndefined()
+    expect(serviceName(parseRunArgs(['-p', '9090', 'img']))).toBeUndefined()
   })
 })
 

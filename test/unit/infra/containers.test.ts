@@ -192,6 +192,54 @@ describe('ensureContainer', () => {
   })
 })
 
+describe('only containers highway created are highway’s', () => {
+  /** What a user gets from `docker build` of a Dockerfile with `LABEL io.highway.managed=true io.highway.component=proxy`. */
+  const IMPOSTOR = {'io.highway.component': 'proxy', 'io.highway.managed': 'true'}
+
+  function withImages(): FakeDocker & DockerClient {
+    const docker = engine()
+    // highway's own image carries io.highway.managed too (ensureInfraImage builds it so).
+    docker.imageState.set('highway/infra:1', {'io.highway.managed': 'true'})
+    docker.imageState.set('impostor', IMPOSTOR)
+    return docker
+  }
+
+  it('leaves a user’s container of an image with highway’s labels to `up`, and still counts its own', async () => {
+    const docker = withImages()
+    const user = await docker.containers.create({Image: 'impostor', Labels: {}, name: 'my-proxy'})
+    expect(docker.state.get(user)!.labels).toMatchObject(IMPOSTOR)
+    expect(await listManaged(docker, 'proxy')).toEqual([])
+
+    expect(await ensureContainer(docker, specFor('proxy'), new RunChanges())).toBe('created')
+    expect((await listManaged(docker, 'proxy')).map((container) => container.Names[0])).toEqual(['/highway-proxy'])
+    expect(await ensureContainer(docker, specFor('proxy'), new RunChanges())).toBe('unchanged')
+    expect(docker.state.has(user)).toBe(true)
+  })
+
+  it('refuses, rather than replaces, such a container when it bears the component’s name', async () => {
+    const docker = withImages()
+    await docker.containers.create({Image: 'impostor', Labels: {}, name: 'highway-proxy'})
+    docker.calls.length = 0
+    const error = await rejectedUserError(() => ensureContainer(docker, specFor('proxy'), new RunChanges()))
+    expect(error.message).toBe("a container named highway-proxy exists and is not highway's")
+    expect(docker.calls).toEqual([])
+  })
+
+  it('leaves it to `down`, which removes highway’s own', async () => {
+    const docker = withImages()
+    const user = await docker.containers.create({Image: 'impostor', Labels: {}, name: 'my-proxy'})
+    await ensureContainer(docker, specFor('proxy'), new RunChanges())
+    expect(await runDown(docker, {purge: false})).toEqual({containers: ['highway-proxy'], networks: [], volumes: []})
+    expect([...docker.state.keys()]).toEqual([user])
+  })
+
+  it('counts a container whose component label was given at create, even over an image that has another', async () => {
+    const docker = withImages()
+    const user = await docker.containers.create({Image: 'impostor', Labels: {'io.highway.component': 'dns'}, name: 'odd'})
+    expect((await listManaged(docker, 'dns')).map((container) => container.Id)).toEqual([user])
+  })
+})
+
 describe('runOnce', () => {
   it('removes a helper left by an earlier run before creating its own', async () => {
     const docker = engine()

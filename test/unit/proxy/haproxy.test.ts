@@ -45,7 +45,7 @@ const noServer503 = (host: string) =>
 const SPARES = ['backend highway_spare0', 'backend highway_spare1', 'backend highway_spare2', 'backend highway_spare3']
 
 const web1 = makeRecord()
-const web2 = makeRecord({containerId: IDS.web2, containerName: 'web-2', ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 49_154}]})
+const web2 = makeRecord({containerId: IDS.web2, containerName: 'web-2', replica: true, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 49_154}]})
 const api = makeRecord({
   containerId: IDS.api,
   containerName: 'api',
@@ -89,14 +89,14 @@ describe('routesFrom', () => {
   it('counts a registered running container without a usable port as stopped', () => {
     const routes = routesFrom({
       domain: 'local',
-      records: [makeRecord({ports: []}), makeRecord({containerId: IDS.web2, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}]})],
+      records: [makeRecord({ports: []}), makeRecord({containerId: IDS.web2, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}], replica: true})],
     })
     expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 2, unhealthy: 0}])
   })
 
   it('sorts the servers of a route by server id whatever the input order', () => {
     const ids = ['9f' + '0'.repeat(62), '0a' + '0'.repeat(62), '5c' + '0'.repeat(62)]
-    const routes = routesFrom({domain: 'local', records: ids.map((containerId) => makeRecord({containerId}))})
+    const routes = routesFrom({domain: 'local', records: ids.map((containerId) => makeRecord({containerId, replica: true}))})
     expect(routes[0].servers.map((server) => server.id)).toEqual(['0a0000000000', '5c0000000000', '9f0000000000'])
   })
 
@@ -144,10 +144,50 @@ describe('routesFrom', () => {
   it('takes the server id from the hex characters of the container id only', () => {
     const routes = routesFrom({
       domain: 'local',
-      records: [makeRecord({containerId: 'deadbeef\nbackend x'}), makeRecord({containerId: 'zzzz-xyz-qq', containerName: 'other'})],
+      records: [makeRecord({containerId: 'deadbeef\nbackend x'}), makeRecord({containerId: 'zzzz-xyz-qq', containerName: 'other', replica: true})],
     })
     // "backend x" leaves b, a, c, e, d; a container id with no hex at all gives no server.
     expect(routes).toEqual([{host: 'web.local', name: 'web', servers: [{address: BRIDGE_IP, id: 'deadbeefbace', port: 49_153}], stopped: 1, unhealthy: 0}])
+  })
+})
+
+describe('routesFrom: names are owned', () => {
+  const owner = makeRecord({containerId: IDS.web1, createdAt: '2026-11-27T09:00:00.000000000Z'})
+  const squatter = makeRecord({
+    containerId: IDS.web2,
+    containerName: 'squat',
+    createdAt: '2026-11-27T10:00:00.000000000Z',
+    ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 49_154}],
+  })
+  const replica = makeRecord({
+    containerId: IDS.api,
+    containerName: 'web-2',
+    createdAt: '2026-11-27T11:00:00.000000000Z',
+    ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 49_155}],
+    replica: true,
+  })
+  const serverIds = (records: ServiceRecord[]) => routesFrom({domain: 'local', records})[0].servers.map((server) => server.id)
+
+  it('serves the owner and its replicas, never a container that merely carries the label', () => {
+    expect(serverIds([squatter, replica, owner])).toEqual([IDS.web1.slice(0, 12), IDS.api.slice(0, 12)])
+  })
+
+  it('renders the same config from the same records in any order', () => {
+    const one = renderProxyConfig({domain: 'local', records: [owner, squatter, replica]})
+    const other = renderProxyConfig({domain: 'local', records: [replica, squatter, owner]})
+    expect(other.hash).toBe(one.hash)
+    expect(one.servers).toEqual([`svc_web/c${IDS.web1.slice(0, 12)}`, `svc_web/c${IDS.api.slice(0, 12)}`])
+  })
+
+  it('hands the name on while the owner is stopped, and back when it runs again', () => {
+    const stopped = {...owner, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}], state: 'stopped' as const}
+    expect(serverIds([stopped, squatter, replica])).toEqual([IDS.web2.slice(0, 12), IDS.api.slice(0, 12)])
+    expect(serverIds([owner, squatter, replica])).toEqual([IDS.web1.slice(0, 12), IDS.api.slice(0, 12)])
+  })
+
+  it('keeps an unhealthy owner’s name: its 503 page, not the squatter', () => {
+    const sick = {...owner, state: 'unhealthy' as const}
+    expect(routesFrom({domain: 'local', records: [sick, squatter]})).toEqual([{host: 'web.local', name: 'web', servers: [], stopped: 0, unhealthy: 1}])
   })
 })
 
@@ -357,6 +397,7 @@ describe('renderProxyConfig for the local host', () => {
     containerIp: '172.17.0.9',
     hostId: 'hostb',
     ports: [{address: '10.0.0.2', containerPort: '80/tcp', port: 40_000}],
+    replica: true,
   })
 
   it("reaches this host's containers at their default-bridge address and container port", () => {

@@ -74,7 +74,7 @@ describe('parseRecord', () => {
     expect(parseRecord(key, value)).toBeNull()
   })
 
-  it.each([2, 0, '1', null])('rejects schema %j', (schema) => {
+  it.each([1, 3, 0, '1', null])('rejects schema %j', (schema) => {
     expect(parseRecord(key, JSON.stringify({...record, schema}))).toBeNull()
   })
 
@@ -146,7 +146,7 @@ describe('checkRecord', () => {
     ['with a non-IPv4 containerIp', withField('containerIp', 'web'), 'containerIp: "web" is not an IPv4 address'],
     ['with a numeric updatedAt', withField('updatedAt', 5), 'updatedAt is not a string (5)'],
     ['with an unparseable updatedAt', withField('updatedAt', 'yesterday'), 'updatedAt "yesterday" is not a timestamp'],
-    ['with schema 2', withField('schema', 2), 'schema 2 is not 1'],
+    ['with schema 1', withField('schema', 1), 'schema 1 is not 2'],
     [
       'with 5000 ports',
       withField(

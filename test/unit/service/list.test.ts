@@ -36,7 +36,9 @@ describe('serviceRows', () => {
         container: 'web-1',
         host: 'host-a',
         name: 'web',
+        owner: null,
         problem: null,
+        role: 'owner',
         state: 'running',
         url: 'http://web.local/',
       },
@@ -46,7 +48,7 @@ describe('serviceRows', () => {
   it('shows a stopped record with no backend, agreeing with docker', () => {
     const record = makeRecord({ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port: 0}], state: 'stopped'})
     expect(serviceRows([record], [listed(IDS.web1, 'web-1', 'exited', svc('web'))], SETTINGS, 'hosta')).toEqual([
-      {backend: '-', container: 'web-1', host: 'host-a', name: 'web', problem: null, state: 'stopped', url: 'http://web.local/'},
+      {backend: '-', container: 'web-1', host: 'host-a', name: 'web', owner: null, problem: null, role: null, state: 'stopped', url: 'http://web.local/'},
     ])
   })
 
@@ -85,8 +87,28 @@ describe('serviceRows', () => {
     })
     const remoteStopped = makeRecord({containerId: IDS.db, hostId: 'hostb', hostName: 'host-b', name: 'db', state: 'stopped'})
     expect(serviceRows([remote, remoteStopped], [], SETTINGS, 'hosta')).toEqual([
-      {backend: '10.0.0.12:32768', container: 'api-1', host: 'host-b', name: 'api', problem: null, state: 'running', url: 'http://api.local/'},
-      {backend: '172.17.0.1:49153', container: 'web-1', host: 'host-b', name: 'db', problem: null, state: 'stopped', url: 'http://db.local/'},
+      {
+        backend: '10.0.0.12:32768',
+        container: 'api-1',
+        host: 'host-b',
+        name: 'api',
+        owner: null,
+        problem: null,
+        role: 'owner',
+        state: 'running',
+        url: 'http://api.local/',
+      },
+      {
+        backend: '172.17.0.1:49153',
+        container: 'web-1',
+        host: 'host-b',
+        name: 'db',
+        owner: null,
+        problem: null,
+        role: null,
+        state: 'stopped',
+        url: 'http://db.local/',
+      },
     ])
   })
 
@@ -98,13 +120,25 @@ describe('serviceRows', () => {
       'hosta',
     )
     expect(rows).toEqual([
-      {backend: '172.17.0.1:49153', container: 'web-1', host: 'host-a', name: 'web', problem: null, state: 'running', url: 'http://web.local/'},
+      {
+        backend: '172.17.0.1:49153',
+        container: 'web-1',
+        host: 'host-a',
+        name: 'web',
+        owner: null,
+        problem: null,
+        role: 'owner',
+        state: 'running',
+        url: 'http://web.local/',
+      },
       {
         backend: '-',
         container: 'web-2',
         host: '(this host)',
         name: 'web',
+        owner: null,
         problem: 'not registered (agent down or behind?)',
+        role: null,
         state: 'created',
         url: 'http://web.local/',
       },
@@ -114,6 +148,60 @@ describe('serviceRows', () => {
   it('says a label that is not a DNS label is never routed, rather than blaming the agent', () => {
     const [row] = serviceRows([], [listed(IDS.web2, 'web-2', 'running', svc('Web_App'))], SETTINGS, 'hosta')
     expect(row.problem).toBe('never routed: the name is not a DNS label')
+  })
+
+  it('shows a container that merely carries a held name as a conflict naming the owner, with no backend', () => {
+    const owner = makeRecord({containerName: 'web', createdAt: '2026-11-27T09:00:00.000000000Z'})
+    const squatter = makeRecord({
+      containerId: IDS.web2,
+      containerName: 'squat',
+      createdAt: '2026-11-27T10:00:00.000000000Z',
+      hostId: 'hostb',
+      hostName: 'host-b',
+      ports: [{address: '10.0.0.2', containerPort: '80/tcp', port: 40_000}],
+    })
+    const rows = serviceRows([squatter, owner], [listed(IDS.web1, 'web', 'running', svc('web'))], SETTINGS, 'hosta')
+    expect(rows.map(({backend, container, owner, problem, role}) => ({backend, container, owner, problem, role}))).toEqual([
+      {
+        backend: '-',
+        container: 'squat',
+        owner: 'web on host-a',
+        problem: 'conflict: web is owned by web on host-a, so this container gets no traffic',
+        role: 'conflict',
+      },
+      {backend: '172.17.0.1:49153', container: 'web', owner: null, problem: null, role: 'owner'},
+    ])
+  })
+
+  it('shows a replica beside its owner, with its backend and no problem', () => {
+    const owner = makeRecord({containerName: 'api', createdAt: '2026-11-27T09:00:00.000000000Z', name: 'api'})
+    const replica = makeRecord({
+      containerId: IDS.web2,
+      containerName: 'api-2',
+      createdAt: '2026-11-27T10:00:00.000000000Z',
+      name: 'api',
+      ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port: 49_154}],
+      replica: true,
+    })
+    const containers = [listed(IDS.web1, 'api', 'running', svc('api')), listed(IDS.web2, 'api-2', 'running', svc('api'))]
+    const rows = serviceRows([owner, replica], containers, SETTINGS, 'hosta')
+    expect(rows.map(({backend, container, owner, problem, role}) => ({backend, container, owner, problem, role}))).toEqual([
+      {backend: '172.17.0.1:49153', container: 'api', owner: null, problem: null, role: 'owner'},
+      {backend: '172.17.0.1:49154', container: 'api-2', owner: 'api on host-a', problem: null, role: 'replica'},
+    ])
+  })
+
+  it('says a container whose service label comes from its image is never routed, rather than blaming the agent', () => {
+    const container = listed(IDS.web2, 'sneaky', 'running', svc('api'))
+    const images = new Map([[container.ImageID, svc('api')]])
+    const [row] = serviceRows([], [container], SETTINGS, 'hosta', images)
+    expect(row.problem).toBe('never routed: the service label comes from its image')
+    expect(row.role).toBeNull()
+  })
+
+  it('explains a replica-of label that names another service', () => {
+    const container = listed(IDS.web2, 'odd', 'running', {...svc('api'), 'io.highway.replica-of': 'web'})
+    expect(serviceRows([], [container], SETTINGS, 'hosta')[0].problem).toBe('never routed: io.highway.replica-of=web differs from io.highway.service=api')
   })
 
   it('ignores containers without the service label', () => {
@@ -146,7 +234,7 @@ describe('serviceRows with invalid records', () => {
   const badKey = `/highway/v1/services/api/hostb/${IDS.api}`
 
   it('shows each invalid key as a row of its own, with the key and the reason, beside the valid ones', () => {
-    const rows = serviceRows([makeRecord()], [listed(IDS.web1, 'web-1', 'running', svc('web'))], SETTINGS, 'hosta', [
+    const rows = serviceRows([makeRecord()], [listed(IDS.web1, 'web-1', 'running', svc('web'))], SETTINGS, 'hosta', new Map(), [
       {key: badKey, reason: 'ports is missing', revision: '7'},
       {key: '/highway/v1/services/junk', reason: 'the key is not /highway/v1/services/<name>/<hostId>/<containerId>', revision: '8'},
     ])
@@ -157,18 +245,41 @@ describe('serviceRows with invalid records', () => {
         host: '-',
         key: '/highway/v1/services/junk',
         name: '-',
+        owner: null,
         problem: expect.stringContaining('the key is not'),
+        role: null,
         state: 'invalid',
         url: '-',
       },
-      {backend: '-', container: IDS.api.slice(0, 12), host: 'hostb', key: badKey, name: 'api', problem: 'ports is missing', state: 'invalid', url: '-'},
-      {backend: '172.17.0.1:49153', container: 'web-1', host: 'host-a', name: 'web', problem: null, state: 'running', url: 'http://web.local/'},
+      {
+        backend: '-',
+        container: IDS.api.slice(0, 12),
+        host: 'hostb',
+        key: badKey,
+        name: 'api',
+        owner: null,
+        problem: 'ports is missing',
+        role: null,
+        state: 'invalid',
+        url: '-',
+      },
+      {
+        backend: '172.17.0.1:49153',
+        container: 'web-1',
+        host: 'host-a',
+        name: 'web',
+        owner: null,
+        problem: null,
+        role: 'owner',
+        state: 'running',
+        url: 'http://web.local/',
+      },
     ])
   })
 
   it('says a container of this host is unrouted because its record is invalid, not that the agent is behind', () => {
     const key = `/highway/v1/services/api/hosta/${IDS.api}`
-    const rows = serviceRows([], [listed(IDS.api, 'api-1', 'running', svc('api'))], SETTINGS, 'hosta', [
+    const rows = serviceRows([], [listed(IDS.api, 'api-1', 'running', svc('api'))], SETTINGS, 'hosta', new Map(), [
       {key, reason: 'state "x" is not running, stopped or unhealthy', revision: '3'},
     ])
     expect(rows.map((row) => [row.name, row.state, row.problem])).toEqual([

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import {expect} from 'vitest'
 import type {PublishedPort, ServiceRecord} from '../../../src/core/types.js'
+import {standings} from '../../../src/agent/records.js'
 import type {ProxyConfigInput, RenderedProxyConfig} from '../../../src/proxy/haproxy.js'
 import {NOT_FOUND_BACKEND, SPARE_BACKENDS} from '../../../src/proxy/haproxy.js'
 import {backendProblem, serviceKey} from '../../../src/registry/schema.js'
@@ -53,7 +54,11 @@ export const validRecord: fc.Arbitrary<ServiceRecord> = fc.record({
   hostName: displayName,
   name: serviceName,
   ports: fc.array(validPort, {maxLength: 4}),
-  schema: fc.constant(1 as const),
+  createdAt: fc
+    .tuple(fc.date({max: new Date('2100-01-01'), min: new Date('1970-01-01'), noInvalidDate: true}), fc.integer({max: 999_999, min: 0}))
+    .map(([date, nanos]) => `${date.toISOString().slice(0, 19)}.${String(date.getUTCMilliseconds()).padStart(3, '0')}${String(nanos).padStart(6, '0')}Z`),
+  replica: fc.boolean(),
+  schema: fc.constant(2 as const),
   state: fc.constantFrom('running' as const, 'stopped' as const, 'unhealthy' as const),
   updatedAt: fc.date({max: new Date('2100-01-01'), min: new Date('1970-01-01'), noInvalidDate: true}).map((date) => date.toISOString()),
 })
@@ -130,9 +135,12 @@ export function assertRenderedShape(input: ProxyConfigInput, rendered: RenderedP
   ])
   expect(parts.get('frontend http')).toContain(`    use_backend %[req.hdr(host),field(1,:),lower,map_str(${rendered.mapPath},${NOT_FOUND_BACKEND})]`)
   const servers: string[] = []
+  const standing = standings(input.records)
   for (const name of names) {
     const body = parts.get(`backend svc_${name}`)!
-    const running = input.records.filter((record) => record.name === name && record.state === 'running' && (record.ports[0]?.port ?? 0) > 0)
+    // Only a name's owner and its replicas are served (agent/records.ts standings); a conflict never is.
+    const served = (record: ServiceRecord) => ['owner', 'replica'].includes(standing.get(record)?.role ?? '')
+    const running = input.records.filter((record) => record.name === name && record.state === 'running' && (record.ports[0]?.port ?? 0) > 0 && served(record))
     const lines = body.filter((line) => line.startsWith('    server '))
     const ids = new Set<string>()
     for (const line of lines) {

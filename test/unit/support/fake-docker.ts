@@ -7,6 +7,7 @@ import type {
   EventClient,
   EventSubscription,
   NetworkClient,
+  ImageClient,
   VolumeClient,
 } from '../../../src/docker/types.js'
 
@@ -26,7 +27,10 @@ export interface FakeContainer {
   ports: Record<string, number>
   ip: string
   health?: 'healthy' | 'unhealthy' | 'starting'
+  /** Its image, reference and ID alike. */
   image: string
+  /** Docker's creation time, RFC 3339 with nanoseconds (trailing zeros trimmed, as Docker writes it). */
+  created: string
   bindings: Record<string, Array<{HostIp: string; HostPort: string}>>
   /** Exits as soon as it starts (highway's one-shot helpers), with this code. */
   exitsWith?: number
@@ -51,8 +55,10 @@ function details(container: FakeContainer): ContainerDetails {
   )
   return {
     Config: {Image: container.image, Labels: {...container.labels}},
+    Created: container.created,
     HostConfig: {PortBindings: container.bindings},
     Id: container.id,
+    Image: container.image,
     Name: `/${container.name}`,
     NetworkSettings: {Networks: {bridge: {IPAddress: container.running ? container.ip : ''}}, Ports: ports},
     State: {
@@ -70,6 +76,7 @@ function summary(container: FakeContainer): ContainerSummary {
   return {
     Id: container.id,
     Image: container.image,
+    ImageID: container.image,
     Labels: {...container.labels},
     Names: [`/${container.name}`],
     Ports: container.running
@@ -104,6 +111,13 @@ export class FakeDocker {
   readonly state = new Map<string, FakeContainer>()
   readonly volumeState = new Map<string, Record<string, string>>()
   readonly networkState = new Map<string, Record<string, string>>()
+  /** Labels baked into images (a Dockerfile's LABEL); an image not listed here has none. */
+  readonly imageState = new Map<string, Record<string, string>>()
+  /** Images whose inspect answers 404 (removed under their containers). */
+  readonly missingImages = new Set<string>()
+  /** Every image whose labels were asked for, in order (reads, so not among `calls`). */
+  readonly imageReads: string[] = []
+  private created = 0
   private subscribers: Subscriber[] = []
   private nextHostPort = 49_153
   private nextId = 1
@@ -123,12 +137,15 @@ export class FakeDocker {
         throw Object.assign(new Error(`Conflict. The container name "/${spec.name}" is already in use`), {statusCode: 409})
       }
       const id = this.newId()
+      const image = String(spec.Image)
       this.state.set(id, {
         bindings: {},
+        created: this.nextCreated(),
         id,
-        image: String(spec.Image),
+        image,
         ip: '',
-        labels: {...(spec.Labels ?? {})},
+        // Docker merges the image's labels under the ones given at create.
+        labels: {...this.imageState.get(image), ...(spec.Labels ?? {})},
         name: spec.name,
         ports: {},
         running: false,
@@ -210,6 +227,25 @@ export class FakeDocker {
     },
   }
 
+  readonly images: ImageClient = {
+    build: async () => {
+      throw new Error('the fake engine builds no images')
+    },
+    exists: async (reference) => !this.missingImages.has(reference),
+    id: async (reference) => (this.missingImages.has(reference) ? null : `sha256:${reference}`),
+    list: async (labels) =>
+      [...this.imageState]
+        .filter(([, imageLabels]) => labels.every((label) => matches(imageLabels, label)))
+        .map(([tag, imageLabels]) => ({id: `sha256:${tag}`, labels: {...imageLabels}, tags: [tag]})),
+    labels: async (image) => {
+      this.imageReads.push(image)
+      return this.missingImages.has(image) ? null : {...this.imageState.get(image)}
+    },
+    pull: async () => {
+      throw new Error('the fake engine has no registry')
+    },
+  }
+
   readonly events: EventClient = {
     containers: async (label, onEvent, onEnd): Promise<EventSubscription> => {
       if (this.failSubscriptions > 0) {
@@ -224,6 +260,12 @@ export class FakeDocker {
         },
       }
     },
+  }
+
+  /** Creation times one second apart, in creation order. */
+  private nextCreated(): string {
+    const seconds = this.created++
+    return `2026-11-27T09:${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}.1184027Z`
   }
 
   private newId(): string {
@@ -268,16 +310,25 @@ export class FakeDocker {
 
   // ---- what a user does to the engine, as the agent sees it -----------------------------------
 
-  /** `highway run -d --name NAME -p PORT`: created, labelled as the service, started. */
-  runService(name: string, port = '9090/tcp', options: {service?: string; health?: FakeContainer['health']; emit?: boolean} = {}): FakeContainer {
+  /**
+   * `highway run -d --name NAME -p PORT`: created, labelled as the service, started. `labels`
+   * replaces the labels given at create (a hand-labelled `docker run`); `image` brings its own.
+   */
+  runService(
+    name: string,
+    port = '9090/tcp',
+    options: {service?: string; health?: FakeContainer['health']; emit?: boolean; image?: string; labels?: Record<string, string>} = {},
+  ): FakeContainer {
     const id = this.newId()
+    const image = options.image ?? 'app'
     const container: FakeContainer = {
       bindings: {[port]: [{HostIp: BRIDGE_IP, HostPort: ''}]},
+      created: this.nextCreated(),
       health: options.health,
       id,
-      image: 'app',
+      image,
       ip: '',
-      labels: {'io.highway.ports': port, 'io.highway.service': options.service ?? name},
+      labels: {...this.imageState.get(image), ...(options.labels ?? {'io.highway.ports': port, 'io.highway.service': options.service ?? name})},
       name,
       ports: {},
       running: false,

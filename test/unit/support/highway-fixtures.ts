@@ -15,7 +15,7 @@ export const IDS = {
 
 export function makeRecord(overrides: Partial<ServiceRecord> = {}): ServiceRecord {
   return {
-    schema: 1,
+    schema: 2,
     name: 'web',
     state: 'running',
     ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 49_153}],
@@ -24,6 +24,8 @@ export function makeRecord(overrides: Partial<ServiceRecord> = {}): ServiceRecor
     containerId: IDS.web1,
     containerName: 'web-1',
     containerIp: '172.17.0.5',
+    createdAt: '2026-11-27T09:14:03.118402711Z',
+    replica: false,
     updatedAt: '2026-11-27T09:14:04.000Z',
     ...overrides,
   }
