@@ -79,7 +79,7 @@ afterAll(async () => {
     .catch(() => {})
   etcd?.close()
   await removeServices()
-  await highway(['down'], env)
+  await highway(['down', '--purge'], env)
 })
 
 describe('malformed records in etcd', () => {

@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const dir of dirs) rmSync(dir, {force: true, recursive: true})
-  await highway(['down'], env)
+  await highway(['down', '--purge'], env)
 })
 
 /** Writes the config and its map where the container expects them (/run/highway) and runs `haproxy -c`. */

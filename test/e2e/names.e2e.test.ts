@@ -71,7 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await removeServices()
   await removeContainers('impostor')
-  await highway(['down'], env)
+  await highway(['down', '--purge'], env)
   await dockerResult('rmi', BAKED_SERVICE, IMPOSTOR)
 })
 

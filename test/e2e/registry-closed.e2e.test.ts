@@ -32,7 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dockerResult('network', 'rm', OTHER_NETWORK)
-  await highway(['down'], env)
+  await highway(['down', '--purge'], env)
 })
 
 describe('the registry is closed to neighbours', () => {

@@ -37,17 +37,17 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeServices()
-  await highway(['down'], env)
+  await highway(['down', '--purge'], env)
 })
 
 describe('a failed up leaves the highway it found', () => {
   it('keeps every component when the replacements cannot start (an address this host does not have)', async () => {
     const before = await infraContainers()
     expect(await answers()).toEqual(WORKING())
-    // 192.0.2.1 (TEST-NET-1) passes validation, but Docker cannot publish on it: the new etcd fails to start.
+    // 192.0.2.1 (TEST-NET-1) passes validation, but Docker cannot publish on it: the new proxy fails to start (etcd, on loopback, is unchanged).
     const failed = await highway(['up', '--bridge-ip', '192.0.2.1'], env)
     expect(failed.code).toBe(1)
-    expect(failed.stderr).toMatch(/^highway: 192\.0\.2\.1 is not an address of this host, so the etcd cannot listen on it/m)
+    expect(failed.stderr).toMatch(/^highway: 192\.0\.2\.1 is not an address of this host, so the proxy cannot listen on it/m)
     expect(await infraContainers()).toEqual(before)
     expect(
       await until('the old highway to answer again', async () => ((await answers()).service === '200 kept' ? answers() : undefined), 15_000),
