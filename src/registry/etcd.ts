@@ -1,7 +1,7 @@
 import {Etcd3, type IKeyValue} from 'etcd3'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
 import type {RegistryClient, RegistryLease, ServiceEvent, ServiceWatch} from './registry.js'
-import {AGENTS, SERVICES, parseAgentReport, parseRecord} from './schema.js'
+import {HOSTS, parseAgentKey, parseAgentReport, parseRecord, parseServiceKey} from './schema.js'
 
 /**
  * The registry on etcd: the only module that knows etcd3 (npm), so it can be swapped for etcd's
@@ -39,7 +39,7 @@ export class EtcdRegistry implements RegistryClient {
   }
 
   async listServices(): Promise<{records: Map<string, ServiceRecord>; revision: string}> {
-    const response = await this.client.getAll().prefix(SERVICES).exec()
+    const response = await this.client.getAll().prefix(HOSTS).exec()
     const records = new Map<string, ServiceRecord>()
     for (const kv of response.kvs) {
       const key = kv.key.toString()
@@ -50,8 +50,13 @@ export class EtcdRegistry implements RegistryClient {
   }
 
   async listAgents(): Promise<AgentReport[]> {
-    const values = await this.client.getAll().prefix(AGENTS).strings()
-    return Object.values(values).flatMap((value) => parseAgentReport(value) ?? [])
+    const values = await this.client.getAll().prefix(HOSTS).strings()
+    return Object.entries(values).flatMap(([key, value]) => {
+      const hostId = parseAgentKey(key)
+      const report = hostId ? parseAgentReport(value) : null
+      // A host may write only under its own id: a report claiming another host's is not that host's.
+      return report && report.hostId === hostId ? [report] : []
+    })
   }
 
   async delete(key: string): Promise<string> {
@@ -74,10 +79,12 @@ export class EtcdRegistry implements RegistryClient {
 
   // etcd3 reconnects a watcher by itself, but a watch etcd cancels (compaction) errors and is never retried.
   async watchServices(fromRevision: string, onEvent: (event: ServiceEvent) => void, onBroken: (error: Error) => void): Promise<ServiceWatch> {
-    const watcher = await this.client.watch().prefix(SERVICES).startRevision(fromRevision).create()
+    // Agent reports share the hosts' prefix (one writable range per host): only service keys are events.
+    const watcher = await this.client.watch().prefix(HOSTS).startRevision(fromRevision).create()
     const toEvent = (kv: IKeyValue, type: 'delete' | 'put'): ServiceEvent | null => {
       const key = kv.key.toString()
       const revision = kv.mod_revision
+      if (!parseServiceKey(key)) return null
       if (type === 'delete') return {key, revision, type}
       const record = parseRecord(key, kv.value.toString())
       return record ? {key, record, revision, type} : null
@@ -86,7 +93,10 @@ export class EtcdRegistry implements RegistryClient {
       const event = toEvent(kv, 'put')
       if (event) onEvent(event)
     })
-    watcher.on('delete', (kv) => onEvent(toEvent(kv, 'delete')!))
+    watcher.on('delete', (kv) => {
+      const event = toEvent(kv, 'delete')
+      if (event) onEvent(event)
+    })
     watcher.on('error', (error) => onBroken(error))
     return {cancel: () => watcher.cancel()}
   }

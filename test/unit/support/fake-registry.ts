@@ -1,6 +1,6 @@
 import type {AgentReport, ServiceRecord} from '../../../src/core/types.js'
 import type {RegistryClient, RegistryLease, ServiceEvent, ServiceWatch} from '../../../src/registry/registry.js'
-import {AGENTS, SERVICES, parseAgentReport, parseRecord} from '../../../src/registry/schema.js'
+import {parseAgentKey, parseAgentReport, parseRecord, parseServiceKey} from '../../../src/registry/schema.js'
 
 /**
  * An in-memory registry with etcd's semantics where the agent depends on them: one revision
@@ -114,7 +114,7 @@ export class FakeRegistry implements RegistryClient {
   }
 
   private deliver(watch: Watch, change: {revision: bigint; key: string; value: string | null}): void {
-    if (watch.cancelled || change.revision < watch.from || !change.key.startsWith(SERVICES)) return
+    if (watch.cancelled || change.revision < watch.from || !parseServiceKey(change.key)) return
     const send = () => {
       if (watch.cancelled) return
       const revision = String(change.revision)
@@ -151,7 +151,7 @@ export class FakeRegistry implements RegistryClient {
     }
     const records = new Map<string, ServiceRecord>()
     for (const [key, {value}] of this.kv) {
-      const record = key.startsWith(SERVICES) ? parseRecord(key, value) : null
+      const record = parseRecord(key, value)
       if (record) records.set(key, record)
     }
     return {records, revision: String(this.revision)}
@@ -170,7 +170,10 @@ export class FakeRegistry implements RegistryClient {
   }
 
   async listAgents(): Promise<AgentReport[]> {
-    return [...this.kv].filter(([key]) => key.startsWith(AGENTS)).flatMap(([, {value}]) => parseAgentReport(value) ?? [])
+    return [...this.kv].flatMap(([key, {value}]) => {
+      const report = parseAgentKey(key) ? parseAgentReport(value) : null
+      return report && report.hostId === parseAgentKey(key) ? [report] : []
+    })
   }
 
   lease(ttlSeconds: number): FakeLease {
@@ -193,7 +196,7 @@ export class FakeRegistry implements RegistryClient {
   services(): Map<string, ServiceRecord> {
     const records = new Map<string, ServiceRecord>()
     for (const [key, {value}] of this.kv) {
-      const record = key.startsWith(SERVICES) ? parseRecord(key, value) : null
+      const record = parseRecord(key, value)
       if (record) records.set(key, record)
     }
     return records
