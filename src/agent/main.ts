@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   }
   const clients = createClients(process.env)
   const docker = await clients.docker()
-  const host = await docker.engine.identity()
+  // The engine's name is what `ls` shows; the id is highway's own, given by `up` (engines cloned from one image share an ID).
+  const host = {id: required('HIGHWAY_HOST_ID'), name: (await docker.engine.identity()).name}
   const registry = clients.registry(settings)
   const agent = new Agent({docker, domain: settings.domain, host: {...host, bridgeIp: settings.bridgeIp}, registry})
 

@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto'
 import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
@@ -46,6 +47,11 @@ export function saveSettings(settings: Settings, env: NodeJS.ProcessEnv = proces
   const temporary = join(dir, `.${FILE}.${process.pid}`)
   writeFileSync(temporary, `${JSON.stringify(settings, null, 2)}\n`, {mode: 0o600})
   renameSync(temporary, join(dir, FILE))
+}
+
+/** A new host id (see Settings.hostId): 64 random bits, hex, so it is a valid key part and etcd user name. */
+export function newHostId(): string {
+  return randomBytes(8).toString('hex')
 }
 
 /** The etcd that `up` runs on this host, as the host reaches it: published on loopback only. */

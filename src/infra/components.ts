@@ -149,6 +149,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
       // made where no etcd runs: its subnet would be one more that other hosts might route elsewhere.
       network: settings.etcdEndpoints.length === 0 ? REGISTRY_NETWORK : undefined,
       env: [
+        `HIGHWAY_HOST_ID=${settings.hostId ?? ''}`,
         `HIGHWAY_DOMAIN=${settings.domain}`,
         `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`,
         `HIGHWAY_ETCD=${settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints.join(',') : AGENT_ETCD_URL}`,

@@ -2,7 +2,7 @@ import {Listr, type ListrTask} from 'listr2'
 import type {Clients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import type {Component} from '../core/labels.js'
-import {LOOPBACK_ETCD_URL, loadSettings, saveSettings} from '../core/settings.js'
+import {LOOPBACK_ETCD_URL, loadSettings, newHostId, saveSettings} from '../core/settings.js'
 import type {Settings} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
@@ -60,7 +60,6 @@ interface UpContext {
   clients: Clients
   docker: DockerClient
   settings: Settings
-  hostId: string
   signal: AbortSignal
   created: CreatedThisRun
   outcomes: UpResult['outcomes']
@@ -85,7 +84,7 @@ function agentReady(context: UpContext, since: number): Promise<string> {
   const registry = context.clients.registry(context.settings)
   return waitFor(
     async () => {
-      const report = (await registry.listAgents()).find((agent) => agent.hostId === context.hostId)
+      const report = (await registry.listAgents()).find((agent) => agent.hostId === context.settings.hostId)
       if (report?.lastReconcileAt && (!fresh || Date.parse(report.lastReconcileAt) >= since - 1000)) return `${report.routes} routes`
       return undefined
     },
@@ -184,9 +183,8 @@ export async function runUp(clients: Clients, request: UpRequest, signal: AbortS
   const saved = loadSettings(clients.env)
   const requested = validateRequest(request, saved)
   const docker = await clients.docker()
-  const settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway())}
-  const {id: hostId} = await docker.engine.identity()
-  const context: UpContext = {clients, created: new CreatedThisRun(), docker, hostId, outcomes: {}, settings, signal}
+  const settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway()), hostId: saved.hostId || newHostId()}
+  const context: UpContext = {clients, created: new CreatedThisRun(), docker, outcomes: {}, settings, signal}
   await bringUp(context)
   const changed = (Object.keys(settings) as Array<keyof Settings>).some((key) => JSON.stringify(settings[key]) !== JSON.stringify(saved[key]))
   if (changed) saveSettings(settings, clients.env)

@@ -65,12 +65,11 @@ export async function listServices(clients: Clients, settings: Settings): Promis
   if (!settings.bridgeIp) throw new UserError('highway is not set up on this host', {suggestion: 'run `highway up` first'})
   const docker = await clients.docker()
   const registry = clients.registry(settings)
-  const [{records}, containers, identity] = await Promise.all([
+  const [{records}, containers] = await Promise.all([
     registry.listServices().catch((error) => {
       throw unreachable(registry.endpoints, error)
     }),
     docker.containers.list([SERVICE]),
-    docker.engine.identity(),
   ])
-  return serviceRows([...records.values()], containers, settings, identity.id)
+  return serviceRows([...records.values()], containers, settings, settings.hostId ?? '')
 }

@@ -18,6 +18,7 @@ const SETTINGS: Settings = {
   domain: 'local',
   etcdEndpoints: [],
   upstreamDns: [],
+  hostId: '0123456789abcdef',
 }
 const CONTEXT: SpecContext = {dockerSocket: '/var/run/docker.sock', image: 'highway/infra:0.1.0-0123456789', settings: SETTINGS}
 
@@ -182,8 +183,13 @@ describe('componentSpecs', () => {
     expect(specLabel(spec('dns', map))).toBe(specLabel(spec('dns')))
   })
 
-  it('gives the agent the domain, bridge IP and local etcd by its name on the registry network', () => {
-    expect(spec('agent').create.Env).toEqual(['HIGHWAY_DOMAIN=local', 'HIGHWAY_BRIDGE_IP=172.17.0.1', 'HIGHWAY_ETCD=http://highway-etcd:2379'])
+  it('gives the agent its host id, the domain, bridge IP and local etcd by its name on the registry network', () => {
+    expect(spec('agent').create.Env).toEqual([
+      'HIGHWAY_HOST_ID=0123456789abcdef',
+      'HIGHWAY_DOMAIN=local',
+      'HIGHWAY_BRIDGE_IP=172.17.0.1',
+      'HIGHWAY_ETCD=http://highway-etcd:2379',
+    ])
     expect(spec('agent').create.Cmd).toEqual(['node', '/opt/highway/lib/agent.cjs'])
   })
 
