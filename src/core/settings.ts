@@ -54,8 +54,8 @@ export function newHostId(): string {
   return randomBytes(8).toString('hex')
 }
 
-/** The etcd that `up` runs on this host, as the host reaches it: published on loopback only. */
-export const LOOPBACK_ETCD_URL = `http://127.0.0.1:${INFRA_PORTS.etcd}`
+/** The etcd that `up` runs on this host, as the host reaches it: published on loopback only, mutual TLS. */
+export const LOOPBACK_ETCD_URL = `https://127.0.0.1:${INFRA_PORTS.etcd}`
 
 /** Which etcd this host's highway uses: the cluster given to `up --etcd`, else its own. */
 export function etcdEndpoints(settings: Settings): string[] {

@@ -55,7 +55,7 @@ export async function collectStatus(clients: Clients, settings: Settings): Promi
   }
   const probes: Record<Exclude<Component, 'agent'>, () => Promise<string>> = {
     dns: () => probeDns(settings.bridgeIp, settings.domain),
-    etcd: () => probeEtcd(endpoints[0]),
+    etcd: () => probeEtcd(endpoints[0], clients.identity()),
     proxy: () => probeProxy(settings.bridgeIp),
   }
   const components = await Promise.all(

@@ -1,6 +1,9 @@
-import {Etcd3, type IKeyValue} from 'etcd3'
+import {randomBytes} from 'node:crypto'
+import {Etcd3, Range, type IKeyValue} from 'etcd3'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
-import type {RegistryClient, RegistryLease, ServiceEvent, ServiceWatch} from './registry.js'
+import {ROOT_USER, hostGrants, hostUser} from './access.js'
+import {ETCD_SERVER_NAME, type TlsIdentity} from './pki.js'
+import type {RegistryAdmin, RegistryClient, RegistryLease, ServiceEvent, ServiceWatch} from './registry.js'
 import {HOSTS, parseAgentKey, parseAgentReport, parseRecord, parseServiceKey} from './schema.js'
 
 /**
@@ -12,16 +15,20 @@ export interface EtcdOptions {
   endpoints: string[]
   /** Deadline for each call, in ms. */
   callTimeout: number
+  /** Mutual TLS: the CA that signed etcd's certificate, and this client's own (its CN is the etcd user). */
+  tls?: TlsIdentity
 }
 
-export class EtcdRegistry implements RegistryClient {
+export class EtcdRegistry implements RegistryClient, RegistryAdmin {
   readonly endpoints: string[]
   private readonly client: Etcd3
 
   constructor(options: EtcdOptions) {
     this.endpoints = options.endpoints
+    const {tls} = options
     this.client = new Etcd3({
       hosts: options.endpoints,
+      ...(tls && {credentials: {certChain: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key), rootCertificate: Buffer.from(tls.ca)}}),
       dialTimeout: options.callTimeout,
       defaultCallOptions: (context) =>
         // Watches and lease keepalives are streams that must outlive any deadline.
@@ -30,12 +37,37 @@ export class EtcdRegistry implements RegistryClient {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5000,
         'grpc.keepalive_permit_without_calls': 1,
+        ...(tls && {'grpc.ssl_target_name_override': ETCD_SERVER_NAME}),
       },
     })
   }
 
   close(): void {
     this.client.close()
+  }
+
+  async grantHosts(hostIds: string[]): Promise<void> {
+    const [roles, users] = await Promise.all([this.client.getRoles(), this.client.getUsers()])
+    const hasRole = new Set(roles.map((role) => role.name))
+    const hasUser = new Set(users.map((user) => user.name))
+    // etcd wants a password on every user it creates; nobody ever uses it (the certificate's CN is the user).
+    const ensureUser = async (name: string) => {
+      if (!hasUser.has(name)) await this.client.user(name).create(randomBytes(32).toString('base64url'))
+    }
+    if (!hasRole.has(ROOT_USER)) await this.client.role(ROOT_USER).create()
+    await ensureUser(ROOT_USER)
+    // Granting a role or a permission again changes nothing: a bootstrap cut short is finished by the next one.
+    await this.client.user(ROOT_USER).addRole(ROOT_USER)
+    for (const hostId of hostIds) {
+      const name = hostUser(hostId)
+      const role = this.client.role(name)
+      if (!hasRole.has(name)) await role.create()
+      await role.grant(hostGrants(hostId).map(({permission, prefix}) => ({permission, range: Range.prefix(prefix)})))
+      await ensureUser(name)
+      await this.client.user(name).addRole(name)
+    }
+    // A no-op once on.
+    await this.client.auth.authEnable({})
   }
 
   async listServices(): Promise<{records: Map<string, ServiceRecord>; revision: string}> {
