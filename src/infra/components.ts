@@ -13,6 +13,8 @@ import {ETCD_SERVER_NAME, type TlsIdentity} from '../registry/pki.js'
  * would lock that one out.
  */
 export const ETCD_VOLUME = 'highway-etcd-v2'
+/** Earlier names of etcd's volume: nothing uses them any more, and `down --purge` removes them too. */
+export const LEGACY_ETCD_VOLUMES = ['highway-etcd-data']
 /**
  * The registry's own network: etcd and the agent, nothing else. Docker isolates bridge networks from
  * each other, so no container on the default bridge (or any other network) can reach etcd, at its

@@ -134,6 +134,13 @@ describe('runDown', () => {
     expect(await runDown(docker, {purge: true})).toEqual({containers: [], networks: [], volumes: ['highway-etcd-v2']})
   })
 
+  it('removes etcd’s volume of an earlier highway with --purge, and only with it', async () => {
+    const docker = engine()
+    await docker.volumes.create('highway-etcd-data', {'io.highway.managed': 'true'})
+    expect((await runDown(docker, {purge: false})).volumes).toEqual([])
+    expect(await runDown(docker, {purge: true})).toEqual({containers: [], networks: [], volumes: ['highway-etcd-data']})
+  })
+
   it('leaves a volume of the same name that highway did not create', async () => {
     const docker = engine()
     await docker.volumes.create('highway-etcd-v2', {})
