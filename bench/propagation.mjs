@@ -10,8 +10,9 @@
 // right kind. Polling starts just before the API call. The proxy is polled on fresh connections (keep-alive off)
 // every ~1 ms, without waiting for earlier answers (bench/lib/common.mjs watchTransition). An etcd watch on the service's records splits each interval in two: Docker event ->
 // record in etcd (the agent's Docker side) and record -> proxy answering (render, check, reload).
-import {Etcd3} from 'etcd3'
+// The watch goes through highway's own registry client (dist/clients.js), as this host's etcd user.
 import {
+  ENV,
   APP_IMAGE,
   BENCH_LABEL,
   agentStepTimings,
@@ -32,7 +33,7 @@ import {
   summary,
   watchTransition,
 } from './lib/common.mjs'
-import {LOOPBACK_ETCD_URL, haproxyDefault, servicePrefix} from './lib/highway.mjs'
+import {createClients, haproxyDefault, loadSettings} from './lib/highway.mjs'
 import {TARGETS} from './lib/targets.mjs'
 
 relaunchUnderLock(import.meta.url)
@@ -68,9 +69,16 @@ await bench('propagation', async ({settings: cfg}) => {
     }
   })
   const puts = []
-  const etcd = new Etcd3({hosts: LOOPBACK_ETCD_URL})
-  const watcher = await etcd.watch().prefix(servicePrefix(NAME)).create()
-  watcher.on('put', (kv) => puts.push({at: now(), state: JSON.parse(kv.value.toString()).state}))
+  const clients = createClients(ENV)
+  const registry = clients.registry(loadSettings(ENV))
+  const {revision} = await registry.listServices()
+  const watcher = await registry.watchServices(
+    String(BigInt(revision) + 1n),
+    (event) => {
+      if (event.type === 'put' && event.record.name === NAME) puts.push({at: now(), state: event.record.state})
+    },
+    (error) => log(`etcd watch broken: ${error.message}`),
+  )
   await sleep(300)
 
   const results = {start: [], stop: [], remove: []}
@@ -130,7 +138,7 @@ await bench('propagation', async ({settings: cfg}) => {
   } finally {
     stopEvents()
     await watcher.cancel().catch(() => {})
-    etcd.close()
+    clients.close()
   }
 
   const pick = (list, key) => list.map((r) => r[key]).filter(Number.isFinite)

@@ -5,8 +5,10 @@
 //   node bench/scale.mjs [SERVICES]     (default 1000)
 //
 // Starting 1,000 containers on 2 cores is not feasible, so the records are written straight into
-// etcd under the agent's key schema (serviceKey of dist/registry/schema.js):
-//   <services prefix><name>/<hostId>/<containerId> -> ServiceRecord JSON
+// etcd under the agent's key schema (src/registry/schema.ts, imported from dist/):
+//   /highway/v2/hosts/<hostId>/services/<name>/<containerId> -> ServiceRecord JSON
+// as etcd's root user (a host's own user may write only its own range), through highway's own
+// registry client (dist/clients.js, with this bench's config directory and its certificates),
 // with a hostId that is not this agent's: the agent renders every host's records but only ever
 // deletes its own (diffRecords(desired, records, host.id) filters on record.hostId), so it leaves
 // them alone, exactly as it would leave another host's services. They are held by a lease of this
@@ -17,8 +19,8 @@
 // reached like highway reaches every service (its port published on the bridge IP). So HAProxy
 // carries 1,000 backends with 1,000 health-checked servers, all pointing at our own container.
 import {randomBytes} from 'node:crypto'
-import {Etcd3} from 'etcd3'
 import {
+  ENV,
   APP_IMAGE,
   BENCH_LABEL,
   NODE_BACKEND,
@@ -46,7 +48,7 @@ import {
   summary,
   watchTransition,
 } from './lib/common.mjs'
-import {CONTAINERS, LOOPBACK_ETCD_URL, SERVICES as SERVICE_KEYS, serviceKey} from './lib/highway.mjs'
+import {CONTAINERS, createClients, loadSettings, serviceKey} from './lib/highway.mjs'
 
 relaunchUnderLock(import.meta.url)
 const SERVICES = Number(process.argv[2] ?? process.env.SERVICES ?? 1000)
@@ -130,7 +132,8 @@ await bench('scale', async ({settings: cfg}) => {
 
   const baseline = await measure(cfg, 'base')
 
-  const etcd = new Etcd3({hosts: LOOPBACK_ETCD_URL})
+  const clients = createClients(ENV)
+  const etcd = clients.admin(loadSettings(ENV))
   const lease = etcd.lease(60)
   let scaled
   let fill
@@ -158,7 +161,7 @@ await bench('scale', async ({settings: cfg}) => {
             replica: false,
             updatedAt: new Date().toISOString(),
           }
-          return lease.put(serviceKey(record)).value(JSON.stringify(record))
+          return lease.put(serviceKey(record), JSON.stringify(record))
         }),
       )
     }
@@ -194,11 +197,11 @@ await bench('scale', async ({settings: cfg}) => {
       await sleep(20)
     }
     drain = {allGoneMs: +(now() - revokeStarted).toFixed(0)}
-    const left = await etcd.getAll().prefix(SERVICE_KEYS).keys()
-    const fakeLeft = left.filter((key) => key.includes(`/${FAKE_HOST}/`)).length
+    const {records: left} = await etcd.listServices()
+    const fakeLeft = [...left.values()].filter((record) => record.hostId === FAKE_HOST).length
     drain.fakeRecordsLeft = fakeLeft
     log(`lease revoked: every fake route gone from the proxy in ${drain.allGoneMs} ms; fake records left in etcd: ${fakeLeft}`)
-    etcd.close()
+    clients.close()
   }
 
   const ratio = (key) => +(scaled[key].p50 / baseline[key].p50).toFixed(2)

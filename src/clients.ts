@@ -1,33 +1,66 @@
+import {UserError} from './core/errors.js'
 import {etcdEndpoints} from './core/settings.js'
 import type {Settings} from './core/types.js'
 import {createDockerClient} from './docker/client.js'
 import type {DockerClient} from './docker/types.js'
 import {EtcdRegistry} from './registry/etcd.js'
-import type {RegistryClient} from './registry/registry.js'
+import {PkiStore, type TlsIdentity} from './registry/pki.js'
+import type {RegistryAdmin, RegistryClient} from './registry/registry.js'
 
 /**
  * The composition root: the one place highway's clients of the outside world are built. Every
  * command and the agent get their Docker engine and their registry here, so which engine, which
- * etcd and with what deadlines is decided once; everything below takes the interfaces
+ * etcd, as whom and with what deadlines is decided once; everything below takes the interfaces
  * (docker/types.ts, registry/registry.ts), which the agent's tests fill with in-memory fakes.
  */
 
 /** Deadline of every registry call. A refused connection fails at once; this bounds a hung one. */
 export const REGISTRY_CALL_TIMEOUT_MS = 3000
 
+export interface ClientOptions {
+  /** The registry identity to use instead of this host's from the PKI directory (the agent gets its own from `up`). */
+  identity?: TlsIdentity
+}
+
 export interface Clients {
   readonly env: NodeJS.ProcessEnv
   /** The engine, once it has answered a ping (else a one-line UserError saying how to start it). */
   docker(): Promise<DockerClient>
-  /** The registry these settings name (see etcdEndpoints), built on first use. */
+  /** The registry these settings name (see etcdEndpoints) as this host's etcd user, built on first use. */
   registry(settings: Settings): RegistryClient
+  /** The same registry as etcd's root user: bootstrapping auth and adding hosts, on the host that runs etcd. */
+  admin(settings: Settings): RegistryClient & RegistryAdmin
+  /** The client identity registry() uses: this host's certificate, key and CA (null before `up` made them). */
+  identity(): TlsIdentity | null
   /** Closes what was opened; the process can then exit on its own. */
   close(): void
 }
 
-export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
+const noIdentity = (who: string) =>
+  new UserError(`this host has no ${who} certificate for the registry`, {
+    suggestion: 'run `highway up` (on a host that uses another host’s etcd: `highway up --join FILE`)',
+  })
+
+export function createClients(env: NodeJS.ProcessEnv = process.env, options: ClientOptions = {}): Clients {
   let docker: Promise<DockerClient> | undefined
-  const registries = new Map<string, RegistryClient>()
+  const registries = new Map<string, EtcdRegistry>()
+  const pki = PkiStore.of(env)
+  const identity = () => options.identity ?? pki.identity('host')
+  const build = (settings: Settings, as: 'host' | 'root') => {
+    const endpoints = etcdEndpoints(settings)
+    // The bridge IP is part of what makes a record valid here (see checkRecord).
+    const key = `${as} ${endpoints.join(',')} ${settings.bridgeIp}`
+    let registry = registries.get(key)
+    if (!registry) {
+      // Plain http is only an etcd the user runs without TLS (`up --etcd http://...`); highway's own speak https.
+      const secure = endpoints.some((endpoint) => endpoint.startsWith('https:'))
+      const tls = secure ? ((as === 'host' ? identity() : pki.identity('root')) ?? undefined) : undefined
+      if (secure && !tls) throw noIdentity(as === 'host' ? 'host' : 'root (administrator)')
+      registry = new EtcdRegistry({bridgeIp: settings.bridgeIp || undefined, callTimeout: REGISTRY_CALL_TIMEOUT_MS, endpoints, tls})
+      registries.set(key, registry)
+    }
+    return registry
+  }
   return {
     env,
     docker() {
@@ -38,17 +71,9 @@ export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
       })()
       return docker
     },
-    registry(settings) {
-      const endpoints = etcdEndpoints(settings)
-      // The bridge IP is part of what makes a record valid here (see checkRecord).
-      const key = `${endpoints.join(',')} ${settings.bridgeIp}`
-      let registry = registries.get(key)
-      if (!registry) {
-        registry = new EtcdRegistry({bridgeIp: settings.bridgeIp || undefined, callTimeout: REGISTRY_CALL_TIMEOUT_MS, endpoints})
-        registries.set(key, registry)
-      }
-      return registry
-    },
+    registry: (settings) => build(settings, 'host'),
+    admin: (settings) => build(settings, 'root'),
+    identity,
     close() {
       for (const registry of registries.values()) registry.close()
       registries.clear()

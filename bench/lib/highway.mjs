@@ -7,14 +7,12 @@ import {SERVICE, SERVICE_PORTS as PORTS_LABEL} from '../../dist/core/labels.js'
 import {dockerRunArgv, parseRunArgs} from '../../dist/docker/run-args.js'
 import {componentSpecs} from '../../dist/infra/components.js'
 import {CONFIG_PATH, HIGHWAY_HEADER, MASTER_SOCKET, renderProxyConfig} from '../../dist/proxy/haproxy.js'
-import {SERVICES, serviceKey} from '../../dist/registry/schema.js'
-import {LOOPBACK_ETCD_URL} from '../../dist/core/settings.js'
+import {serviceKey} from '../../dist/registry/schema.js'
+import {loadSettings} from '../../dist/core/settings.js'
+import {createClients} from '../../dist/clients.js'
 
-/** Where the host reaches the etcd `highway up` runs (published on loopback only). */
-export {CONFIG_PATH, HIGHWAY_HEADER, LOOPBACK_ETCD_URL, MASTER_SOCKET, SERVICES, serviceKey}
-
-/** The key prefix under which every record of service `name` lives (one key per host and container). */
-export const servicePrefix = (name) => `${SERVICES}${name}/`
+/** highway's own registry client (with this config directory's certificates), for scripts that read or write etcd. */
+export {CONFIG_PATH, HIGHWAY_HEADER, MASTER_SOCKET, createClients, loadSettings, serviceKey}
 
 /**
  * The argv `highway run` hands the docker CLI for `highwayArgs` (its own argv after `run`), as

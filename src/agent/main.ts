@@ -31,9 +31,14 @@ async function main(): Promise<void> {
     domain: required('HIGHWAY_DOMAIN'),
     etcdEndpoints: required('HIGHWAY_ETCD').split(','),
   }
-  const clients = createClients(process.env)
+  // Its etcd identity (host-<id>), which `up` read from the host's PKI directory; none only for an etcd of the user's own without TLS.
+  const identity = process.env.HIGHWAY_ETCD_CERT
+    ? {ca: required('HIGHWAY_ETCD_CA'), cert: required('HIGHWAY_ETCD_CERT'), key: required('HIGHWAY_ETCD_KEY')}
+    : undefined
+  const clients = createClients(process.env, {identity})
   const docker = await clients.docker()
-  const host = await docker.engine.identity()
+  // The engine's name is what `ls` shows; the id is highway's own, given by `up` (engines cloned from one image share an ID).
+  const host = {id: required('HIGHWAY_HOST_ID'), name: (await docker.engine.identity()).name}
   const registry = clients.registry(settings)
   const agent = new Agent({docker, domain: settings.domain, host: {...host, bridgeIp: settings.bridgeIp}, registry})
 

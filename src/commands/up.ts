@@ -10,14 +10,23 @@ export default class Up extends HighwayCommand {
     'Builds the infrastructure image if needed, then starts each component and waits until it answers. ' +
     'Running it again changes nothing when all is well, and repairs only what is missing.'
 
-  static examples = ['<%= config.bin %> up', '<%= config.bin %> up --domain test', '<%= config.bin %> up --bridge-ip 172.18.0.1 --upstream-dns 192.168.1.1']
+  static examples = [
+    '<%= config.bin %> up',
+    '<%= config.bin %> up --domain test',
+    '<%= config.bin %> up --bridge-ip 172.18.0.1 --upstream-dns 192.168.1.1',
+    '<%= config.bin %> up --advertise-ip 10.0.0.5',
+    '<%= config.bin %> up --join host-b.join',
+  ]
 
   static flags = {
     domain: Flags.string({description: 'domain whose names highway answers (remembered for later commands)'}),
     'bridge-ip': Flags.string({description: 'address to listen on [default: the docker bridge gateway]'}),
     'base-image': Flags.string({description: 'Debian 13 image the infrastructure image is built from'}),
     'upstream-dns': Flags.string({description: "DNS server for names outside the domain [default: the host's]", multiple: true}),
-    etcd: Flags.string({description: 'use this etcd cluster instead of starting one (repeat for each endpoint)', multiple: true}),
+    etcd: Flags.string({description: 'use this etcd cluster (one of your own) instead of starting one (repeat for each endpoint)', multiple: true}),
+    join: Flags.string({
+      description: "use another host's etcd, as the host this file names (made there by `highway join-file`); stored, then not needed again",
+    }),
     'advertise-ip': Flags.string({
       description: "also publish this host's etcd on this address, for other hosts' `up --etcd` [default: loopback only; '' to stop]",
     }),
@@ -31,6 +40,7 @@ export default class Up extends HighwayCommand {
       bridgeIp: flags['bridge-ip'],
       domain: flags.domain,
       etcd: flags.etcd,
+      join: flags.join,
       upstreamDns: flags['upstream-dns'],
     }
     const interrupted = () => new UserError('interrupted: removed what this run had created', {exitCode: 130})

@@ -1,4 +1,5 @@
-import {request} from 'node:http'
+import {request as plainRequest, type IncomingMessage} from 'node:http'
+import {request as tlsRequest} from 'node:https'
 
 /**
  * One HTTP GET, the way a user's client would make it, with a deadline that keeps the process alive
@@ -11,9 +12,18 @@ export interface HttpAnswer {
   body: string
 }
 
-export function httpGet(address: string, port: number, host: string, path = '/', timeoutMs = 2000): Promise<HttpAnswer> {
+/** HTTPS with a client certificate: the CA to trust, this client's certificate and key, the server's name to check. */
+export interface ClientTls {
+  ca: string
+  cert: string
+  key: string
+  servername: string
+}
+
+export function httpGet(address: string, port: number, host: string, path = '/', timeoutMs = 2000, tls?: ClientTls): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request({agent: false, headers: {host}, host: address, method: 'GET', path, port}, (res) => {
+    const options = {agent: false as const, headers: {host}, host: address, method: 'GET', path, port}
+    const onResponse = (res: IncomingMessage) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (chunk) => (body += chunk))
@@ -22,7 +32,8 @@ export function httpGet(address: string, port: number, host: string, path = '/',
         resolve({body, headers: res.headers, status: res.statusCode ?? 0})
       })
       res.on('error', reject)
-    })
+    }
+    const req = tls ? tlsRequest({...options, ...tls}, onResponse) : plainRequest(options, onResponse)
     const deadline = setTimeout(() => req.destroy(new Error(`no answer from ${address}:${port} within ${timeoutMs} ms`)), timeoutMs)
     req.on('error', (error) => {
       clearTimeout(deadline)

@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto'
 import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
@@ -48,8 +49,13 @@ export function saveSettings(settings: Settings, env: NodeJS.ProcessEnv = proces
   renameSync(temporary, join(dir, FILE))
 }
 
-/** The etcd that `up` runs on this host, as the host reaches it: published on loopback only. */
-export const LOOPBACK_ETCD_URL = `http://127.0.0.1:${INFRA_PORTS.etcd}`
+/** A new host id (see Settings.hostId): 64 random bits, hex, so it is a valid key part and etcd user name. */
+export function newHostId(): string {
+  return randomBytes(8).toString('hex')
+}
+
+/** The etcd that `up` runs on this host, as the host reaches it: published on loopback only, mutual TLS. */
+export const LOOPBACK_ETCD_URL = `https://127.0.0.1:${INFRA_PORTS.etcd}`
 
 /** Which etcd this host's highway uses: the cluster given to `up --etcd`, else its own. */
 export function etcdEndpoints(settings: Settings): string[] {

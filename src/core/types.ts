@@ -12,6 +12,11 @@ export interface Settings {
   baseImage: string
   /** Where other hosts reach this host's etcd ('' when no other host does): published there besides loopback. */
   advertiseIp?: string
+  /**
+   * This host's id in the registry (its keys, its etcd user `host-<id>`): random, made once by the
+   * first `up` (or given by `up --join`). Not the Docker engine's ID, which cloned machines share.
+   */
+  hostId?: string
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -21,6 +26,7 @@ export const DEFAULT_SETTINGS: Settings = {
   upstreamDns: [],
   baseImage: 'debian:trixie-slim',
   advertiseIp: '',
+  hostId: '',
 }
 
 /** The ports highway's own components listen on, on the bridge address. */

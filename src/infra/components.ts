@@ -5,16 +5,30 @@ import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/h
 import {LOOPBACK_ETCD_URL} from '../core/settings.js'
 import {INFRA_PORTS, type Settings} from '../core/types.js'
 import type {ContainerSpec} from '../docker/types.js'
+import {ETCD_SERVER_NAME, type TlsIdentity} from '../registry/pki.js'
 
-export const ETCD_VOLUME = 'highway-etcd-data'
+/**
+ * etcd's data, auth state included. Named for the v2 key layout and its auth: the volume of the
+ * plain-HTTP etcd before it holds only v1 keys, and reusing one with auth on under an older highway
+ * would lock that one out.
+ */
+export const ETCD_VOLUME = 'highway-etcd-v2'
+/** Earlier names of etcd's volume: nothing uses them any more, and `down --purge` removes them too. */
+export const LEGACY_ETCD_VOLUMES = ['highway-etcd-data']
 /**
  * The registry's own network: etcd and the agent, nothing else. Docker isolates bridge networks from
  * each other, so no container on the default bridge (or any other network) can reach etcd, at its
  * container address or anywhere else; the CLI reaches it on the host's loopback.
  */
 export const REGISTRY_NETWORK = 'highway-registry'
-/** How the agent addresses this host's etcd: by container name, on the registry network. */
-export const AGENT_ETCD_URL = `http://highway-etcd:${INFRA_PORTS.etcd}`
+/** How the agent addresses this host's etcd: by container name (also the name in etcd's certificate), on the registry network. */
+export const AGENT_ETCD_URL = `https://${ETCD_SERVER_NAME}:${INFRA_PORTS.etcd}`
+/**
+ * Where etcd's container keeps its certificate and key: /dev/shm, the tmpfs every container has,
+ * so they never touch a disk, and writable whatever the root filesystem is. They reach the container
+ * in its environment, which works on any engine (a bind mount of a host path breaks on a remote one).
+ */
+export const ETCD_TLS_DIR = '/dev/shm/highway-tls'
 /** Runtime state shared by the proxy and the agent: rendered config, route maps, master socket. */
 export const PROXY_VOLUME = 'highway-proxy-run'
 
@@ -124,7 +138,20 @@ export interface SpecContext {
   image: string
   /** Path of the engine's socket on this host, for the agent. */
   dockerSocket: string
+  /** Registry certificates, handed to the containers in their environment. */
+  tls: {
+    /** etcd's server certificate and key, and the CA its clients' certificates must chain to; null where no etcd runs. */
+    etcd: TlsIdentity | null
+    /** This host's etcd user (CN=host-<id>): the agent's identity; null for an etcd of the user's own without TLS. */
+    agent: TlsIdentity | null
+  }
 }
+
+/** Writes the certificates from the environment to ETCD_TLS_DIR (0600), drops them from the environment, and runs etcd with "$@". */
+export const ETCD_START_SCRIPT =
+  `umask 077 && mkdir -p ${ETCD_TLS_DIR} && ` +
+  `printf '%s' "$HIGHWAY_TLS_CA" > ${ETCD_TLS_DIR}/ca.crt && printf '%s' "$HIGHWAY_TLS_CERT" > ${ETCD_TLS_DIR}/etcd.crt && ` +
+  `printf '%s' "$HIGHWAY_TLS_KEY" > ${ETCD_TLS_DIR}/etcd.key && unset HIGHWAY_TLS_CA HIGHWAY_TLS_CERT HIGHWAY_TLS_KEY && exec etcd "$@"`
 
 function publish(ports: ComponentSpec['ports']): NonNullable<ContainerSpec['HostConfig']>['PortBindings'] {
   const bindings: Record<string, Array<{HostIp: string; HostPort: string}>> = {}
@@ -181,29 +208,50 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
   const {settings} = context
   const specs: ComponentSpec[] = []
   if (settings.etcdEndpoints.length === 0) {
+    const tls = context.tls.etcd
+    if (!tls) throw new Error('etcd runs on this host but was given no certificate')
     specs.push(
       container('etcd', context, {
         binds: [`${ETCD_VOLUME}:/var/lib/etcd`],
         volumes: [ETCD_VOLUME],
-        // etcd reads ETCD_<FLAG> for any flag the command line leaves out.
-        env: [`ETCD_QUOTA_BACKEND_BYTES=${ETCD_QUOTA_BYTES}`],
         cmd: [
+          'sh',
+          '-c',
+          ETCD_START_SCRIPT,
           'etcd',
           '--name=highway',
           '--data-dir=/var/lib/etcd/data',
           // 0.0.0.0 inside the container's own namespace, which only the registry network reaches;
           // published on the host's loopback (and the advertise address, when other hosts need it).
-          `--listen-client-urls=http://0.0.0.0:${INFRA_PORTS.etcd}`,
-          `--advertise-client-urls=${settings.advertiseIp ? `http://${settings.advertiseIp}:${INFRA_PORTS.etcd}` : LOOPBACK_ETCD_URL}`,
-          '--listen-peer-urls=http://127.0.0.1:2380',
-          '--initial-advertise-peer-urls=http://127.0.0.1:2380',
-          '--initial-cluster=highway=http://127.0.0.1:2380',
+          `--listen-client-urls=https://0.0.0.0:${INFRA_PORTS.etcd}`,
+          `--advertise-client-urls=${settings.advertiseIp ? `https://${settings.advertiseIp}:${INFRA_PORTS.etcd}` : LOOPBACK_ETCD_URL}`,
+          // Mutual TLS: no client without a certificate from highway's CA gets past the handshake, and
+          // once auth is on (`up` turns it on) the certificate's CN is the etcd user.
+          `--cert-file=${ETCD_TLS_DIR}/etcd.crt`,
+          `--key-file=${ETCD_TLS_DIR}/etcd.key`,
+          `--trusted-ca-file=${ETCD_TLS_DIR}/ca.crt`,
+          '--client-cert-auth',
+          // One member has no peers, but its peer listener takes the same rules: nothing in plain text.
+          '--listen-peer-urls=https://127.0.0.1:2380',
+          '--initial-advertise-peer-urls=https://127.0.0.1:2380',
+          '--initial-cluster=highway=https://127.0.0.1:2380',
+          `--peer-cert-file=${ETCD_TLS_DIR}/etcd.crt`,
+          `--peer-key-file=${ETCD_TLS_DIR}/etcd.key`,
+          `--peer-trusted-ca-file=${ETCD_TLS_DIR}/ca.crt`,
+          '--peer-client-cert-auth',
           // One member on one host: short raft timers make it leader (and healthy) in ~0.3 s instead of ~1.4 s.
           '--heartbeat-interval=10',
           '--election-timeout=100',
           '--auto-compaction-mode=periodic',
           '--auto-compaction-retention=1h',
           '--log-level=warn',
+        ],
+        env: [
+          // etcd reads ETCD_<FLAG> for any flag the command line leaves out.
+          `ETCD_QUOTA_BACKEND_BYTES=${ETCD_QUOTA_BYTES}`,
+          `HIGHWAY_TLS_CA=${tls.ca}`,
+          `HIGHWAY_TLS_CERT=${tls.cert}`,
+          `HIGHWAY_TLS_KEY=${tls.key}`,
         ],
         network: REGISTRY_NETWORK,
         ports: [
@@ -245,9 +293,14 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
       // made where no etcd runs: its subnet would be one more that other hosts might route elsewhere.
       network: settings.etcdEndpoints.length === 0 ? REGISTRY_NETWORK : undefined,
       env: [
+        `HIGHWAY_HOST_ID=${settings.hostId ?? ''}`,
         `HIGHWAY_DOMAIN=${settings.domain}`,
         `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`,
         `HIGHWAY_ETCD=${settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints.join(',') : AGENT_ETCD_URL}`,
+        // Its etcd identity, in its environment like everything else `up` tells it (see ETCD_TLS_DIR).
+        ...(context.tls.agent
+          ? [`HIGHWAY_ETCD_CA=${context.tls.agent.ca}`, `HIGHWAY_ETCD_CERT=${context.tls.agent.cert}`, `HIGHWAY_ETCD_KEY=${context.tls.agent.key}`]
+          : []),
         ...(process.env.HIGHWAY_DEBUG ? ['HIGHWAY_DEBUG=1'] : []),
       ],
     }),

@@ -1,7 +1,7 @@
 import {MANAGED} from '../core/labels.js'
 import {displayName} from '../docker/client.js'
 import type {DockerClient} from '../docker/types.js'
-import {ETCD_VOLUME, PROXY_VOLUME, REGISTRY_NETWORK} from './components.js'
+import {ETCD_VOLUME, LEGACY_ETCD_VOLUMES, PROXY_VOLUME, REGISTRY_NETWORK} from './components.js'
 import {listManaged} from './containers.js'
 
 export interface DownResult {
@@ -22,7 +22,7 @@ export async function runDown(docker: DockerClient, options: {purge: boolean}): 
     await docker.containers.remove(container.Id)
     result.containers.push(displayName(container))
   }
-  for (const name of options.purge ? [PROXY_VOLUME, ETCD_VOLUME] : [PROXY_VOLUME]) {
+  for (const name of options.purge ? [PROXY_VOLUME, ETCD_VOLUME, ...LEGACY_ETCD_VOLUMES] : [PROXY_VOLUME]) {
     if ((await docker.volumes.labels(name))?.[MANAGED] !== 'true') continue
     await docker.volumes.remove(name)
     result.volumes.push(name)

@@ -1,15 +1,23 @@
 import {httpGet} from '../core/http.js'
 import {promises as dns} from 'node:dns'
+import {ETCD_SERVER_NAME, type TlsIdentity} from '../registry/pki.js'
 
 /**
  * One real request to etcd and to the DNS server, the way a client would make it (the proxy's is
  * in proxy/client.ts). Each returns a short description of what it saw, or throws saying what
  * failed; `waitFor` turns them into readiness checks.
  */
-export async function probeEtcd(url: string): Promise<string> {
-  const {host, hostname, port} = new URL(url)
-  const answer = await httpGet(hostname, Number(port), host, '/health')
-  const body = JSON.parse(answer.body) as {health?: string; reason?: string}
+export async function probeEtcd(url: string, tls?: TlsIdentity | null): Promise<string> {
+  const {host, hostname, port, protocol} = new URL(url)
+  if (protocol === 'https:' && !tls) throw new Error('no client certificate for the registry on this host')
+  const clientTls = protocol === 'https:' && tls ? {ca: tls.ca, cert: tls.cert, key: tls.key, servername: ETCD_SERVER_NAME} : undefined
+  const answer = await httpGet(hostname, Number(port), host, '/health', 2000, clientTls)
+  let body: {health?: string; reason?: string}
+  try {
+    body = JSON.parse(answer.body) as {health?: string; reason?: string}
+  } catch {
+    throw new Error(`etcd answered ${answer.status}: ${answer.body.slice(0, 100)}`)
+  }
   if (body.health !== 'true') throw new Error(`etcd reports unhealthy${body.reason ? `: ${body.reason}` : ''}`)
   return 'healthy'
 }

@@ -55,7 +55,7 @@ export async function collectStatus(clients: Clients, settings: Settings): Promi
   }
   const probes: Record<Exclude<Component, 'agent'>, () => Promise<string>> = {
     dns: () => probeDns(settings.bridgeIp, settings.domain),
-    etcd: () => probeEtcd(endpoints[0]),
+    etcd: () => probeEtcd(endpoints[0], clients.identity()),
     proxy: () => probeProxy(settings.bridgeIp),
   }
   const components = await Promise.all(
@@ -71,14 +71,11 @@ export async function collectStatus(clients: Clients, settings: Settings): Promi
   )
   let agent: Status['agent'] = null
   if (components.find((status) => status.component === 'etcd')?.ok) {
-    const [identity, reports] = await Promise.all([
-      docker.engine.identity(),
-      clients
-        .registry(settings)
-        .listAgents()
-        .catch(() => []),
-    ])
-    const report = reports.find((candidate) => candidate.hostId === identity.id)
+    const reports = await clients
+      .registry(settings)
+      .listAgents()
+      .catch(() => [])
+    const report = reports.find((candidate) => candidate.hostId === settings.hostId)
     if (report) agent = {...report, reportAgeMs: report.lastReconcileAt ? Date.now() - Date.parse(report.lastReconcileAt) : -1}
   }
   const agentStatus = components.find((status) => status.component === 'agent')!

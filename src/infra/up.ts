@@ -4,7 +4,7 @@ import type {Clients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import type {Component} from '../core/labels.js'
 import {acquireLock, describeHolder, type LockHolder} from '../core/lock.js'
-import {LOOPBACK_ETCD_URL, configDir, loadSettings, saveSettings} from '../core/settings.js'
+import {LOOPBACK_ETCD_URL, configDir, loadSettings, newHostId, saveSettings} from '../core/settings.js'
 import type {Settings} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
@@ -12,7 +12,9 @@ import {ensureInfraImage} from '../docker/image.js'
 import type {DockerClient} from '../docker/types.js'
 import {probeProxy} from '../proxy/client.js'
 import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
-import {componentSpecs, type ComponentSpec} from './components.js'
+import {PkiStore, type TlsIdentity} from '../registry/pki.js'
+import {ensureLocalPki, joinedIdentity, readJoinFile, storeJoin, type JoinFile} from '../registry/provision.js'
+import {componentSpecs, type ComponentSpec, type SpecContext} from './components.js'
 import {RunChanges, ensureContainer, ensureNetwork, ensureVolume, type EnsureOutcome} from './containers.js'
 import {probeDns, probeEtcd} from './probes.js'
 
@@ -25,6 +27,8 @@ export interface UpRequest {
   etcd?: string[]
   /** '' to stop publishing the registry for other hosts. */
   advertiseIp?: string
+  /** A join file from the host that runs etcd (`highway join-file`): use that etcd, as the host it names. */
+  join?: string
 }
 
 export interface UpResult {
@@ -67,7 +71,7 @@ interface UpContext {
   clients: Clients
   docker: DockerClient
   settings: Settings
-  hostId: string
+  tls: SpecContext['tls'] & {root: TlsIdentity | null}
   signal: AbortSignal
   changes: RunChanges
   outcomes: UpResult['outcomes']
@@ -92,7 +96,7 @@ function agentReady(context: UpContext, since: number): Promise<string> {
   const registry = context.clients.registry(context.settings)
   return waitFor(
     async () => {
-      const report = (await registry.listAgents()).find((agent) => agent.hostId === context.hostId)
+      const report = (await registry.listAgents()).find((agent) => agent.hostId === context.settings.hostId)
       if (report?.lastReconcileAt && (!fresh || Date.parse(report.lastReconcileAt) >= since - 1000)) return `${report.routes} routes`
       return undefined
     },
@@ -105,7 +109,10 @@ function readiness(context: UpContext, component: Component, since: number): Pro
   const options = {interval: 100, signal: context.signal, timeout: READY_TIMEOUT_MS[component]}
   switch (component) {
     case 'etcd': {
-      return waitFor(() => probeEtcd(LOOPBACK_ETCD_URL), {...options, message: `etcd did not report healthy at ${LOOPBACK_ETCD_URL}/health`})
+      return waitFor(() => probeEtcd(LOOPBACK_ETCD_URL, context.tls.root), {
+        ...options,
+        message: `etcd did not report healthy at ${LOOPBACK_ETCD_URL}/health`,
+      })
     }
     case 'proxy': {
       return waitFor(() => probeProxy(bridgeIp), {...options, message: `HAProxy did not answer HTTP on ${bridgeIp}:80`})
@@ -133,9 +140,43 @@ function componentTask(spec: ComponentSpec): ListrTask<UpContext> {
       context.outcomes[spec.component] = outcome
       task.output = `${outcome}, waiting until it answers`
       const ready = await readiness(context, spec.component, since)
+      if (spec.component === 'etcd') {
+        task.output = 'granting this host its etcd user'
+        await grantHosts(context)
+      }
       task.title = `${spec.component}: ${outcome === 'unchanged' ? 'already running' : outcome}, ${ready}`
     },
     title: spec.component,
+  }
+}
+
+/**
+ * The certificates the containers get: where etcd runs here, the CA and every identity (made on the
+ * first `up`, made again when what they name changes); where it runs elsewhere, the identity a join
+ * file gave this host (stored now); none for an etcd of the user's own without TLS.
+ */
+async function registryIdentities(clients: Clients, settings: Settings, joining: JoinFile | undefined): Promise<UpContext['tls']> {
+  const store = PkiStore.of(clients.env)
+  const hostId = settings.hostId!
+  if (settings.etcdEndpoints.length === 0) {
+    const pki = await ensureLocalPki(store, {advertiseIp: settings.advertiseIp, hostId})
+    return {agent: pki.host, etcd: pki.etcd, root: pki.root}
+  }
+  if (joining) storeJoin(store, joining)
+  const secure = settings.etcdEndpoints.some((endpoint) => endpoint.startsWith('https:'))
+  return {agent: secure ? joinedIdentity(store, hostId) : null, etcd: null, root: null}
+}
+
+/** Once etcd answers: its root user, this host's role and user, auth on (a no-op when already so). */
+async function grantHosts(context: UpContext): Promise<void> {
+  const admin = context.clients.admin(context.settings)
+  try {
+    await admin.grantHosts([context.settings.hostId!])
+  } catch (error) {
+    throw new UserError(`could not set up etcd's users: ${(error as Error).message}`, {
+      suggestion: 'if etcd’s data comes from another highway install, `highway down --purge` starts it afresh (every route is registered again)',
+      cause: error,
+    })
   }
 }
 
@@ -159,7 +200,7 @@ async function bringUp(context: UpContext): Promise<void> {
       },
       {
         task: (ctx, task) => {
-          const specs = componentSpecs({dockerSocket: ctx.docker.engine.socketPath, image: ctx.image!, settings: ctx.settings})
+          const specs = componentSpecs({dockerSocket: ctx.docker.engine.socketPath, image: ctx.image!, settings: ctx.settings, tls: ctx.tls})
           return task.newListr(
             specs.map((spec) => componentTask(spec)),
             {concurrent: false, exitOnError: true},
@@ -223,11 +264,16 @@ export async function runUp(
 async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSignal): Promise<UpResult> {
   // Read again under the lock: the `up` this one waited for may have changed them.
   const saved = loadSettings(clients.env)
-  const requested = validateRequest(request, saved)
+  if (request.join && (request.etcd || request.advertiseIp)) {
+    throw new UserError('--join names the etcd to use: it goes without --etcd and --advertise-ip', {suggestion: 'give --join FILE alone'})
+  }
+  const joining = request.join ? readJoinFile(request.join) : undefined
+  const requested = validateRequest(joining ? {...request, advertiseIp: '', etcd: joining.endpoints} : request, saved)
   const docker = await clients.docker()
-  const settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway())}
-  const {id: hostId} = await docker.engine.identity()
-  const context: UpContext = {changes: new RunChanges(), clients, docker, hostId, outcomes: {}, settings, signal}
+  const hostId = joining?.hostId ?? (saved.hostId || newHostId())
+  const settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway()), hostId}
+  const tls = await registryIdentities(clients, settings, joining)
+  const context: UpContext = {clients, changes: new RunChanges(), docker, outcomes: {}, settings, signal, tls}
   await bringUp(context)
   const changed = (Object.keys(settings) as Array<keyof Settings>).some((key) => JSON.stringify(settings[key]) !== JSON.stringify(saved[key]))
   if (changed) saveSettings(settings, clients.env)

@@ -1,7 +1,10 @@
-import {Etcd3, type IKeyValue} from 'etcd3'
+import {randomBytes} from 'node:crypto'
+import {Etcd3, Range, type IKeyValue} from 'etcd3'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
-import type {InvalidRecord, RegistryClient, RegistryLease, ServiceEvent, ServiceListing, ServiceWatch} from './registry.js'
-import {AGENTS, SERVICES, checkRecord, parseAgentReport, type CheckContext} from './schema.js'
+import {ROOT_USER, hostGrants, hostUser} from './access.js'
+import {ETCD_SERVER_NAME, type TlsIdentity} from './pki.js'
+import type {InvalidRecord, RegistryAdmin, RegistryClient, RegistryLease, ServiceEvent, ServiceListing, ServiceWatch} from './registry.js'
+import {HOSTS, checkRecord, inServiceRange, parseAgentKey, parseAgentReport, type CheckContext} from './schema.js'
 
 /**
  * The registry on etcd: the only module that knows etcd3 (npm), so it can be swapped for etcd's
@@ -14,9 +17,11 @@ export interface EtcdOptions {
   callTimeout: number
   /** This host's bridge IP: records pointing at highway's own listeners there are invalid (see checkRecord). */
   bridgeIp?: string
+  /** Mutual TLS: the CA that signed etcd's certificate, and this client's own (its CN is the etcd user). */
+  tls?: TlsIdentity
 }
 
-export class EtcdRegistry implements RegistryClient {
+export class EtcdRegistry implements RegistryClient, RegistryAdmin {
   readonly endpoints: string[]
   private readonly client: Etcd3
   private readonly check: CheckContext
@@ -24,8 +29,10 @@ export class EtcdRegistry implements RegistryClient {
   constructor(options: EtcdOptions) {
     this.endpoints = options.endpoints
     this.check = {bridgeIp: options.bridgeIp}
+    const {tls} = options
     this.client = new Etcd3({
       hosts: options.endpoints,
+      ...(tls && {credentials: {certChain: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key), rootCertificate: Buffer.from(tls.ca)}}),
       dialTimeout: options.callTimeout,
       defaultCallOptions: (context) =>
         // Watches and lease keepalives are streams that must outlive any deadline.
@@ -34,6 +41,7 @@ export class EtcdRegistry implements RegistryClient {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5000,
         'grpc.keepalive_permit_without_calls': 1,
+        ...(tls && {'grpc.ssl_target_name_override': ETCD_SERVER_NAME}),
       },
     })
   }
@@ -42,12 +50,38 @@ export class EtcdRegistry implements RegistryClient {
     this.client.close()
   }
 
+  async grantHosts(hostIds: string[]): Promise<void> {
+    const [roles, users] = await Promise.all([this.client.getRoles(), this.client.getUsers()])
+    const hasRole = new Set(roles.map((role) => role.name))
+    const hasUser = new Set(users.map((user) => user.name))
+    // etcd wants a password on every user it creates; nobody ever uses it (the certificate's CN is the user).
+    const ensureUser = async (name: string) => {
+      if (!hasUser.has(name)) await this.client.user(name).create(randomBytes(32).toString('base64url'))
+    }
+    if (!hasRole.has(ROOT_USER)) await this.client.role(ROOT_USER).create()
+    await ensureUser(ROOT_USER)
+    // Granting a role or a permission again changes nothing: a bootstrap cut short is finished by the next one.
+    await this.client.user(ROOT_USER).addRole(ROOT_USER)
+    for (const hostId of hostIds) {
+      const name = hostUser(hostId)
+      const role = this.client.role(name)
+      if (!hasRole.has(name)) await role.create()
+      await role.grant(hostGrants(hostId).map(({permission, prefix}) => ({permission, range: Range.prefix(prefix)})))
+      await ensureUser(name)
+      await this.client.user(name).addRole(name)
+    }
+    // A no-op once on.
+    await this.client.auth.authEnable({})
+  }
+
   async listServices(): Promise<ServiceListing> {
-    const response = await this.client.getAll().prefix(SERVICES).exec()
+    const response = await this.client.getAll().prefix(HOSTS).exec()
     const records = new Map<string, ServiceRecord>()
     const invalid: InvalidRecord[] = []
     for (const kv of response.kvs) {
       const key = kv.key.toString()
+      // Agent reports share the hosts' prefix: only keys in a services range are records.
+      if (!inServiceRange(key)) continue
       const check = checkRecord(key, kv.value.toString(), this.check)
       if (check.ok) records.set(key, check.record)
       else invalid.push({key, reason: check.reason, revision: kv.mod_revision})
@@ -56,8 +90,9 @@ export class EtcdRegistry implements RegistryClient {
   }
 
   async listAgents(): Promise<AgentReport[]> {
-    const values = await this.client.getAll().prefix(AGENTS).strings()
-    return Object.entries(values).flatMap(([key, value]) => parseAgentReport(value, key) ?? [])
+    const values = await this.client.getAll().prefix(HOSTS).strings()
+    // Only agent keys; the report's own check makes sure it names the host whose key holds it.
+    return Object.entries(values).flatMap(([key, value]) => (parseAgentKey(key) ? (parseAgentReport(value, key) ?? []) : []))
   }
 
   async delete(key: string): Promise<string> {
@@ -80,16 +115,24 @@ export class EtcdRegistry implements RegistryClient {
 
   // etcd3 reconnects a watcher by itself, but a watch etcd cancels (compaction) errors and is never retried.
   async watchServices(fromRevision: string, onEvent: (event: ServiceEvent) => void, onBroken: (error: Error) => void): Promise<ServiceWatch> {
-    const watcher = await this.client.watch().prefix(SERVICES).startRevision(fromRevision).create()
-    const toEvent = (kv: IKeyValue, type: 'delete' | 'put'): ServiceEvent => {
+    // Agent reports share the hosts' prefix (one writable range per host): only service keys are events.
+    const watcher = await this.client.watch().prefix(HOSTS).startRevision(fromRevision).create()
+    const toEvent = (kv: IKeyValue, type: 'delete' | 'put'): ServiceEvent | null => {
       const key = kv.key.toString()
       const revision = kv.mod_revision
+      if (!inServiceRange(key)) return null
       if (type === 'delete') return {key, revision, type}
       const check = checkRecord(key, kv.value.toString(), this.check)
       return check.ok ? {key, record: check.record, revision, type} : {key, reason: check.reason, revision, type: 'invalid'}
     }
-    watcher.on('put', (kv) => onEvent(toEvent(kv, 'put')))
-    watcher.on('delete', (kv) => onEvent(toEvent(kv, 'delete')))
+    watcher.on('put', (kv) => {
+      const event = toEvent(kv, 'put')
+      if (event) onEvent(event)
+    })
+    watcher.on('delete', (kv) => {
+      const event = toEvent(kv, 'delete')
+      if (event) onEvent(event)
+    })
     watcher.on('error', (error) => onBroken(error))
     return {cancel: () => watcher.cancel()}
   }

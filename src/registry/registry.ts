@@ -64,6 +64,19 @@ export interface RegistryClient {
   close(): void
 }
 
+/**
+ * What bootstrapping and adding hosts need of the registry, with its root identity: nothing else uses it.
+ * See access.ts for the users and what each may do.
+ */
+export interface RegistryAdmin {
+  /**
+   * Makes etcd's auth what access.ts says for these hosts: role and user root, a role and a user per
+   * host, then auth on. Idempotent: running it again, or after a run cut short, ends in the same state.
+   */
+  grantHosts(hostIds: string[]): Promise<void>
+  close(): void
+}
+
 /** One line for a command to show when the registry does not answer. */
 export function unreachable(endpoints: string[], error: unknown): UserError {
   return new UserError(`cannot reach etcd at ${endpoints.join(', ')} (${(error as Error).message})`, {

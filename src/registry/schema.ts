@@ -5,30 +5,60 @@ import {isDnsLabel, isPort} from '../core/validate.js'
 /**
  * The etcd key schema, versioned under one prefix so a future layout can live beside this one:
  *
- *   /highway/v1/services/<name>/<hostId>/<containerId>  -> ServiceRecord (JSON), held by the agent's lease
- *   /highway/v1/agents/<hostId>                          -> AgentReport (JSON), held by the agent's lease
+ *   /highway/v2/hosts/<hostId>/services/<name>/<containerId>  -> ServiceRecord (JSON), held by the agent's lease
+ *   /highway/v2/hosts/<hostId>/agent                           -> AgentReport (JSON), held by the agent's lease
  *
- * One record per container, so the same name on several containers or hosts becomes several servers
- * of one backend, and a dead host's records vanish with its lease.
+ * The host id comes first because etcd's permissions are key ranges (a prefix), not patterns: each
+ * host's etcd role may write `hostPrefix(id)` and nothing else, and read the whole tree. One record
+ * per container, so the same name on several containers or hosts becomes several servers of one
+ * backend, and a dead host's records vanish with its lease.
  */
-export const ROOT = '/highway/v1/'
-export const SERVICES = `${ROOT}services/`
-export const AGENTS = `${ROOT}agents/`
+export const ROOT = '/highway/v2/'
+/** Every host's records and report: what a proxy reads and watches. */
+export const HOSTS = `${ROOT}hosts/`
+
+/** A host id: what `hostPrefix` may hold without opening another host's range (no '/', never empty). */
+export const HOST_ID = /^[a-z0-9][a-z0-9-]{0,62}$/
+
+/** Everything one host writes, and the range its etcd role may write. */
+export function hostPrefix(hostId: string): string {
+  return `${HOSTS}${hostId}/`
+}
 
 export function serviceKey(record: Pick<ServiceRecord, 'containerId' | 'hostId' | 'name'>): string {
-  return `${SERVICES}${record.name}/${record.hostId}/${record.containerId}`
+  return `${hostPrefix(record.hostId)}services/${record.name}/${record.containerId}`
 }
 
 export function agentKey(hostId: string): string {
-  return `${AGENTS}${hostId}`
+  return `${hostPrefix(hostId)}agent`
+}
+
+/** The parts of a key under HOSTS, or null when it is not one: `[hostId, ...rest]`, none empty. */
+function hostKeyParts(key: string): string[] | null {
+  if (!key.startsWith(HOSTS)) return null
+  const parts = key.slice(HOSTS.length).split('/')
+  return parts.some((part) => part.length === 0) ? null : parts
 }
 
 export function parseServiceKey(key: string): {containerId: string; hostId: string; name: string} | null {
-  if (!key.startsWith(SERVICES)) return null
-  const parts = key.slice(SERVICES.length).split('/')
-  if (parts.length !== 3 || parts.some((part) => part.length === 0)) return null
-  const [name, hostId, containerId] = parts
+  const parts = hostKeyParts(key)
+  if (!parts || parts.length !== 4 || parts[1] !== 'services') return null
+  const [hostId, , name, containerId] = parts
   return {containerId, hostId, name}
+}
+
+/**
+ * Whether a key lies where service records live (`<hosts>/<id>/services/...`), well-formed or not:
+ * a malformed key there is reported as an invalid record, anything else under a host is not a record.
+ */
+export function inServiceRange(key: string): boolean {
+  return hostKeyParts(key)?.[1] === 'services'
+}
+
+/** The host whose report this key holds, or null when it is not an agent report's key. */
+export function parseAgentKey(key: string): string | null {
+  const parts = hostKeyParts(key)
+  return parts && parts.length === 2 && parts[1] === 'agent' ? parts[0] : null
 }
 
 // ---- values -----------------------------------------------------------------------------------
@@ -51,8 +81,6 @@ export interface CheckContext {
 const STATES = new Set(['running', 'stopped', 'unhealthy'])
 /** Docker's container ids: 64 lowercase hex characters. */
 const CONTAINER_ID = /^[0-9a-f]{64}$/
-/** Host ids as engine.identity() makes them, with room for other layouts: no slash, no space, no control character. */
-const HOST_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/
 /** Docker's own rule for container names; host names fit it too. Shown in `ls`, so no control characters. */
 const DISPLAY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/
 const CONTAINER_PORT = /^(\d{1,5})\/(tcp|udp|sctp)$/
@@ -162,7 +190,7 @@ export function recordProblem(value: unknown, context: CheckContext = {}): strin
 /** Judges the value stored under a service key: the record, or why it is skipped. Never throws. */
 export function checkRecord(key: string, value: string, context: CheckContext = {}): RecordCheck {
   const parsed = parseServiceKey(key)
-  if (!parsed) return {ok: false, reason: `the key is not ${SERVICES}<name>/<hostId>/<containerId>`}
+  if (!parsed) return {ok: false, reason: `the key is not ${HOSTS}<hostId>/services/<name>/<containerId>`}
   let json: unknown
   try {
     json = JSON.parse(value)

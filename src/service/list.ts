@@ -116,16 +116,15 @@ export async function listServices(clients: Clients, settings: Settings): Promis
   if (!settings.bridgeIp) throw new UserError('highway is not set up on this host', {suggestion: 'run `highway up` first'})
   const docker = await clients.docker()
   const registry = clients.registry(settings)
-  const [{invalid, records}, containers, identity] = await Promise.all([
+  const [{invalid, records}, containers] = await Promise.all([
     registry.listServices().catch((error) => {
       throw unreachable(registry.endpoints, error)
     }),
     docker.containers.list([SERVICE]),
-    docker.engine.identity(),
   ])
   // Only a container without a record needs its image's labels: to say why it is not routed.
   const registered = new Set([...records.values()].map((record) => record.containerId))
   const imageIds = new Set(containers.filter((container) => !registered.has(container.Id)).map((container) => container.ImageID))
   const imageLabels = new Map(await Promise.all([...imageIds].map(async (id) => [id, await docker.images.labels(id)] as const)))
-  return serviceRows([...records.values()], containers, settings, identity.id, imageLabels, invalid)
+  return serviceRows([...records.values()], containers, settings, settings.hostId ?? '', imageLabels, invalid)
 }

@@ -1,10 +1,24 @@
 // Malformed records written straight into the real etcd, as any writer could: the agent skips each
 // with one log line and keeps routing, a new service still routes, `ls` lists them as invalid, and
 // the agent never restarts.
-import {Etcd3} from 'etcd3'
+import type {Etcd3} from 'etcd3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {ServiceRow} from '../../src/service/list.js'
-import {APP_IMAGE, bridgeIp, curl, docker, dockerResult, ensureAppImage, highway, infraContainers, makeEnv, removeServices, serve, until} from './harness.js'
+import {
+  APP_IMAGE,
+  bridgeIp,
+  curl,
+  docker,
+  dockerResult,
+  ensureAppImage,
+  etcdAs,
+  highway,
+  infraContainers,
+  makeEnv,
+  removeServices,
+  serve,
+  until,
+} from './harness.js'
 
 const env = makeEnv()
 let ip: string
@@ -13,7 +27,7 @@ let etcd: Etcd3
 /** Another host's records, so this host's agent never takes them for its own orphans. */
 const HOST = 'e2e-neighbour'
 const id = (digit: string) => digit.repeat(64)
-const key = (name: string, containerId: string) => `/highway/v1/services/${name}/${HOST}/${containerId}`
+const key = (name: string, containerId: string) => `/highway/v2/hosts/${HOST}/services/${name}/${containerId}`
 
 function record(name: string, containerId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -67,14 +81,15 @@ beforeAll(async () => {
   await highway(['down'], env)
   const up = await highway(['up'], env)
   expect(up.code, up.stdout + up.stderr).toBe(0)
-  etcd = new Etcd3({hosts: 'http://127.0.0.1:2379'})
+  // Valid credentials, as a neighbour host or a person with etcdctl has them: the records are what is bad.
+  etcd = etcdAs(env, 'root')
   await runService('api')
 })
 
 afterAll(async () => {
   await etcd
     ?.delete()
-    .prefix(`/highway/v1/services/`)
+    .prefix(`/highway/v2/hosts/${HOST}/`)
     .exec()
     .catch(() => {})
   etcd?.close()

@@ -3,7 +3,8 @@
  * engine with its own CLI, and build the tiny application image the tests route to.
  */
 import {execFile, spawn} from 'node:child_process'
-import {mkdtempSync} from 'node:fs'
+import {Etcd3} from 'etcd3'
+import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {promisify} from 'node:util'
@@ -172,4 +173,20 @@ export async function clearOfReconcile(env: NodeJS.ProcessEnv, fromMs: number, c
   // From the start of the span to the first reconcile at or after it.
   const gap = (((last - Date.now() - fromMs) % period) + period) % period
   if (gap < clearMs) await sleep(gap + 500)
+}
+
+/**
+ * An etcd3 client for the etcd `highway up` runs with `env`'s config directory, as one of the
+ * identities it keeps (`pki/host.*` or `pki/root.*`): mutual TLS, the server checked by the name in
+ * its certificate, as highway's own client does (src/registry/etcd.ts).
+ */
+export function etcdAs(env: NodeJS.ProcessEnv, who: 'host' | 'root' = 'host'): Etcd3 {
+  const pki = (file: string) => readFileSync(join(env.HIGHWAY_CONFIG_DIR!, 'pki', file))
+  return new Etcd3({
+    credentials: {certChain: pki(`${who}.crt`), privateKey: pki(`${who}.key`), rootCertificate: pki('ca.crt')},
+    defaultCallOptions: (context) => (context.isStream ? {} : {deadline: Date.now() + 3000}),
+    dialTimeout: 3000,
+    grpcOptions: {'grpc.ssl_target_name_override': 'highway-etcd'},
+    hosts: 'https://127.0.0.1:2379',
+  })
 }

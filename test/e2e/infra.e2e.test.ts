@@ -1,6 +1,8 @@
 // highway up / down / status against the real engine, with real clients: dig, curl, etcd3.
 import {Etcd3} from 'etcd3'
 import {spawn} from 'node:child_process'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN, bridgeIp, curl, dig, digStatus, docker, ensureAppImage, highway, infraContainers, makeEnv, until} from './harness.js'
 
@@ -49,12 +51,20 @@ describe('highway up', () => {
     expect(answer.body).toContain('No such service')
   })
 
-  it('runs an etcd that answers put and get from the host', async () => {
-    const client = new Etcd3({hosts: 'http://127.0.0.1:2379'})
+  it('runs an etcd that answers put and get from the host, as this host’s etcd user under its own keys', async () => {
+    const dir = env.HIGHWAY_CONFIG_DIR!
+    const pki = (file: string) => readFileSync(join(dir, 'pki', file))
+    const {hostId} = JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8')) as {hostId: string}
+    const client = new Etcd3({
+      credentials: {certChain: pki('host.crt'), privateKey: pki('host.key'), rootCertificate: pki('ca.crt')},
+      grpcOptions: {'grpc.ssl_target_name_override': 'highway-etcd'},
+      hosts: 'https://127.0.0.1:2379',
+    })
+    const key = `/highway/v2/hosts/${hostId}/e2e-probe`
     try {
-      await client.put('/e2e/probe').value('42')
-      expect(await client.get('/e2e/probe').string()).toBe('42')
-      await client.delete().key('/e2e/probe')
+      await client.put(key).value('42')
+      expect(await client.get(key).string()).toBe('42')
+      await client.delete().key(key)
     } finally {
       client.close()
     }
@@ -243,7 +253,7 @@ describe('highway down', () => {
       expect(down.code).toBe(0)
       expect(await infraContainers()).toEqual({})
       expect(await docker('inspect', bystander, '--format', '{{.State.Running}}')).toBe('true')
-      expect(await docker('volume', 'ls', '-q', '--filter', 'name=highway-etcd-data')).toBe('highway-etcd-data')
+      expect(await docker('volume', 'ls', '-q', '--filter', 'name=highway-etcd-v2')).toBe('highway-etcd-v2')
       const again = await highway(['down'], env)
       expect(again.code).toBe(0)
       expect(again.stdout).toContain('nothing to remove')

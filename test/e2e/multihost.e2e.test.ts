@@ -1,8 +1,11 @@
 // Two hosts, one etcd: highway's multi-host story end to end. Host A is this machine's engine (it runs
 // etcd, published for other hosts with `up --advertise-ip` on A's end of the veth pair); host B is a
 // second dockerd in its own network namespace (see second-host.ts), whose highway is started with
-// `up --etcd http://<A's advertise address>:2379`. A service on either host is reached by name from
-// the other, through the proxy and through DNS, and a dead host's routes expire with its lease.
+// `up --join FILE`, FILE made on A by `highway join-file` and carried to B's config directory. A service
+// on either host is reached by name from the other, through the proxy and through DNS, and a dead
+// host's routes expire with its lease.
+import {copyFileSync, existsSync, readFileSync, statSync} from 'node:fs'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {ServiceRow} from '../../src/service/list.js'
 import {APP_IMAGE, bridgeIp, curl, docker, dockerResult, ensureAppImage, highway, makeEnv, serve, until} from './harness.js'
@@ -58,17 +61,30 @@ beforeAll(async () => {
     // etcd listens on loopback only until asked to serve other hosts, on an address of this host's.
     const advertise = await highway(['up', '--advertise-ip', HOST_B.hostAddress], envA)
     expect(advertise.code, advertise.stdout + advertise.stderr).toBe(0)
-    const [idA, idB] = [await docker('info', '--format', '{{.ID}}'), await dockerB('info', '--format', '{{.ID}}')]
-    // highway names hosts by engine ID: two engines sharing one would be one host to it.
-    expect(idB).not.toBe(idA)
     nameA = await docker('info', '--format', '{{.Name}}')
     nameB = await dockerB('info', '--format', '{{.Name}}')
     expect(nameB).toBe(HOST_B.hostname)
     expect(nameB).not.toBe(nameA)
 
     await copyImages([infraImage, APP_IMAGE])
-    const upB = await highwayB(['up', '--etcd', `http://${HOST_B.hostAddress}:2379`], envB)
+    // On A: B's id, etcd user and certificate, in one file; carried to B (same filesystem, B's own config dir).
+    const madeOnA = join(envA.HIGHWAY_CONFIG_DIR!, 'host-b.join')
+    const joinFile = await highway(['join-file', '--out', madeOnA], envA)
+    expect(joinFile.code, joinFile.stdout + joinFile.stderr).toBe(0)
+    const carried = join(envB.HIGHWAY_CONFIG_DIR!, 'host-b.join')
+    copyFileSync(madeOnA, carried)
+    expect(statSync(carried).mode & 0o777).toBe(0o600)
+    const upB = await highwayB(['up', '--join', carried], envB)
     expect(upB.code, upB.stdout + upB.stderr).toBe(0)
+    // B uses A's etcd at A's advertise address, as the host the file names; it keeps no CA key of its own.
+    const settingsB = JSON.parse(readFileSync(join(envB.HIGHWAY_CONFIG_DIR!, 'settings.json'), 'utf8')) as {hostId: string; etcdEndpoints: string[]}
+    const settingsA = JSON.parse(readFileSync(join(envA.HIGHWAY_CONFIG_DIR!, 'settings.json'), 'utf8')) as {hostId: string}
+    expect(settingsB.etcdEndpoints).toEqual([`https://${HOST_B.hostAddress}:2379`])
+    expect(settingsB.hostId).toBe((JSON.parse(readFileSync(carried, 'utf8')) as {hostId: string}).hostId)
+    // highway names hosts by its own id: two hosts sharing one would be one host to it.
+    expect(settingsB.hostId).not.toBe(settingsA.hostId)
+    expect(existsSync(join(envB.HIGHWAY_CONFIG_DIR!, 'pki', 'ca.key'))).toBe(false)
+    expect(existsSync(join(envB.HIGHWAY_CONFIG_DIR!, 'pki', 'host.key'))).toBe(true)
     // B runs no etcd of its own: its agent uses A's.
     expect(await dockerB('ps', '-a', '--filter', 'label=io.highway.managed=true', '--format', '{{.Label "io.highway.component"}}')).not.toContain('etcd')
     console.log(`[multihost] setup: ${Date.now() - started} ms`)

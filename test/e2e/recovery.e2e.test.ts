@@ -5,6 +5,7 @@ import {Agent, request} from 'node:http'
 import type {Socket} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {HOSTS, parseServiceKey} from '../../src/registry/schema.js'
 import type {ServiceRow} from '../../src/service/list.js'
 import {
   APP_IMAGE,
@@ -14,6 +15,7 @@ import {
   curl,
   docker,
   ensureAppImage,
+  etcdAs,
   highway,
   infraImage,
   makeEnv,
@@ -236,20 +238,15 @@ describe('a container that dies without docker stop (a `die` event, no `stop`)',
 
 // ---- etcd away for longer than the lease ---------------------------------------------------------
 
-const SERVICES_PREFIX = '/highway/v1/services/'
-const b64 = (text: string) => Buffer.from(text).toString('base64')
-
-/** etcd's own view through its JSON gateway: the leases holding the records of `name`. */
+/** etcd's own view, as this host's identity: the leases holding the records of `name`. */
 async function recordLeases(name: string): Promise<string[]> {
-  const prefix = `${SERVICES_PREFIX}${name}/`
-  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
-  const response = await fetch(`http://127.0.0.1:2379/v3/kv/range`, {
-    body: JSON.stringify({key: b64(prefix), range_end: b64(end)}),
-    method: 'POST',
-    signal: AbortSignal.timeout(2000),
-  })
-  const body = (await response.json()) as {kvs?: Array<{lease?: string}>}
-  return (body.kvs ?? []).map((kv) => kv.lease ?? '0')
+  const etcd = etcdAs(env)
+  try {
+    const {kvs} = await etcd.getAll().prefix(HOSTS).exec()
+    return kvs.filter((kv) => parseServiceKey(kv.key.toString())?.name === name).map((kv) => kv.lease)
+  } finally {
+    etcd.close()
+  }
 }
 
 interface AgentStatus {

@@ -1,18 +1,27 @@
 // The registry as a hostile neighbour sees it: a container on the default bridge, or on a network of
 // its own (as compose makes), tries every address etcd could answer at. Only highway's own parts reach
-// it: the agent over the registry network, the CLI on the host's loopback. Real containers, real wget.
+// it: the agent over the registry network, the CLI on the host's loopback. Real containers, real TCP
+// connects (etcd speaks TLS and wants a client certificate, so an HTTP client would fail even where
+// etcd is reachable: the connect is what tells; test/e2e/registry-tls.e2e.test.ts covers the TLS).
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {APP_IMAGE, bridgeIp, docker, dockerResult, ensureAppImage, highway, infraContainers, makeEnv, run} from './harness.js'
+import {bridgeIp, docker, dockerResult, ensureAppImage, highway, infraContainers, makeEnv, run} from './harness.js'
 
 const env = makeEnv()
 const OTHER_NETWORK = 'highway-e2e-neighbours'
 let ip: string
 let etcdIp: string
 let registryGateway: string
+/** highway's own image has node, for a TCP connect with a deadline. */
+let infraImage: string
 
-/** What a container on `network` gets from etcd's /version at `url`: its body, or '' when unreachable. */
-async function fetchFrom(network: string, url: string): Promise<string> {
-  const result = await dockerResult('run', '--rm', '--network', network, APP_IMAGE, 'sh', '-c', `timeout 3 wget -qO- ${url}; exit 0`)
+/** Whether a container on `network` can open a TCP connection to `address`:2379 within 3 s: 'open', or why not. */
+async function connectFrom(network: string, address: string): Promise<string> {
+  const script =
+    `const s = require('net').connect(2379, process.argv[1]); s.setTimeout(3000);` +
+    `s.on('connect', () => { console.log('open'); s.destroy() }); s.on('timeout', () => { console.log('timeout'); s.destroy() });` +
+    `s.on('error', (e) => console.log(e.code))`
+  const result = await dockerResult('run', '--rm', '--network', network, infraImage, 'node', '-e', script, address)
   expect(result.code, result.stderr).toBe(0)
   return result.stdout.trim()
 }
@@ -24,6 +33,7 @@ beforeAll(async () => {
   const up = await highway(['up'], env)
   expect(up.code, up.stdout + up.stderr).toBe(0)
   const {etcd} = await infraContainers()
+  infraImage = await docker('inspect', etcd, '--format', '{{.Config.Image}}')
   etcdIp = await docker('inspect', etcd, '--format', '{{(index .NetworkSettings.Networks "highway-registry").IPAddress}}')
   registryGateway = await docker('network', 'inspect', 'highway-registry', '--format', '{{(index .IPAM.Config 0).Gateway}}')
   await dockerResult('network', 'rm', OTHER_NETWORK)
@@ -37,22 +47,25 @@ afterAll(async () => {
 
 describe('the registry is closed to neighbours', () => {
   it('answers highway’s own parts: the host on loopback, a container on the registry network by name', async () => {
-    const fromHost = await run('curl', ['-s', '-m', '3', 'http://127.0.0.1:2379/version'])
+    const pki = join(env.HIGHWAY_CONFIG_DIR!, 'pki')
+    const tls = ['--cacert', join(pki, 'ca.crt'), '--cert', join(pki, 'host.crt'), '--key', join(pki, 'host.key')]
+    const fromHost = await run('curl', ['-s', '-m', '3', ...tls, 'https://127.0.0.1:2379/version'])
     expect(fromHost.stdout).toContain('etcdserver')
-    // The same client that fails below does reach it from where the agent sits: the probe can tell.
-    expect(await fetchFrom('highway-registry', 'http://highway-etcd:2379/version')).toContain('etcdserver')
+    // The same probe that fails below does connect from where the agent sits: it can tell.
+    expect(await connectFrom('highway-registry', 'highway-etcd')).toBe('open')
+    expect(await connectFrom('highway-registry', etcdIp)).toBe('open')
   })
 
   it('cannot be reached from a container on the default bridge, at any address', async () => {
     expect(etcdIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
     for (const address of [ip, etcdIp, registryGateway, '127.0.0.1']) {
-      expect(await fetchFrom('bridge', `http://${address}:2379/version`), address).toBe('')
+      expect(await connectFrom('bridge', address), address).not.toBe('open')
     }
   })
 
   it('cannot be reached from a container on another user-defined network, at any address', async () => {
     for (const address of [ip, etcdIp, registryGateway]) {
-      expect(await fetchFrom(OTHER_NETWORK, `http://${address}:2379/version`), address).toBe('')
+      expect(await connectFrom(OTHER_NETWORK, address), address).not.toBe('open')
     }
   })
 

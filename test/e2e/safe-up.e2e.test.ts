@@ -1,7 +1,7 @@
 // A failed `up` leaves the highway it found; two `up` at once take turns; every component runs
 // hardened. Real engine, real components, real clients (curl, dig).
 import {spawnSync} from 'node:child_process'
-import {writeFileSync} from 'node:fs'
+import {cpSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -13,7 +13,9 @@ let ip: string
 /** What a client sees of the running highway: a routed service, a DNS answer, etcd's health. */
 async function answers(): Promise<{service: string; dns: string[]; etcd: string}> {
   const service = await curl(`http://${ip}/`, {Host: 'keeper.local'})
-  const etcd = await curl('http://127.0.0.1:2379/health')
+  const pki = (file: string) => join(env.HIGHWAY_CONFIG_DIR!, 'pki', file)
+  const tls = ['--cacert', pki('ca.crt'), '--cert', pki('host.crt'), '--key', pki('host.key'), '--resolve', 'highway-etcd:2379:127.0.0.1']
+  const etcd = await curl('https://highway-etcd:2379/health', {}, tls)
   return {dns: await dig('keeper.local', ip), etcd: etcd.body.trim(), service: `${service.status} ${service.body.trim()}`}
 }
 
@@ -75,7 +77,10 @@ describe('a failed up leaves the highway it found', () => {
 
   it('replaces a changed component and swaps it in under its own name once everything answers', async () => {
     const before = await infraContainers()
+    // Another config directory with this one's settings and certificates: only the domain differs, so
+    // etcd (same certificates) stays and everything that knows the domain is replaced.
     const other = makeEnv()
+    cpSync(env.HIGHWAY_CONFIG_DIR!, other.HIGHWAY_CONFIG_DIR!, {recursive: true})
     const changed = await highway(['up', '--domain', 'swap'], other)
     try {
       expect(changed.code, changed.stdout + changed.stderr).toBe(0)

@@ -7,8 +7,9 @@
  * Traps met on the way (see also /work/shared/notes/machine.md):
  * - `nsenter --net`, not `ip netns exec`: the latter remounts /sys and dockerd fails on cgroups.
  * - Docker 20.10 takes its engine ID from /etc/docker/key.json, so a second dockerd would share the
- *   first one's ID, and highway (which keys records by engine ID) would take both for one host: the
- *   config-file key `deprecated-key-path` gives this engine a key, hence an ID, of its own.
+ *   first one's ID (highway keys records by an id of its own, from `up` or a join file, so it would
+ *   not mind, but a second host should look like one): the config-file key `deprecated-key-path`
+ *   gives this engine a key, hence an ID, of its own.
  * - dockerd names itself after the kernel's host name: a UTS namespace of its own (unshare --uts)
  *   gives it a name of its own, so `highway ls` shows which host a service runs on.
  * - Container shims (and containerd, after a SIGKILL) can outlive dockerd: a dead agent needs a kill

@@ -441,11 +441,11 @@ describe('Agent: invalid records', () => {
 
     // Another bad value under a key already logged is a new line; so is a bad key arriving through the watch.
     await registry.putRaw(badKey('loop', 'b'), '[]')
-    await registry.putRaw('/highway/v1/services/not-a-key', '{}')
+    await registry.putRaw('/highway/v2/hosts/hostb/services/not-a-key', '{}')
     await eventually(() => expect(skipped(logs)).toHaveLength(6))
     const [again, unkeyed] = skipped(logs).slice(4)
-    expect(again).toMatch(/^skipping invalid record "\/highway\/v1\/services\/loop\/hostb\/b{64}" \(revision \d+\): not a JSON object \(\[\]\)$/)
-    expect(unkeyed).toMatch(/^skipping invalid record "\/highway\/v1\/services\/not-a-key" \(revision \d+\): the key is not /)
+    expect(again).toMatch(/^skipping invalid record "\/highway\/v2\/hosts\/hostb\/services\/loop\/b{64}" \(revision \d+\): not a JSON object \(\[\]\)$/)
+    expect(unkeyed).toMatch(/^skipping invalid record "\/highway\/v2\/hosts\/hostb\/services\/not-a-key" \(revision \d+\): the key is not /)
     expect(routes.states()).toEqual({'remote@hostb': 'running', 'web@hosta': 'stopped'})
   })
 

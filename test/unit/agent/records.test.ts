@@ -431,17 +431,21 @@ describe('diffRecords', () => {
   it('puts only new and changed records, and deletes only this host’s keys with no container', () => {
     const desired = [{...unchanged, updatedAt: '2026-11-27T10:00:00.000Z'}, changedNew, added]
     expect(diffRecords(desired, current, 'hosta')).toEqual({
-      delete: [`/highway/v1/services/db/hosta/${IDS.db}`],
+      delete: [`/highway/v2/hosts/hosta/services/db/${IDS.db}`],
       put: [changedNew, added],
     })
   })
 
   it('never deletes other hosts’ records, even when this host has nothing', () => {
     expect(diffRecords([], current, 'hosta')).toEqual({
-      delete: [`/highway/v1/services/web/hosta/${IDS.web1}`, `/highway/v1/services/web/hosta/${IDS.web2}`, `/highway/v1/services/db/hosta/${IDS.db}`],
+      delete: [
+        `/highway/v2/hosts/hosta/services/web/${IDS.web1}`,
+        `/highway/v2/hosts/hosta/services/web/${IDS.web2}`,
+        `/highway/v2/hosts/hosta/services/db/${IDS.db}`,
+      ],
       put: [],
     })
-    expect(diffRecords([], current, 'hostb')).toEqual({delete: [`/highway/v1/services/web/hostb/${'f'.repeat(64)}`], put: []})
+    expect(diffRecords([], current, 'hostb')).toEqual({delete: [`/highway/v2/hosts/hostb/services/web/${'f'.repeat(64)}`], put: []})
   })
 
   it('does nothing when etcd already holds exactly the desired records', () => {
@@ -456,6 +460,6 @@ describe('diffRecords', () => {
   it('deletes the old key and puts the new one when a container is renamed to another service name', () => {
     const renamed = makeRecord({containerId: IDS.web1, name: 'site'})
     const own = new Map([[serviceKey(unchanged), unchanged]])
-    expect(diffRecords([renamed], own, 'hosta')).toEqual({delete: [`/highway/v1/services/web/hosta/${IDS.web1}`], put: [renamed]})
+    expect(diffRecords([renamed], own, 'hosta')).toEqual({delete: [`/highway/v2/hosts/hosta/services/web/${IDS.web1}`], put: [renamed]})
   })
 })

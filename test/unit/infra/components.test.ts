@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 import {createHash} from 'node:crypto'
@@ -9,7 +9,7 @@ import type {Component} from '../../../src/core/labels.js'
 import type {Settings} from '../../../src/core/types.js'
 import {dnsCommand} from '../../../src/dns/dnsmasq.js'
 import {LOOPBACK_ETCD_URL, etcdEndpoints} from '../../../src/core/settings.js'
-import {ETCD_QUOTA_BYTES, componentSpecs, type ComponentSpec, type SpecContext} from '../../../src/infra/components.js'
+import {ETCD_QUOTA_BYTES, ETCD_START_SCRIPT, ETCD_TLS_DIR, componentSpecs, type ComponentSpec, type SpecContext} from '../../../src/infra/components.js'
 import {renderProxyConfig} from '../../../src/proxy/haproxy.js'
 
 const SETTINGS: Settings = {
@@ -18,10 +18,16 @@ const SETTINGS: Settings = {
   domain: 'local',
   etcdEndpoints: [],
   upstreamDns: [],
+  hostId: '0123456789abcdef',
 }
-const CONTEXT: SpecContext = {dockerSocket: '/var/run/docker.sock', image: 'highway/infra:0.1.0-0123456789', settings: SETTINGS}
+// Stand-ins: the specs only carry the PEM text (test/unit/registry/certificates.test.ts makes real ones).
+const TLS: SpecContext['tls'] = {
+  agent: {ca: 'CA PEM', cert: 'HOST CERT PEM', key: 'HOST KEY PEM'},
+  etcd: {ca: 'CA PEM', cert: 'ETCD CERT PEM', key: 'ETCD KEY PEM'},
+}
+const CONTEXT: SpecContext = {dockerSocket: '/var/run/docker.sock', image: 'highway/infra:0.1.0-0123456789', settings: SETTINGS, tls: TLS}
 
-function specs(overrides: {settings?: Partial<Settings>; image?: string; dockerSocket?: string} = {}): Map<Component, ComponentSpec> {
+function specs(overrides: {settings?: Partial<Settings>; image?: string; dockerSocket?: string; tls?: SpecContext['tls']} = {}): Map<Component, ComponentSpec> {
   const context: SpecContext = {...CONTEXT, ...overrides, settings: {...SETTINGS, ...overrides.settings}}
   return new Map(componentSpecs(context).map((spec) => [spec.component, spec]))
 }
@@ -64,7 +70,7 @@ describe('componentSpecs', () => {
         {HostIp: '10.1.0.1', HostPort: '2379'},
       ],
     })
-    expect(etcd.create.Cmd).toContain('--advertise-client-urls=http://10.1.0.1:2379')
+    expect(etcd.create.Cmd).toContain('--advertise-client-urls=https://10.1.0.1:2379')
   })
 
   it('publishes etcd on 2379/tcp, the proxy on 80/tcp, dns on 53/udp and 53/tcp, and nothing for the agent', () => {
@@ -165,25 +171,87 @@ describe('componentSpecs', () => {
   it('runs etcd with periodic auto-compaction, advertised on loopback, data in its volume', () => {
     const etcd = spec('etcd')
     expect(etcd.create.Cmd).toEqual(expect.arrayContaining(['--auto-compaction-mode=periodic', '--auto-compaction-retention=1h']))
-    expect(etcd.create.Cmd).toContain('--advertise-client-urls=http://127.0.0.1:2379')
+    expect(etcd.create.Cmd).toContain('--advertise-client-urls=https://127.0.0.1:2379')
     expect(etcd.create.Cmd).toContain('--data-dir=/var/lib/etcd/data')
-    expect(etcd.create.Cmd?.[0]).toBe('etcd')
-    expect(etcd.create.HostConfig?.Binds).toEqual(['highway-etcd-data:/var/lib/etcd'])
-    expect(etcd.volumes).toEqual(['highway-etcd-data'])
+    expect(etcd.create.Cmd?.slice(0, 4)).toEqual(['sh', '-c', ETCD_START_SCRIPT, 'etcd'])
+    expect(etcd.create.HostConfig?.Binds).toEqual(['highway-etcd-v2:/var/lib/etcd'])
+    expect(etcd.volumes).toEqual(['highway-etcd-v2'])
+  })
+
+  it('runs etcd with mutual TLS on its client and peer listeners, nothing in plain text', () => {
+    const command = spec('etcd').create.Cmd!
+    const flags = command.slice(4)
+    expect(flags).toEqual(
+      expect.arrayContaining([
+        '--listen-client-urls=https://0.0.0.0:2379',
+        `--cert-file=${ETCD_TLS_DIR}/etcd.crt`,
+        `--key-file=${ETCD_TLS_DIR}/etcd.key`,
+        `--trusted-ca-file=${ETCD_TLS_DIR}/ca.crt`,
+        '--client-cert-auth',
+        '--listen-peer-urls=https://127.0.0.1:2380',
+        '--initial-advertise-peer-urls=https://127.0.0.1:2380',
+        '--initial-cluster=highway=https://127.0.0.1:2380',
+        `--peer-cert-file=${ETCD_TLS_DIR}/etcd.crt`,
+        `--peer-key-file=${ETCD_TLS_DIR}/etcd.key`,
+        `--peer-trusted-ca-file=${ETCD_TLS_DIR}/ca.crt`,
+        '--peer-client-cert-auth',
+      ]),
+    )
+    expect(flags.filter((flag) => flag.includes('http://'))).toEqual([])
+    expect(spec('etcd').create.Env).toEqual(expect.arrayContaining(['HIGHWAY_TLS_CA=CA PEM', 'HIGHWAY_TLS_CERT=ETCD CERT PEM', 'HIGHWAY_TLS_KEY=ETCD KEY PEM']))
+  })
+
+  it('writes etcd’s certificates from its environment to files only its user reads, and runs etcd without them in its environment', () => {
+    const [sh, flag, script, name, ...flags] = spec('etcd').create.Cmd as string[]
+    // The real script in a scratch directory, with a recorder standing in for etcd.
+    const dir = mkdtempSync(join(tmpdir(), 'highway-etcd-'))
+    const local = script.replaceAll(ETCD_TLS_DIR, `${dir}/tls`).replace('exec etcd "$@"', `env > ${dir}/env; printf '%s\\n' "$@" > ${dir}/args`)
+    execFileSync(sh, [flag, local, name, ...flags], {env: {PATH: process.env.PATH, HIGHWAY_TLS_CA: 'CA PEM', HIGHWAY_TLS_CERT: 'C', HIGHWAY_TLS_KEY: 'K'}})
+    expect(readFileSync(join(dir, 'tls', 'ca.crt'), 'utf8')).toBe('CA PEM')
+    expect(readFileSync(join(dir, 'tls', 'etcd.crt'), 'utf8')).toBe('C')
+    expect(readFileSync(join(dir, 'tls', 'etcd.key'), 'utf8')).toBe('K')
+    for (const file of ['ca.crt', 'etcd.crt', 'etcd.key']) expect(statSync(join(dir, 'tls', file)).mode & 0o777, file).toBe(0o600)
+    expect(statSync(join(dir, 'tls')).mode & 0o777).toBe(0o700)
+    expect(readFileSync(join(dir, 'env'), 'utf8')).not.toContain('HIGHWAY_TLS')
+    expect(readFileSync(join(dir, 'args'), 'utf8').trim().split('\n')).toEqual(flags)
+  })
+
+  it('recreates etcd and the agent, nothing else, when their certificates change', () => {
+    const before = specLabels(specs())
+    const etcdOnly = specLabels(specs({tls: {...TLS, etcd: {...TLS.etcd!, cert: 'NEW ETCD CERT'}}}))
+    expect(etcdOnly).toEqual({...before, etcd: etcdOnly.etcd})
+    expect(etcdOnly.etcd).not.toBe(before.etcd)
+    const agentOnly = specLabels(specs({tls: {...TLS, agent: {...TLS.agent!, cert: 'NEW HOST CERT'}}}))
+    expect(agentOnly).toEqual({...before, agent: agentOnly.agent})
+    expect(agentOnly.agent).not.toBe(before.agent)
+  })
+
+  it('gives the agent no certificate for an etcd of the user’s own without TLS', () => {
+    const map = specs({settings: {etcdEndpoints: ['http://10.0.0.5:2379']}, tls: {agent: null, etcd: null}})
+    expect(spec('agent', map).create.Env?.filter((entry) => entry.startsWith('HIGHWAY_ETCD_'))).toEqual([])
   })
 
   it('runs no etcd with external endpoints, and hands the endpoints to the agent', () => {
-    const map = specs({settings: {etcdEndpoints: ['http://10.0.0.5:2379', 'http://10.0.0.6:2379']}})
+    const map = specs({settings: {etcdEndpoints: ['https://10.0.0.5:2379', 'https://10.0.0.6:2379']}, tls: {...TLS, etcd: null}})
     expect([...map.keys()]).toEqual(['proxy', 'dns', 'agent'])
-    expect(spec('agent', map).create.Env).toContain('HIGHWAY_ETCD=http://10.0.0.5:2379,http://10.0.0.6:2379')
+    expect(spec('agent', map).create.Env).toContain('HIGHWAY_ETCD=https://10.0.0.5:2379,https://10.0.0.6:2379')
+    expect(spec('agent', map).create.Env).toContain('HIGHWAY_ETCD_CERT=HOST CERT PEM')
     expect(spec('agent', map).network).toBeNull()
     // The other components do not depend on where etcd is.
     expect(specLabel(spec('proxy', map))).toBe(specLabel(spec('proxy')))
     expect(specLabel(spec('dns', map))).toBe(specLabel(spec('dns')))
   })
 
-  it('gives the agent the domain, bridge IP and local etcd by its name on the registry network', () => {
-    expect(spec('agent').create.Env).toEqual(['HIGHWAY_DOMAIN=local', 'HIGHWAY_BRIDGE_IP=172.17.0.1', 'HIGHWAY_ETCD=http://highway-etcd:2379'])
+  it('gives the agent its host id, the domain, bridge IP and local etcd by its name on the registry network', () => {
+    expect(spec('agent').create.Env).toEqual([
+      'HIGHWAY_HOST_ID=0123456789abcdef',
+      'HIGHWAY_DOMAIN=local',
+      'HIGHWAY_BRIDGE_IP=172.17.0.1',
+      'HIGHWAY_ETCD=https://highway-etcd:2379',
+      'HIGHWAY_ETCD_CA=CA PEM',
+      'HIGHWAY_ETCD_CERT=HOST CERT PEM',
+      'HIGHWAY_ETCD_KEY=HOST KEY PEM',
+    ])
     expect(spec('agent').create.Cmd).toEqual(['node', '/opt/highway/lib/agent.cjs'])
   })
 
@@ -282,7 +350,7 @@ describe('componentSpecs: hardening', () => {
 
   it('gives etcd a backend quota below its memory limit, without touching its command line', () => {
     const etcd = spec('etcd')
-    expect(etcd.create.Env).toEqual([`ETCD_QUOTA_BACKEND_BYTES=${256 * MIB}`])
+    expect(etcd.create.Env?.filter((entry) => entry.startsWith('ETCD_'))).toEqual([`ETCD_QUOTA_BACKEND_BYTES=${256 * MIB}`])
     expect(ETCD_QUOTA_BYTES).toBeLessThan(etcd.create.HostConfig!.Memory!)
     expect(etcd.create.Cmd?.some((arg) => arg.includes('quota'))).toBe(false)
   })
@@ -299,7 +367,7 @@ describe('componentSpecs: hardening', () => {
     expect(spec('etcd', map).prepare).toEqual({
       Cmd: ['sh', '-c', 'chown -R etcd:etcd /var/lib/etcd && chmod 0700 /var/lib/etcd'],
       HostConfig: {
-        Binds: ['highway-etcd-data:/var/lib/etcd'],
+        Binds: ['highway-etcd-v2:/var/lib/etcd'],
         CapAdd: ['CHOWN', 'DAC_READ_SEARCH', 'FOWNER'],
         CapDrop: ['ALL'],
         NetworkMode: 'none',
@@ -322,8 +390,8 @@ describe('componentSpecs: hardening', () => {
 
 describe('etcdEndpoints', () => {
   it('points the host at the local etcd on loopback unless endpoints are given', () => {
-    expect(LOOPBACK_ETCD_URL).toBe('http://127.0.0.1:2379')
-    expect(etcdEndpoints(SETTINGS)).toEqual(['http://127.0.0.1:2379'])
+    expect(LOOPBACK_ETCD_URL).toBe('https://127.0.0.1:2379')
+    expect(etcdEndpoints(SETTINGS)).toEqual(['https://127.0.0.1:2379'])
     expect(etcdEndpoints({...SETTINGS, etcdEndpoints: ['http://10.0.0.5:2379']})).toEqual(['http://10.0.0.5:2379'])
   })
 })

@@ -15,7 +15,10 @@ import {rejectedUserError} from '../support/user-error.js'
 const SETTINGS: Settings = {baseImage: 'debian:trixie-slim', bridgeIp: '172.17.0.1', domain: 'local', etcdEndpoints: [], upstreamDns: []}
 
 function specFor(component: string, image = 'highway/infra:1'): ComponentSpec {
-  return componentSpecs({dockerSocket: '/var/run/docker.sock', image, settings: SETTINGS}).find((spec) => spec.component === component)!
+  const tls = {ca: 'ca', cert: 'cert', key: 'key'}
+  return componentSpecs({dockerSocket: '/var/run/docker.sock', image, settings: SETTINGS, tls: {agent: tls, etcd: tls}}).find(
+    (spec) => spec.component === component,
+  )!
 }
 
 function engine(): FakeDocker & DockerClient {
@@ -254,16 +257,16 @@ describe('runOnce', () => {
 describe('RunChanges.rollback', () => {
   it('removes exactly what this run created, containers last-first, then volumes', async () => {
     const docker = engine()
-    await docker.volumes.create('highway-etcd-data', {'io.highway.managed': 'true'})
+    await docker.volumes.create('highway-etcd-v2', {'io.highway.managed': 'true'})
     const created = new RunChanges()
-    await ensureVolume(docker, 'highway-etcd-data', created)
+    await ensureVolume(docker, 'highway-etcd-v2', created)
     await ensureVolume(docker, 'highway-proxy-run', created)
     await ensureContainer(docker, specFor('proxy'), created)
     await ensureContainer(docker, specFor('dns'), created)
     docker.calls.length = 0
     await created.rollback(docker)
     expect(docker.calls).toEqual(['remove highway-dns', 'remove highway-proxy', 'remove volume highway-proxy-run'])
-    expect([...docker.volumeState.keys()]).toEqual(['highway-etcd-data'])
+    expect([...docker.volumeState.keys()]).toEqual(['highway-etcd-v2'])
   })
 })
 
@@ -271,19 +274,26 @@ describe('runDown', () => {
   it('removes highway’s containers by label and the proxy volume, keeping etcd’s data and other containers', async () => {
     const docker = engine()
     const created = new RunChanges()
-    for (const volume of ['highway-etcd-data', 'highway-proxy-run']) await ensureVolume(docker, volume, created)
+    for (const volume of ['highway-etcd-v2', 'highway-proxy-run']) await ensureVolume(docker, volume, created)
     await ensureContainer(docker, specFor('proxy'), created)
     await ensureContainer(docker, specFor('dns'), created)
     const bystander = docker.runService('api')
     expect(await runDown(docker, {purge: false})).toEqual({containers: ['highway-proxy', 'highway-dns'], networks: [], volumes: ['highway-proxy-run']})
     expect([...docker.state.keys()]).toEqual([bystander.id])
+    expect(await runDown(docker, {purge: true})).toEqual({containers: [], networks: [], volumes: ['highway-etcd-v2']})
+  })
+
+  it('removes etcd’s volume of an earlier highway with --purge, and only with it', async () => {
+    const docker = engine()
+    await docker.volumes.create('highway-etcd-data', {'io.highway.managed': 'true'})
+    expect((await runDown(docker, {purge: false})).volumes).toEqual([])
     expect(await runDown(docker, {purge: true})).toEqual({containers: [], networks: [], volumes: ['highway-etcd-data']})
   })
 
   it('leaves a volume of the same name that highway did not create', async () => {
     const docker = engine()
-    await docker.volumes.create('highway-etcd-data', {})
+    await docker.volumes.create('highway-etcd-v2', {})
     expect(await runDown(docker, {purge: true})).toEqual({containers: [], networks: [], volumes: []})
-    expect(docker.volumeState.has('highway-etcd-data')).toBe(true)
+    expect(docker.volumeState.has('highway-etcd-v2')).toBe(true)
   })
 })

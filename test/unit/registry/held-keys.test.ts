@@ -24,7 +24,7 @@ const record = (name: string) => ({
   state: 'stopped',
   updatedAt: '2026-11-30T00:00:00.000Z',
 })
-const key = (name: string) => `/highway/v1/services/${name}/hosta/${record(name).containerId}`
+const key = (name: string) => `/highway/v2/hosts/hosta/services/${name}/${record(name).containerId}`
 
 describe('HeldKeys', () => {
   it('puts every key under one lease of the given TTL', async () => {

@@ -11,7 +11,9 @@ function expectPrintableReason(reason: string): void {
 
 const anyKey = fc.oneof(
   fc.string({unit: 'binary'}),
-  fc.tuple(fc.string({unit: 'binary'}), fc.string({unit: 'binary'}), fc.string({unit: 'binary'})).map(([a, b, c]) => `/highway/v1/services/${a}/${b}/${c}`),
+  fc
+    .tuple(fc.string({unit: 'binary'}), fc.string({unit: 'binary'}), fc.string({unit: 'binary'}))
+    .map(([a, b, c]) => `/highway/v2/hosts/${b}/services/${a}/${c}`),
 )
 
 describe('checkRecord, property-based', () => {

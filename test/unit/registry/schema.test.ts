@@ -1,13 +1,15 @@
 import {describe, expect, it} from 'vitest'
 import type {AgentReport} from '../../../src/core/types.js'
 import {
-  AGENTS,
+  HOSTS,
+  HOST_ID,
   ROOT,
-  SERVICES,
   agentKey,
   agentReportProblem,
   backendProblem,
   checkRecord,
+  hostPrefix,
+  parseAgentKey,
   parseAgentReport,
   parseRecord,
   parseServiceKey,
@@ -16,34 +18,60 @@ import {
 import {BRIDGE_IP, IDS, makeRecord} from '../support/highway-fixtures.js'
 
 const record = makeRecord()
-const key = `/highway/v1/services/web/hosta/${IDS.web1}`
+const key = `/highway/v2/hosts/hosta/services/web/${IDS.web1}`
 
 describe('keys', () => {
-  it('lays records out under /highway/v1/services/<name>/<hostId>/<containerId>', () => {
-    expect(ROOT).toBe('/highway/v1/')
-    expect(SERVICES).toBe('/highway/v1/services/')
-    expect(AGENTS).toBe('/highway/v1/agents/')
+  it('lays records out under /highway/v2/hosts/<hostId>/services/<name>/<containerId>', () => {
+    expect(ROOT).toBe('/highway/v2/')
+    expect(HOSTS).toBe('/highway/v2/hosts/')
     expect(serviceKey(record)).toBe(key)
-    expect(agentKey('hosta')).toBe('/highway/v1/agents/hosta')
+    expect(agentKey('hosta')).toBe('/highway/v2/hosts/hosta/agent')
+  })
+
+  it('puts everything a host writes under its own prefix, and nothing of another host’s there', () => {
+    // etcd's roles grant key ranges: a host's role writes hostPrefix(id), so both its keys must be in it.
+    expect(serviceKey(record).startsWith(hostPrefix('hosta'))).toBe(true)
+    expect(agentKey('hosta').startsWith(hostPrefix('hosta'))).toBe(true)
+    // A host whose id is a prefix of another's must not reach into its range: the prefix ends in '/'.
+    expect(serviceKey({...record, hostId: 'hostab'}).startsWith(hostPrefix('hosta'))).toBe(false)
+    expect(agentKey('hostab').startsWith(hostPrefix('hosta'))).toBe(false)
+  })
+
+  it.each(['a', '0123456789abcdef', 'host-1'])('takes %j as a host id', (id) => {
+    expect(HOST_ID.test(id)).toBe(true)
+  })
+
+  it.each(['', 'a/b', '..', 'Host', '-a', 'a b', 'x'.repeat(64)])('refuses %j as a host id', (id) => {
+    expect(HOST_ID.test(id)).toBe(false)
+  })
+
+  it('tells an agent key from a service key', () => {
+    expect(parseAgentKey(agentKey('hosta'))).toBe('hosta')
+    expect(parseAgentKey(key)).toBeNull()
+    expect(parseServiceKey(agentKey('hosta'))).toBeNull()
+    for (const candidate of ['/highway/v2/hosts/hosta/agent/', '/highway/v2/hosts//agent', '/highway/v2/hosts/hosta/agents', '/highway/v1/agents/hosta']) {
+      expect(parseAgentKey(candidate), candidate).toBeNull()
+    }
   })
 
   it('round-trips a key', () => {
     expect(parseServiceKey(serviceKey(record))).toEqual({containerId: IDS.web1, hostId: 'hosta', name: 'web'})
     const parsed = parseServiceKey(serviceKey({containerId: 'abc', hostId: 'h1', name: 'a-b'}))
     expect(parsed).toEqual({containerId: 'abc', hostId: 'h1', name: 'a-b'})
-    expect(serviceKey(parsed!)).toBe('/highway/v1/services/a-b/h1/abc')
+    expect(serviceKey(parsed!)).toBe('/highway/v2/hosts/h1/services/a-b/abc')
   })
 
   it.each([
-    ['another prefix', `/highway/v2/services/web/hosta/${IDS.web1}`],
-    ['an agent key', '/highway/v1/agents/hosta'],
-    ['two parts', '/highway/v1/services/web/hosta'],
-    ['four parts', `/highway/v1/services/web/hosta/${IDS.web1}/extra`],
-    ['a trailing slash', `/highway/v1/services/web/hosta/${IDS.web1}/`],
-    ['an empty host', `/highway/v1/services/web//${IDS.web1}`],
-    ['an empty name', `/highway/v1/services//hosta/${IDS.web1}`],
-    ['the bare prefix', '/highway/v1/services/'],
-    ['no leading slash', `highway/v1/services/web/hosta/${IDS.web1}`],
+    ['the version 1 layout', `/highway/v1/services/web/hosta/${IDS.web1}`],
+    ['an agent key', '/highway/v2/hosts/hosta/agent'],
+    ['no container', '/highway/v2/hosts/hosta/services/web'],
+    ['one part too many', `/highway/v2/hosts/hosta/services/web/${IDS.web1}/extra`],
+    ['a trailing slash', `/highway/v2/hosts/hosta/services/web/${IDS.web1}/`],
+    ['an empty host', `/highway/v2/hosts//services/web/${IDS.web1}`],
+    ['an empty name', `/highway/v2/hosts/hosta/services//${IDS.web1}`],
+    ['another kind than services', `/highway/v2/hosts/hosta/other/web/${IDS.web1}`],
+    ['the bare prefix', '/highway/v2/hosts/'],
+    ['no leading slash', `highway/v2/hosts/hosta/services/web/${IDS.web1}`],
   ])('refuses a key with %s', (_what, candidate) => {
     expect(parseServiceKey(candidate)).toBeNull()
   })
@@ -55,19 +83,19 @@ describe('parseRecord', () => {
   })
 
   it('rejects a record whose name differs from the key’s', () => {
-    expect(parseRecord(`/highway/v1/services/api/hosta/${IDS.web1}`, JSON.stringify(record))).toBeNull()
+    expect(parseRecord(`/highway/v2/hosts/hosta/services/api/${IDS.web1}`, JSON.stringify(record))).toBeNull()
   })
 
   it('rejects a record whose container id differs from the key’s', () => {
-    expect(parseRecord(`/highway/v1/services/web/hosta/${IDS.web2}`, JSON.stringify(record))).toBeNull()
+    expect(parseRecord(`/highway/v2/hosts/hosta/services/web/${IDS.web2}`, JSON.stringify(record))).toBeNull()
   })
 
   it('rejects a record whose host id differs from the key’s (another host would delete it as its own orphan)', () => {
-    expect(parseRecord(`/highway/v1/services/web/hostb/${IDS.web1}`, JSON.stringify(record))).toBeNull()
+    expect(parseRecord(`/highway/v2/hosts/hostb/services/web/${IDS.web1}`, JSON.stringify(record))).toBeNull()
   })
 
   it('rejects a value under a key that is not a service key', () => {
-    expect(parseRecord('/highway/v1/agents/hosta', JSON.stringify(record))).toBeNull()
+    expect(parseRecord('/highway/v2/hosts/hosta/agent', JSON.stringify(record))).toBeNull()
   })
 
   it.each(['', '{', 'not json', `${JSON.stringify(record)}}`, 'null', '42', '"web"', '[]', 'true'])('rejects the value %j', (value) => {
@@ -188,15 +216,15 @@ describe('checkRecord', () => {
   })
 
   it.each([
-    ['name', `/highway/v1/services/api/hosta/${IDS.web1}`, 'name "web" does not match the key ("api")'],
-    ['hostId', `/highway/v1/services/web/hostb/${IDS.web1}`, 'hostId "hosta" does not match the key ("hostb")'],
-    ['containerId', `/highway/v1/services/web/hosta/${IDS.web2}`, `containerId "${IDS.web1.slice(0, 29)}`],
+    ['name', `/highway/v2/hosts/hosta/services/api/${IDS.web1}`, 'name "web" does not match the key ("api")'],
+    ['hostId', `/highway/v2/hosts/hostb/services/web/${IDS.web1}`, 'hostId "hosta" does not match the key ("hostb")'],
+    ['containerId', `/highway/v2/hosts/hosta/services/web/${IDS.web2}`, `containerId "${IDS.web1.slice(0, 29)}`],
   ])('refuses a record whose %s disagrees with its key', (_field, under, expected) => {
     expect(reason(record, under)).toContain(expected)
   })
 
   it('refuses a value under a key that is not a service key, saying so', () => {
-    expect(reason(record, '/highway/v1/services/web')).toBe('the key is not /highway/v1/services/<name>/<hostId>/<containerId>')
+    expect(reason(record, '/highway/v2/hosts/hosta/services/web')).toBe('the key is not /highway/v2/hosts/<hostId>/services/<name>/<containerId>')
   })
 
   it('refuses garbage with a short, escaped excerpt of it', () => {

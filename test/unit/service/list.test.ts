@@ -231,19 +231,19 @@ describe('serviceRows', () => {
 })
 
 describe('serviceRows with invalid records', () => {
-  const badKey = `/highway/v1/services/api/hostb/${IDS.api}`
+  const badKey = `/highway/v2/hosts/hostb/services/api/${IDS.api}`
 
   it('shows each invalid key as a row of its own, with the key and the reason, beside the valid ones', () => {
     const rows = serviceRows([makeRecord()], [listed(IDS.web1, 'web-1', 'running', svc('web'))], SETTINGS, 'hosta', new Map(), [
       {key: badKey, reason: 'ports is missing', revision: '7'},
-      {key: '/highway/v1/services/junk', reason: 'the key is not /highway/v1/services/<name>/<hostId>/<containerId>', revision: '8'},
+      {key: '/highway/v2/hosts/junk', reason: 'the key is not /highway/v2/hosts/<hostId>/services/<name>/<containerId>', revision: '8'},
     ])
     expect(rows).toEqual([
       {
         backend: '-',
         container: '-',
         host: '-',
-        key: '/highway/v1/services/junk',
+        key: '/highway/v2/hosts/junk',
         name: '-',
         owner: null,
         problem: expect.stringContaining('the key is not'),
@@ -278,7 +278,7 @@ describe('serviceRows with invalid records', () => {
   })
 
   it('says a container of this host is unrouted because its record is invalid, not that the agent is behind', () => {
-    const key = `/highway/v1/services/api/hosta/${IDS.api}`
+    const key = `/highway/v2/hosts/hosta/services/api/${IDS.api}`
     const rows = serviceRows([], [listed(IDS.api, 'api-1', 'running', svc('api'))], SETTINGS, 'hosta', new Map(), [
       {key, reason: 'state "x" is not running, stopped or unhealthy', revision: '3'},
     ])

@@ -31,7 +31,7 @@ export const containerId = fc.oneof(
   fc.stringMatching(/^[0-9a-f]{64}$/),
   fc.tuple(fc.constantFrom('1a1a1a1a1a1a', '2b2b2b2b2b2b'), fc.stringMatching(/^[0-9a-f]{52}$/)).map(([head, tail]) => head + tail),
 )
-export const hostId = fc.oneof(fc.constantFrom('hosta', 'hostb', 'hostc'), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}$/))
+export const hostId = fc.oneof(fc.constantFrom('hosta', 'hostb', 'hostc'), fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}$/))
 const displayName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$/)
 /** Any IPv4 address a backend may have on a host with BRIDGE_IP as its bridge. */
 export const backendAddress = fc.oneof(fc.constant(BRIDGE_IP), fc.constantFrom('10.0.0.12', '172.17.0.5', '192.168.1.20'), fc.ipV4())

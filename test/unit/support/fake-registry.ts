@@ -1,6 +1,6 @@
 import type {AgentReport, ServiceRecord} from '../../../src/core/types.js'
 import type {InvalidRecord, RegistryClient, RegistryLease, ServiceEvent, ServiceListing, ServiceWatch} from '../../../src/registry/registry.js'
-import {AGENTS, SERVICES, checkRecord, parseAgentReport, type CheckContext} from '../../../src/registry/schema.js'
+import {checkRecord, inServiceRange, parseAgentKey, parseAgentReport, type CheckContext} from '../../../src/registry/schema.js'
 
 /**
  * An in-memory registry with etcd's semantics where the agent depends on them: one revision
@@ -118,7 +118,7 @@ export class FakeRegistry implements RegistryClient {
   }
 
   private deliver(watch: Watch, change: {revision: bigint; key: string; value: string | null}): void {
-    if (watch.cancelled || change.revision < watch.from || !change.key.startsWith(SERVICES)) return
+    if (watch.cancelled || change.revision < watch.from || !inServiceRange(change.key)) return
     const send = () => {
       if (watch.cancelled) return
       const revision = String(change.revision)
@@ -158,7 +158,7 @@ export class FakeRegistry implements RegistryClient {
     const records = new Map<string, ServiceRecord>()
     const invalid: InvalidRecord[] = []
     for (const [key, {revision, value}] of this.kv) {
-      if (!key.startsWith(SERVICES)) continue
+      if (!inServiceRange(key)) continue
       const check = checkRecord(key, value, this.check)
       if (check.ok) records.set(key, check.record)
       else invalid.push({key, reason: check.reason, revision: String(revision)})
@@ -179,7 +179,7 @@ export class FakeRegistry implements RegistryClient {
   }
 
   async listAgents(): Promise<AgentReport[]> {
-    return [...this.kv].filter(([key]) => key.startsWith(AGENTS)).flatMap(([key, {value}]) => parseAgentReport(value, key) ?? [])
+    return [...this.kv].flatMap(([key, {value}]) => (parseAgentKey(key) ? (parseAgentReport(value, key) ?? []) : []))
   }
 
   lease(ttlSeconds: number): FakeLease {
@@ -202,7 +202,7 @@ export class FakeRegistry implements RegistryClient {
   services(): Map<string, ServiceRecord> {
     const records = new Map<string, ServiceRecord>()
     for (const [key, {value}] of this.kv) {
-      const check = key.startsWith(SERVICES) ? checkRecord(key, value, this.check) : null
+      const check = inServiceRange(key) ? checkRecord(key, value, this.check) : null
       if (check?.ok) records.set(key, check.record)
     }
     return records
