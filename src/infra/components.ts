@@ -188,6 +188,9 @@ function container(
       LogConfig: {Type: 'json-file', Config: {'max-size': '10m', 'max-file': '2'}},
       ...hostConfigFor(hardening),
     },
+    // On highway's own network a component is also known by an alias: a replacement that runs under
+    // its temporary name while `up` swaps (infra/containers.ts) answers the name the agent dials.
+    ...(options.network && {NetworkingConfig: {EndpointsConfig: {[options.network]: {Aliases: [`highway-${component}`]}}}}),
   }
   // The spec label lets `up` tell "already right" from "must be recreated" without diffing inspect output.
   const spec = createHash('sha256').update(JSON.stringify(create)).digest('hex').slice(0, 16)

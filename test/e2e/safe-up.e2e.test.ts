@@ -172,7 +172,7 @@ describe('hardened components', () => {
       'run',
       '--rm',
       '-v',
-      'highway-etcd-data:/e',
+      'highway-etcd-v2:/e',
       '-v',
       'highway-proxy-run:/p',
       APP_IMAGE,
@@ -180,7 +180,7 @@ describe('hardened components', () => {
       '-c',
       'busybox chown -R 0:0 /e /p && busybox chmod 755 /e /p',
     )
-    expect(await docker('run', '--rm', '-v', 'highway-etcd-data:/e', APP_IMAGE, 'busybox', 'stat', '-c', '%u', '/e/data')).toBe('0')
+    expect(await docker('run', '--rm', '-v', 'highway-etcd-v2:/e', APP_IMAGE, 'busybox', 'stat', '-c', '%u', '/e/data')).toBe('0')
     const up = await highway(['up'], env)
     expect(up.code, up.stdout + up.stderr).toBe(0)
     expect(await docker('ps', '-a', '--filter', 'name=highway-', '--format', '{{.Names}}')).not.toMatch(/-prepare/)

@@ -395,3 +395,12 @@ describe('etcdEndpoints', () => {
     expect(etcdEndpoints({...SETTINGS, etcdEndpoints: ['http://10.0.0.5:2379']})).toEqual(['http://10.0.0.5:2379'])
   })
 })
+
+describe('componentSpecs: the registry network', () => {
+  it('gives etcd and the agent an alias of their own name there, so a replacement under a temporary name answers it', () => {
+    const map = new Map(componentSpecs(CONTEXT).map((item) => [item.component, item]))
+    expect(map.get('etcd')!.create.NetworkingConfig).toEqual({EndpointsConfig: {'highway-registry': {Aliases: ['highway-etcd']}}})
+    expect(map.get('agent')!.create.NetworkingConfig).toEqual({EndpointsConfig: {'highway-registry': {Aliases: ['highway-agent']}}})
+    expect(map.get('proxy')!.create.NetworkingConfig).toBeUndefined()
+  })
+})
