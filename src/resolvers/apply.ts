@@ -49,7 +49,7 @@ interface ExecuteOptions {
   stopOnCommandFailure: boolean
 }
 
-async function runStep(ctx: ResolverContext, step: CommandStep): Promise<CommandOutcome> {
+export async function runStep(ctx: ResolverContext, step: CommandStep): Promise<CommandOutcome> {
   const result = await ctx.runner.run(step.cmd, step.args, step.input)
   return {command: formatCommand(step.cmd, step.args), cmd: step.cmd, args: step.args, input: step.input, ...result, ok: result.code === 0}
 }

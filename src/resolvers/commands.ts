@@ -58,43 +58,78 @@ export const NM_RELOAD_DNS: CommandStep = {
 
 // ---- Windows NRPT -------------------------------------------------------------------------------
 
-function powershell(script: string, reason: string): CommandStep {
-  return {cmd: 'powershell.exe', args: ['-NoProfile', '-NonInteractive', '-Command', script], reason}
+/** Where Windows lives when the environment does not say (or says something that is no drive path). */
+export const DEFAULT_SYSTEM_ROOT = 'C:\\Windows'
+
+/** %SystemRoot% from the context's environment: Windows' own programs are run from there, never found on PATH. */
+export function systemRoot(env: NodeJS.ProcessEnv): string {
+  const value = env.SystemRoot ?? env.SYSTEMROOT
+  return value && /^[A-Za-z]:\\/.test(value) ? value.replace(/\\+$/, '') : DEFAULT_SYSTEM_ROOT
 }
 
-export function nrptList(): CommandStep {
+/** Windows PowerShell by its full system path: a powershell.exe planted earlier on PATH is never run elevated. */
+export function powershellPath(windows: string): string {
+  return `${windows}\\System32\\WindowsPowerShell\\v1.0\\powershell.exe`
+}
+
+function powershell(windows: string, script: string, reason: string): CommandStep {
+  return {cmd: powershellPath(windows), args: ['-NoProfile', '-NonInteractive', '-Command', script], reason}
+}
+
+export function nrptList(windows: string): CommandStep {
   return powershell(
+    windows,
     `Get-DnsClientNrptRule | Where-Object { $_.Comment -eq '${NRPT_COMMENT}' } | ForEach-Object { ($_.Namespace -join ',') + ' ' + ($_.NameServers -join ',') }`,
     "list highway's NRPT rules",
   )
 }
 
-export function nrptAdd(namespace: string, servers: string[]): CommandStep {
+export function nrptAdd(windows: string, namespace: string, servers: string[]): CommandStep {
   return powershell(
+    windows,
     `Add-DnsClientNrptRule -Namespace '${namespace}' -NameServers ${servers.map((server) => `'${server}'`).join(',')} -Comment '${NRPT_COMMENT}'`,
     `send ${namespace} to highway's DNS`,
   )
 }
 
-export function nrptRemove(namespace: string): CommandStep {
+export function nrptRemove(windows: string, namespace: string): CommandStep {
   return powershell(
+    windows,
     `Get-DnsClientNrptRule | Where-Object { $_.Comment -eq '${NRPT_COMMENT}' -and $_.Namespace -contains '${namespace}' } | Remove-DnsClientNrptRule -Force`,
     `remove highway's NRPT rule for ${namespace}`,
   )
 }
 
-export const CLEAR_DNS_CACHE: CommandStep = powershell('Clear-DnsClientCache', 'forget cached answers')
+export function clearDnsCache(windows: string): CommandStep {
+  return powershell(windows, 'Clear-DnsClientCache', 'forget cached answers')
+}
 
-export const IS_ADMINISTRATOR: CommandStep = powershell(
-  '([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)',
-  'check for an Administrator shell',
-)
-
-export function resolveDnsName(name: string): CommandStep {
+export function isAdministrator(windows: string): CommandStep {
   return powershell(
+    windows,
+    '([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)',
+    'check for an Administrator shell',
+  )
+}
+
+export function resolveDnsName(windows: string, name: string): CommandStep {
+  return powershell(
+    windows,
     `Resolve-DnsName -Name '${name}' -Type A -ErrorAction Stop | Where-Object { $_.IPAddress } | ForEach-Object { $_.IPAddress }`,
     'resolve through Windows',
   )
+}
+
+/**
+ * Only Administrators (S-1-5-32-544) and SYSTEM (S-1-5-18) may touch highway's state folder: the
+ * inherited ACL of ProgramData lets every user create files there. By SID, so any display language works.
+ */
+export function restrictToAdministrators(windows: string, dir: string): CommandStep {
+  return {
+    cmd: `${windows}\\System32\\icacls.exe`,
+    args: [dir, '/inheritance:r', '/grant:r', '*S-1-5-32-544:(OI)(CI)F', '*S-1-5-18:(OI)(CI)F'],
+    reason: "let only Administrators and SYSTEM use highway's state folder",
+  }
 }
 
 // ---- lookups through the OS's own path -------------------------------------------------------------

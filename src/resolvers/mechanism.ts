@@ -43,6 +43,16 @@ interface Common {
   name: Mechanism
   /** The files the plan reads and may write; their content reaches plan() as observed.files. */
   paths?(detection: Detection, domain: string): string[]
+  /**
+   * Every file this mechanism may create or edit, given where /etc/resolv.conf leads now (`links`:
+   * each symlink target in turn). `--undo` refuses a record naming any other file. None when absent.
+   */
+  writes?(domain: string, resolvConf: {path: string; links: string[]}): string[]
+  /**
+   * Commands that lock down highway's state folder right after it is created and before anything is
+   * written there (`dir`: the folder as the OS names it), for platforms where a mode says nothing.
+   */
+  stateDirCommands?(ctx: ResolverContext, dir: string): CommandStep[]
   /** The runtime state plan() compares against (settings only a program can tell). Reads only. */
   observe?(ctx: ResolverContext, rootFs: RootFs, detection: Detection, dnsIp: string): Promise<Partial<Observed>>
   /** Pure: what to change so names under the domain go to dnsIp. Throws a UserError when highway will not. */

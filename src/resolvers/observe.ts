@@ -38,6 +38,8 @@ export interface Observed {
   resolvconfRecord?: string | null
   /** highway's NRPT rules (found by their Comment). */
   nrptRules?: NrptRule[]
+  /** %SystemRoot% (Windows): where the commands the plan runs live. */
+  systemRoot?: string
 }
 
 async function observeFiles(rootFs: RootFs, paths: string[]): Promise<Record<string, ObservedFile>> {

@@ -5,7 +5,7 @@
 import {constants} from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import {UserError} from '../core/errors.js'
-import {IS_ADMINISTRATOR} from './commands.js'
+import {isAdministrator, systemRoot} from './commands.js'
 import type {ResolverContext} from './types.js'
 
 function notPrivileged(undo: boolean): UserError {
@@ -14,7 +14,8 @@ function notPrivileged(undo: boolean): UserError {
 
 export async function isPrivileged(ctx: ResolverContext): Promise<boolean> {
   if (ctx.platform === 'win32' && ctx.root === '/') {
-    const result = await ctx.runner.run(IS_ADMINISTRATOR.cmd, IS_ADMINISTRATOR.args)
+    const step = isAdministrator(systemRoot(ctx.env))
+    const result = await ctx.runner.run(step.cmd, step.args)
     return result.code === 0 && result.stdout.trim() === 'True'
   }
   const uid = (ctx.getuid ?? (() => process.getuid?.()))()

@@ -37,6 +37,14 @@ export type FsLike = Pick<
 
 export type WriteMethod = 'created' | 'renamed' | 'in-place'
 
+/** What lstat says of a path itself (a symlink is not followed): its kind, owner and permission bits. */
+export interface Entry {
+  kind: 'file' | 'dir' | 'symlink' | 'other'
+  uid: number
+  /** Permission bits only (mode & 0o7777). */
+  mode: number
+}
+
 const MAX_LINKS = 40
 
 function errorCode(error: unknown): string | undefined {
@@ -95,6 +103,19 @@ export class RootFs {
       if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return 'missing'
       throw fsError(error, path, 'inspect')
     }
+  }
+
+  /** The path itself, never what a symlink points at; null when it does not exist. */
+  async entry(path: string): Promise<Entry | null> {
+    let stat: Stats
+    try {
+      stat = (await this.fs.lstat(this.real(path))) as Stats
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return null
+      throw fsError(error, path, 'inspect')
+    }
+    const kind = stat.isSymbolicLink() ? 'symlink' : stat.isDirectory() ? 'dir' : stat.isFile() ? 'file' : 'other'
+    return {kind, uid: stat.uid, mode: stat.mode & 0o7777}
   }
 
   async isDir(path: string): Promise<boolean> {

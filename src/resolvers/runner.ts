@@ -23,6 +23,6 @@ export function scratchRunner(record: (line: string) => void): CommandRunner {
 /** A command as a person would type it into a POSIX shell (a PowerShell script as typed into PowerShell). */
 export function formatCommand(cmd: string, args: string[]): string {
   // A PowerShell script is shown as the script itself, ready to paste into an elevated PowerShell.
-  if (cmd === 'powershell.exe' && args.length > 0) return `PS> ${args.at(-1)}`
+  if (/(^|[\\/])powershell\.exe$/i.test(cmd) && args.length > 0) return `PS> ${args.at(-1)}`
   return [cmd, ...args].map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)).join(' ')
 }

@@ -5,13 +5,26 @@
  */
 import {UserError} from '../core/errors.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
-import {executePlan, newExecution, type Execution} from './apply.js'
+import {posix} from 'node:path'
+import {executePlan, newExecution, runStep, type Execution} from './apply.js'
 import {detect} from './detect.js'
+import {mechanism} from './mechanisms/index.js'
 import {RootFs} from './root-fs.js'
 import {observeForApply, observeForUndo} from './observe.js'
 import {buildPlan} from './plan.js'
 import {assertPrivileged} from './privileges.js'
-import {backupPath, loadState, removeState, saveState, sha256, statePath, type DnsSetupState, type StateFileEntry} from './state.js'
+import {
+  assertConfinedRecord,
+  backupPath,
+  loadState,
+  removeState,
+  saveState,
+  sha256,
+  stateDir,
+  statePath,
+  type DnsSetupState,
+  type StateFileEntry,
+} from './state.js'
 import {isEmptyPlan, type Detection, type Plan, type ResolverContext} from './types.js'
 import {buildUndoPlan} from './undo-plan.js'
 import {verifyResolution, type VerifyResult} from './verify.js'
@@ -130,11 +143,35 @@ function recordApply(ctx: ResolverContext, previous: DnsSetupState | null, plan:
   }
 }
 
+/**
+ * Where a mode says nothing (Windows), the mechanism locks the state folder down before anything is
+ * written there; a failure leaves nothing behind. The commands are recorded with the rest.
+ */
+async function secureStateDir(ctx: ResolverContext, rootFs: RootFs, plan: Plan, execution: Execution): Promise<string[]> {
+  const hook = mechanism(plan.mechanism).stateDirCommands
+  if (!hook) return []
+  const dir = stateDir(ctx.platform)
+  const created = await rootFs.ensureDirs(await rootFs.missingDirs(posix.join(dir, 'dns-setup.json')))
+  const real = rootFs.real(dir)
+  for (const step of hook(ctx, ctx.platform === 'win32' ? real.replaceAll('/', '\\') : real)) {
+    const outcome = await runStep(ctx, step)
+    if (!outcome.ok) {
+      for (const path of [...created].reverse()) await rootFs.removeDirIfEmpty(path)
+      const detail = (outcome.stderr || outcome.stdout).trim().split('\n')[0] || 'no message'
+      throw new UserError(`cannot restrict highway's state folder ${real} to administrators: \`${outcome.command}\` failed (exit ${outcome.code}: ${detail})`, {
+        suggestion: 'run it from an elevated (Administrator) PowerShell; nothing was changed',
+      })
+    }
+    execution.commands.push(outcome)
+  }
+  return created
+}
+
 /** Carries out a non-empty plan and records it, even when it fails halfway. */
 export async function carryOut(ctx: ResolverContext, rootFs: RootFs, state: DnsSetupState | null, plan: Plan): Promise<Execution> {
   const execution = newExecution()
   const owned = new Set((state?.files ?? []).filter((entry) => entry.action === 'created').map((entry) => entry.path))
-  const stateDirs: string[] = []
+  const stateDirs: string[] = await secureStateDir(ctx, rootFs, plan, execution)
   const backup = async (path: string, content: string) => {
     if (owned.has(path)) return undefined
     const to = backupPath(ctx.platform, path)
@@ -195,6 +232,7 @@ export async function undoDnsSetup(ctx: ResolverContext, options: {dryRun?: bool
   }
   const state = await loadState(rootFs, ctx.platform)
   if (!state) return {...result, nothingRecorded: true}
+  await assertConfinedRecord(rootFs, ctx.platform, state)
   const plan = buildUndoPlan(state, await observeForUndo(ctx, rootFs, state))
   result.plan = plan
   if (options.dryRun) return result

@@ -5,8 +5,10 @@
  */
 import {createHash} from 'node:crypto'
 import {posix} from 'node:path'
-import {UserError} from '../core/errors.js'
-import {MECHANISMS} from './mechanisms/index.js'
+import {UserError, isUserError} from '../core/errors.js'
+import {assertDomain, assertIPv4} from '../core/validate.js'
+import {MECHANISMS, mechanism} from './mechanisms/index.js'
+import {RESOLV_CONF} from './resolv-file.js'
 import {isRecord, isString, isStringArray} from './mechanisms/shared.js'
 import type {RootFs} from './root-fs.js'
 import type {Mechanism, Platform, Runtime} from './types.js'
@@ -53,7 +55,7 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex')
 }
 
-function stateDir(platform: Platform): string {
+export function stateDir(platform: Platform): string {
   if (platform === 'darwin') return '/var/db/highway'
   if (platform === 'win32') return '/ProgramData/highway'
   return '/var/lib/highway'
@@ -86,9 +88,52 @@ function validCommand(command: unknown): command is RecordedCommand {
   return Boolean(c) && isString(c.cmd) && isStringArray(c.args) && (c.input === undefined || isString(c.input))
 }
 
+/**
+ * Refuses a state directory (or record) anyone but root could have planted or could rewrite: a
+ * symlink (never followed: it could lead dns-setup to write its record or backups anywhere), an
+ * owner other than root, or group/other write permission. On Windows, modes and owners say nothing
+ * (the folder's ACL, set by the mechanism when it creates it, is what protects it): only links count.
+ */
+export async function assertSafeStateDir(rootFs: RootFs, platform: Platform): Promise<void> {
+  const dir = stateDir(platform)
+  const checks: [string, 'dir' | 'file', string][] = [
+    [dir, 'dir', "highway's state directory"],
+    [posix.join(dir, 'backup'), 'dir', "highway's backup directory"],
+    [statePath(platform), 'file', 'the dns-setup record'],
+  ]
+  for (const [path, expected, what] of checks) {
+    const entry = await rootFs.entry(path)
+    if (!entry) continue
+    const real = rootFs.real(path)
+    if (entry.kind === 'symlink') {
+      const target = await rootFs.fs.readlink(real).catch(() => '?')
+      throw new UserError(`${what} ${real} is a symlink (to ${target}); highway does not follow a link it did not make`, {
+        suggestion: `remove the link (sudo rm ${real}) and rerun: highway makes its own ${expected === 'dir' ? 'directory' : 'record'}`,
+      })
+    }
+    if (entry.kind !== expected) {
+      throw new UserError(`${what} ${real} is not a ${expected === 'dir' ? 'directory' : 'regular file'}`, {
+        suggestion: `find out what made it, move it away and rerun`,
+      })
+    }
+    if (platform === 'win32') continue
+    if (entry.uid !== 0 || (entry.mode & 0o022) !== 0) {
+      const mode = entry.mode.toString(8).padStart(4, '0')
+      const fix = expected === 'dir' ? `sudo chown 0:0 ${real} && sudo chmod 755 ${real}` : `sudo chown 0:0 ${real} && sudo chmod 644 ${real}`
+      throw new UserError(
+        `${what} ${real} is owned by uid ${entry.uid} with mode ${mode}: only root may own or write it, or someone else could rewrite what dns-setup and --undo do`,
+        {
+          suggestion: `if you trust its content, \`${fix}\`; if highway made it and no dns-setup is in place, remove it (sudo rm -r ${real}) and rerun`,
+        },
+      )
+    }
+  }
+}
+
 /** The record, or null when there is none. A corrupt or foreign record is a UserError, never a crash. */
 export async function loadState(rootFs: RootFs, platform: Platform): Promise<DnsSetupState | null> {
   const path = statePath(platform)
+  await assertSafeStateDir(rootFs, platform)
   const text = await rootFs.read(path)
   if (text === null) return null
   let data: Record<string, unknown>
@@ -122,6 +167,53 @@ export async function loadState(rootFs: RootFs, platform: Platform): Promise<Dns
     typeof data.runtimeOnly === 'boolean'
   if (!valid) throw corrupt(path, 'a field is missing or has the wrong type')
   return data as unknown as DnsSetupState
+}
+
+function forged(path: string, why: string): UserError {
+  return new UserError(`the dns-setup record ${path} ${why}: refusing to undo from it`, {
+    suggestion: `it was not written by highway: inspect it, undo highway's DNS change by hand and delete the record (sudo rm ${path})`,
+  })
+}
+
+const isUnder = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' : `${dir}/`)
+
+/**
+ * Refuses a record naming a file, backup or directory outside what its mechanism can write, so a
+ * forged record cannot make `--undo` overwrite or delete, say, /etc/shadow. The files a mechanism
+ * writes come from its `writes` (where /etc/resolv.conf leads now, for those that edit it); backups
+ * are exactly where dns-setup puts them, inside the state directory.
+ */
+export async function assertConfinedRecord(rootFs: RootFs, platform: Platform, state: DnsSetupState): Promise<void> {
+  const path = rootFs.real(statePath(platform))
+  const def = mechanism(state.mechanism)
+  if (state.platform !== platform || def.platform !== platform) {
+    throw forged(path, `is for ${state.mechanism} on ${String(state.platform)}, not for this ${platform} machine`)
+  }
+  try {
+    assertDomain(state.domain)
+    assertIPv4(state.dnsIp, 'DNS address')
+  } catch (error) {
+    if (!isUserError(error)) throw error
+    throw forged(path, `has an invalid domain or address (${error.message})`)
+  }
+  const resolvConf = platform === 'linux' ? await rootFs.followLinks(RESOLV_CONF) : {links: [], target: RESOLV_CONF}
+  const writable = def.writes?.(state.domain, {path: RESOLV_CONF, links: resolvConf.links}) ?? []
+  for (const entry of state.files) {
+    if (!writable.includes(entry.path)) {
+      throw forged(path, `names ${entry.path}, which ${state.mechanism} never writes (it writes ${writable.join(', ') || 'no file'})`)
+    }
+    if (entry.action === 'edited' && entry.backup !== backupPath(platform, entry.path)) {
+      throw forged(path, `names ${entry.backup} as the backup of ${entry.path}; dns-setup keeps it at ${backupPath(platform, entry.path)}`)
+    }
+  }
+  for (const dir of state.dirsCreated) {
+    if (!writable.some((file) => isUnder(file, dir))) throw forged(path, `names the directory ${dir}, which holds no file ${state.mechanism} writes`)
+  }
+  for (const dir of state.stateDirsCreated) {
+    if (!isUnder(statePath(platform), dir) && !isUnder(dir, stateDir(platform))) {
+      throw forged(path, `names the directory ${dir}, which is not highway's state directory ${stateDir(platform)}`)
+    }
+  }
 }
 
 export async function saveState(rootFs: RootFs, state: DnsSetupState): Promise<void> {

@@ -3,7 +3,7 @@
  * nsswitch on Linux, the system resolver on macOS and Windows)? If not, walk the hops one by one
  * (highway's DNS itself, the mechanism in between, nsswitch) and name the first that fails.
  */
-import {dscacheutilHost, getentHosts, resolveDnsName} from './commands.js'
+import {dscacheutilHost, getentHosts, resolveDnsName, systemRoot} from './commands.js'
 import {askServer} from './dns-query.js'
 import type {Hop} from './mechanism.js'
 import {mechanism} from './mechanisms/index.js'
@@ -30,7 +30,7 @@ function words(stdout: string): string[] {
 
 /** The OS's own lookup of `name`: the command and the IPv4 addresses it printed. */
 async function systemLookup(ctx: ResolverContext, name: string): Promise<{via: string; addresses: string[]; code: number}> {
-  const step = ctx.platform === 'darwin' ? dscacheutilHost(name) : ctx.platform === 'win32' ? resolveDnsName(name) : getentHosts(name)
+  const step = ctx.platform === 'darwin' ? dscacheutilHost(name) : ctx.platform === 'win32' ? resolveDnsName(systemRoot(ctx.env), name) : getentHosts(name)
   const result = await ctx.runner.run(step.cmd, step.args)
   let addresses: string[]
   if (ctx.platform === 'darwin') addresses = [...result.stdout.matchAll(/ip_address:\s*(\S+)/g)].map((match) => match[1])

@@ -69,6 +69,7 @@ export const macosResolver: MechanismDef = {
     description: `macOS per-domain resolvers in /etc/resolver${(await rootFs.isDir('/etc/resolver')) ? '' : ' (the directory does not exist yet)'}`,
   }),
   paths: (_detection, domain) => [resolverFile(domain)],
+  writes: (domain) => [resolverFile(domain)],
   plan,
   traps,
   hops,

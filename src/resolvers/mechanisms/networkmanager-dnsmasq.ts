@@ -55,6 +55,7 @@ export const networkManagerDnsmasq: MechanismDef = {
   platform: 'linux',
   detect,
   paths: () => [NM_DNSMASQ_FILE],
+  writes: () => [NM_DNSMASQ_FILE],
   plan,
   hops,
   // NM's dnsmasq rereads dnsmasq.d only when its DNS is restarted.

@@ -51,6 +51,7 @@ export const plain: MechanismDef = {
   platform: 'linux',
   detect,
   paths: (detection) => [detection.resolvConf!.target],
+  writes: (_domain, resolvConf) => [resolvConf.path, ...resolvConf.links],
   plan: (input) => ({...planMarkedLine(input), runtimeOnly: false}),
   hops: (ctx, plan) => firstNameserverHop(ctx, plan.dnsIp),
 }

@@ -4,7 +4,7 @@
  */
 import {isDeepStrictEqual} from 'node:util'
 import {UserError} from '../../core/errors.js'
-import {CLEAR_DNS_CACHE, NRPT_COMMENT, nrptAdd, nrptList, nrptRemove} from '../commands.js'
+import {DEFAULT_SYSTEM_ROOT, NRPT_COMMENT, clearDnsCache, nrptAdd, nrptList, nrptRemove, restrictToAdministrators, systemRoot} from '../commands.js'
 import type {MechanismDef, PlanInput, PlanParts} from '../mechanism.js'
 import {isLocalDomain} from '../nsswitch.js'
 import type {NrptRule, Observed} from '../observe.js'
@@ -24,7 +24,7 @@ export function parseNrptRules(stdout: string): NrptRule[] {
 }
 
 async function nrptRules(ctx: ResolverContext): Promise<NrptRule[]> {
-  const step = nrptList()
+  const step = nrptList(systemRoot(ctx.env))
   const result = await ctx.runner.run(step.cmd, step.args)
   if (result.code !== 0) {
     throw new UserError(`cannot read the Name Resolution Policy Table (exit ${result.code}): ${result.stderr.trim() || 'no message'}`, {
@@ -36,16 +36,17 @@ async function nrptRules(ctx: ResolverContext): Promise<NrptRule[]> {
 
 function plan({domain, dnsIp, observed}: PlanInput): PlanParts {
   const namespace = `.${domain}`
+  const windows = observed.systemRoot ?? DEFAULT_SYSTEM_ROOT
   const mine = (observed.nrptRules ?? []).filter((rule) => rule.namespace === namespace)
   const inPlace = mine.length === 1 && isDeepStrictEqual(mine[0].nameServers, [dnsIp])
   const commands: CommandStep[] = []
   if (!inPlace) {
-    if (mine.length > 0) commands.push(nrptRemove(namespace))
-    commands.push(nrptAdd(namespace, [dnsIp]), CLEAR_DNS_CACHE)
+    if (mine.length > 0) commands.push(nrptRemove(windows, namespace))
+    commands.push(nrptAdd(windows, namespace, [dnsIp]), clearDnsCache(windows))
   }
   return {
     commands,
-    undo: [nrptRemove(namespace), CLEAR_DNS_CACHE],
+    undo: [nrptRemove(windows, namespace), clearDnsCache(windows)],
     runtime: [{kind: 'nrpt', namespace, nameServers: [dnsIp], comment: NRPT_COMMENT}],
     notes: [`split DNS: only names under .${domain} go to ${dnsIp} (NRPT has no port: highway's DNS must answer on ${dnsIp}:53)`],
   }
@@ -54,9 +55,11 @@ function plan({domain, dnsIp, observed}: PlanInput): PlanParts {
 function undo(state: DnsSetupState, observed: Observed): {commands: CommandStep[]; notes: string[]} {
   const commands: CommandStep[] = []
   const notes: string[] = []
+  const windows = observed.systemRoot ?? DEFAULT_SYSTEM_ROOT
   for (const runtime of state.runtime) {
     if (runtime.kind !== 'nrpt') continue
-    if ((observed.nrptRules ?? []).some((rule) => rule.namespace === runtime.namespace)) commands.push(nrptRemove(runtime.namespace), CLEAR_DNS_CACHE)
+    if ((observed.nrptRules ?? []).some((rule) => rule.namespace === runtime.namespace))
+      commands.push(nrptRemove(windows, runtime.namespace), clearDnsCache(windows))
     else notes.push(`the NRPT rule for ${runtime.namespace} is already gone`)
   }
   return {commands, notes}
@@ -76,7 +79,7 @@ export const windowsNrpt: MechanismDef = {
   name: 'windows-nrpt',
   platform: 'win32',
   detect: async () => ({description: 'Windows DNS client with its Name Resolution Policy Table (NRPT)'}),
-  observe: async (ctx) => ({nrptRules: await nrptRules(ctx)}),
+  observe: async (ctx) => ({nrptRules: await nrptRules(ctx), systemRoot: systemRoot(ctx.env)}),
   plan,
   traps: (_detection, domain) =>
     isLocalDomain(domain)
@@ -90,7 +93,11 @@ export const windowsNrpt: MechanismDef = {
         ]
       : [],
   hops,
-  observeUndo: async (ctx, _rootFs, state) => (state.runtime.some((runtime) => runtime.kind === 'nrpt') ? {nrptRules: await nrptRules(ctx)} : {}),
+  observeUndo: async (ctx, _rootFs, state) => ({
+    systemRoot: systemRoot(ctx.env),
+    ...(state.runtime.some((runtime) => runtime.kind === 'nrpt') ? {nrptRules: await nrptRules(ctx)} : {}),
+  }),
+  stateDirCommands: (ctx, dir) => [restrictToAdministrators(systemRoot(ctx.env), dir)],
   undo,
   validRuntime: (r) => r.kind === 'nrpt' && isString(r.namespace) && isStringArray(r.nameServers) && isString(r.comment),
 }

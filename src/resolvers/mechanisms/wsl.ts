@@ -31,6 +31,7 @@ export const wsl: MechanismDef = {
   readsDanglingResolvConf: true,
   detect,
   paths: (detection) => [detection.resolvConf!.target],
+  writes: (_domain, resolvConf) => [resolvConf.path, ...resolvConf.links],
   plan: (input) => ({...planMarkedLine(input), runtimeOnly: true}),
   hops: (ctx, plan) => firstNameserverHop(ctx, plan.dnsIp),
 }

@@ -153,8 +153,12 @@ export class FakeSystem implements CommandRunner {
       case 'nmcli':
         this.change(cmd, args)
         return ok()
-      case 'powershell.exe':
-        return this.powershell(args)
+      // Windows' programs only by their full system path (SystemRoot C:\Windows): a bare name found on PATH is "not found".
+      case 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe':
+        return this.powershell(cmd, args)
+      case 'C:\\Windows\\System32\\icacls.exe':
+        this.change(cmd, args)
+        return ok()
       case 'getent': {
         const addresses = this.answer(args[1])
         return addresses.length > 0 ? ok(addresses.map((address) => `${address}      ${args[1]}\n`).join('')) : {code: 2, stdout: '', stderr: ''}
@@ -219,21 +223,21 @@ export class FakeSystem implements CommandRunner {
     return ok()
   }
 
-  private powershell(args: string[]): CommandResult {
+  private powershell(cmd: string, args: string[]): CommandResult {
     if (args.slice(0, 3).join(' ') !== '-NoProfile -NonInteractive -Command') return {code: 1, stdout: '', stderr: 'unexpected powershell arguments'}
     const script = args[3]
     if (script.includes('IsInRole')) return ok('True\r\n')
     if (script.startsWith('Add-DnsClientNrptRule')) {
       const match = /-Namespace '([^']+)' -NameServers (.+) -Comment '([^']+)'$/.exec(script)!
       this.nrpt.push({namespace: match[1], nameServers: match[2].split(',').map((server) => server.replaceAll("'", '')), comment: match[3]})
-      this.change('powershell.exe', args)
+      this.change(cmd, args)
       return ok()
     }
     if (script.includes('Remove-DnsClientNrptRule')) {
       const comment = /\$_\.Comment -eq '([^']+)'/.exec(script)![1]
       const namespace = /-contains '([^']+)'/.exec(script)![1]
       this.nrpt = this.nrpt.filter((rule) => !(rule.comment === comment && rule.namespace === namespace))
-      this.change('powershell.exe', args)
+      this.change(cmd, args)
       return ok()
     }
     if (script.startsWith('Get-DnsClientNrptRule')) {
@@ -246,7 +250,7 @@ export class FakeSystem implements CommandRunner {
       )
     }
     if (script === 'Clear-DnsClientCache') {
-      this.change('powershell.exe', args)
+      this.change(cmd, args)
       return ok()
     }
     if (script.startsWith('Resolve-DnsName')) {
@@ -279,6 +283,12 @@ export function contextFor(root: string, runner: CommandRunner, platform: Platfo
     now: () => new Date('2025-01-02T03:04:05.000Z'),
     ...extra,
   }
+}
+
+/** The command that restricts the Windows state folder of a scratch root, as formatted (the root in Windows form). */
+export function icaclsChange(root: string): string {
+  const dir = join(root, 'ProgramData', 'highway').replaceAll('/', '\\')
+  return `'C:\\Windows\\System32\\icacls.exe' '${dir}' /inheritance:r /grant:r '*S-1-5-32-544:(OI)(CI)F' '*S-1-5-18:(OI)(CI)F'`
 }
 
 /** Rendered lines as the command prints them, without colour. */

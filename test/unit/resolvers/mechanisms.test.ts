@@ -14,6 +14,7 @@ import {
   exists,
   fixture,
   highwayDns,
+  icaclsChange,
   machineFiles,
   makeRoot,
   printed,
@@ -245,7 +246,8 @@ const scenarios: Scenario[] = [
     fake: {resolves: (fake, name) => (fake.nrpt.some((rule) => rule.comment === 'highway' && name.endsWith(rule.namespace)) ? [IP] : [])},
     mechanism: 'windows-nrpt',
     description: /^Windows DNS client with its Name Resolution Policy Table \(NRPT\)$/,
-    applyChanges: ["PS> Add-DnsClientNrptRule -Namespace '.local' -NameServers '172.17.0.1' -Comment 'highway'", 'PS> Clear-DnsClientCache'],
+    // The state folder is restricted to Administrators and SYSTEM before the record is written there.
+    applyChanges: ['<icacls>', "PS> Add-DnsClientNrptRule -Namespace '.local' -NameServers '172.17.0.1' -Comment 'highway'", 'PS> Clear-DnsClientCache'],
     undoChanges: [
       "PS> Get-DnsClientNrptRule | Where-Object { $_.Comment -eq 'highway' -and $_.Namespace -contains '.local' } | Remove-DnsClientNrptRule -Force",
       'PS> Clear-DnsClientCache',
@@ -288,7 +290,7 @@ describe.each(scenarios)('$name', (scenario) => {
   it('applies with exactly the expected commands, records it and verifies', async () => {
     const result = await apply()
     expect(result.changed).toBe(true)
-    expect(fake.changes).toEqual(scenario.applyChanges)
+    expect(fake.changes).toEqual(scenario.applyChanges.map((line) => (line === '<icacls>' ? icaclsChange(root) : line)))
     scenario.afterApply(root, fake)
     const state = JSON.parse(
       read(

@@ -6,7 +6,21 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {renderApply, renderUndo} from '../../../src/resolvers/render.js'
 import {applyDnsSetup, undoDnsSetup} from '../../../src/resolvers/setup.js'
-import {FakeSystem, contextFor, exists, highwayDns, makeRoot, printed, read, removeRoot, snapshot, write, type FakeOptions, type Layout} from './helpers.js'
+import {
+  FakeSystem,
+  contextFor,
+  icaclsChange,
+  exists,
+  highwayDns,
+  makeRoot,
+  printed,
+  read,
+  removeRoot,
+  snapshot,
+  write,
+  type FakeOptions,
+  type Layout,
+} from './helpers.js'
 
 const IP = '172.17.0.1'
 const MARKED = `nameserver ${IP} # added by highway dns-setup`
@@ -84,6 +98,7 @@ describe('plan details', () => {
     fake.nrpt.push({namespace: '.local', nameServers: ['172.18.0.1'], comment: 'highway'})
     await applyDnsSetup(contextFor(root, fake, 'win32'), {domain: 'local', dnsIp: IP})
     expect(fake.changes).toEqual([
+      icaclsChange(root),
       "PS> Get-DnsClientNrptRule | Where-Object { $_.Comment -eq 'highway' -and $_.Namespace -contains '.local' } | Remove-DnsClientNrptRule -Force",
       "PS> Add-DnsClientNrptRule -Namespace '.local' -NameServers '172.17.0.1' -Comment 'highway'",
       'PS> Clear-DnsClientCache',
