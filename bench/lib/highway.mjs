@@ -34,16 +34,24 @@ export function dockerArgvOf(highwayArgs, {bridgeIp, labels = true}) {
 
 /** The container specs `highway up` creates with these settings (names, commands), by component. */
 export function componentsOf(settings = {}) {
-  const specs = componentSpecs({dockerSocket: '/var/run/docker.sock', image: 'IMAGE', settings: {...DEFAULT_SETTINGS, bridgeIp: '127.0.0.1', ...settings}})
+  // Placeholder certificates: the specs' shape, not their secrets, is what the benchmarks read.
+  const tls = {agent: {ca: 'CA', cert: 'CERT', key: 'KEY'}, etcd: {ca: 'CA', cert: 'CERT', key: 'KEY'}}
+  const specs = componentSpecs({dockerSocket: '/var/run/docker.sock', image: 'IMAGE', settings: {...DEFAULT_SETTINGS, bridgeIp: '127.0.0.1', ...settings}, tls})
   return Object.fromEntries(specs.map((spec) => [spec.component, spec]))
 }
 
 /** Container names of highway's components, by component: highway-proxy, highway-agent, ... */
 export const CONTAINERS = Object.fromEntries(Object.entries(componentsOf()).map(([component, spec]) => [component, spec.name]))
 
-/** etcd's command line exactly as `highway up` runs it (with `bridgeIp` as the bridge address). */
+/**
+ * etcd's own command line as `highway up` runs it (with `bridgeIp` as the bridge address), without
+ * its TLS: what the election-time evidence compares is the raft timers, and a bare etcd container
+ * has no certificates to present. The start script that writes them (`sh -c SCRIPT etcd`) is dropped.
+ */
 export function etcdCommand(bridgeIp) {
-  return componentsOf({bridgeIp}).etcd.create.Cmd
+  const command = componentsOf({bridgeIp}).etcd.create.Cmd
+  const etcd = command.slice(command.indexOf('etcd'))
+  return etcd.filter((flag) => !/cert|key-file|trusted-ca|client-cert-auth/.test(flag)).map((flag) => flag.replaceAll('https://', 'http://'))
 }
 
 /**
