@@ -183,7 +183,7 @@ describe('two hosts, one etcd', () => {
         const answer = await throughA('remote', 1)
         return answer.status === 404 && /x-highway: not-found/i.test(answer.headers) ? answer : undefined
       },
-      // A hang limit, not a figure: the time is logged above (etcd expires the lease after its TTL).
+      // A hang limit, not a figure: the time is logged below (etcd expires the lease after its TTL).
       LEASE_TTL_MS * 3,
       100,
     )
