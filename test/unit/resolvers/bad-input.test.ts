@@ -6,11 +6,11 @@
 import * as fsp from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {UserError} from '../../../src/core/errors.js'
 import type {FsLike} from '../../../src/resolvers/root-fs.js'
 import {isPrivileged} from '../../../src/resolvers/privileges.js'
 import {applyDnsSetup, undoDnsSetup} from '../../../src/resolvers/setup.js'
 import {FakeSystem, contextFor, exists, makeRoot, read, removeRoot, snapshot, write, type Layout} from './helpers.js'
+import {rejectedUserError} from '../support/user-error.js'
 
 const IP = '172.17.0.1'
 const STATE = '/var/lib/highway/dns-setup.json'
@@ -26,18 +26,6 @@ function setup(layout: Layout = {fixture: 'plain'}) {
 afterEach(() => {
   for (const root of roots.splice(0)) removeRoot(root)
 })
-
-/** Runs `action` and returns the UserError it must throw. */
-async function userError(action: () => Promise<unknown>): Promise<UserError> {
-  try {
-    await action()
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError)
-    expect((error as UserError).message).not.toContain('\n')
-    return error as UserError
-  }
-  throw new Error('expected a UserError, got success')
-}
 
 /** An fs that fails `code` for every access to `path` (real path) that would write. */
 function faultyFs(realPath: string, code: string, operations: (keyof FsLike)[]): FsLike {
@@ -60,7 +48,7 @@ describe('the record of what dns-setup did', () => {
     write(root, STATE, '{"schema": 1, "mechanism": "pla')
     const before = snapshot(root)
     for (const action of [() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}), () => undoDnsSetup(contextFor(root, fake))]) {
-      const error = await userError(action)
+      const error = await rejectedUserError(action)
       expect(error.message).toMatch(/^the dns-setup record \/var\/lib\/highway\/dns-setup\.json is unreadable: it is not valid JSON/)
       expect(error.suggestion).toContain('sudo rm /var/lib/highway/dns-setup.json')
     }
@@ -70,7 +58,7 @@ describe('the record of what dns-setup did', () => {
   it('from another version of highway: names both schemas', async () => {
     const {root, fake} = setup()
     write(root, STATE, JSON.stringify({schema: 2, mechanism: 'plain'}))
-    const error = await userError(() => undoDnsSetup(contextFor(root, fake)))
+    const error = await rejectedUserError(() => undoDnsSetup(contextFor(root, fake)))
     expect(error.message).toBe(
       'the dns-setup record /var/lib/highway/dns-setup.json was written by another version of highway (schema 2; this one reads schema 1)',
     )
@@ -83,14 +71,14 @@ describe('the record of what dns-setup did', () => {
     const state = JSON.parse(read(root, STATE))
     state.files[0].original = 42
     write(root, STATE, JSON.stringify(state))
-    const error = await userError(() => undoDnsSetup(contextFor(root, fake)))
+    const error = await rejectedUserError(() => undoDnsSetup(contextFor(root, fake)))
     expect(error.message).toContain('a field is missing or has the wrong type')
   })
 
   it('made for another domain or address: undo first', async () => {
     const {root, fake} = setup()
     await applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP})
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'test', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'test', dnsIp: IP}))
     expect(error.message).toBe(
       'dns-setup is already in place for .local -> 172.17.0.1 (recorded in /var/lib/highway/dns-setup.json), not for .test -> 172.17.0.1',
     )
@@ -103,7 +91,7 @@ describe('the record of what dns-setup did', () => {
     // The machine moved to systemd-resolved since.
     await fsp.mkdir(join(root, 'run/systemd/resolve'), {recursive: true})
     write(root, '/etc/resolv.conf', 'nameserver 127.0.0.53\noptions edns0 trust-ad\n')
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
     expect(error.message).toMatch(/^dns-setup was done for plain \(.*\), but this machine now uses systemd-resolved/)
   })
 
@@ -122,7 +110,7 @@ describe('privileges', () => {
     // Tests run as root here, so access() would always succeed: the fs layer refuses it instead.
     const fs = faultyFs(root, 'EACCES', ['access'])
     const ctx = contextFor(root, fake, 'linux', {getuid: () => 1000, fs})
-    const error = await userError(() => applyDnsSetup(ctx, {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(ctx, {domain: 'local', dnsIp: IP}))
     expect(error.message).toBe('dns-setup changes how this machine resolves names and needs root: rerun with sudo (sudo highway dns-setup)')
     expect(snapshot(root)).toEqual(before)
   })
@@ -138,7 +126,7 @@ describe('privileges', () => {
     const {root, fake} = setup()
     await applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP})
     const fs = faultyFs(root, 'EACCES', ['access'])
-    const error = await userError(() => undoDnsSetup(contextFor(root, fake, 'linux', {getuid: () => 1000, fs})))
+    const error = await rejectedUserError(() => undoDnsSetup(contextFor(root, fake, 'linux', {getuid: () => 1000, fs})))
     expect(error.message).toContain('rerun with sudo (sudo highway dns-setup --undo)')
     expect(read(root, '/etc/resolv.conf')).toContain('# added by highway dns-setup')
   })
@@ -167,7 +155,7 @@ describe('/etc/resolv.conf', () => {
     const {root, fake} = setup()
     const before = snapshot(root)
     const fs = faultyFs(join(root, 'etc/resolv.conf'), 'EROFS', ['access', 'open', 'writeFile', 'rename'])
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake, 'linux', {fs}), {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake, 'linux', {fs}), {domain: 'local', dnsIp: IP}))
     expect(error.message).toBe('cannot write /etc/resolv.conf: it is on a read-only file system')
     expect(error.suggestion).toMatch(/remount it read-write/)
     expect(snapshot(root)).toEqual(before)
@@ -176,33 +164,33 @@ describe('/etc/resolv.conf', () => {
   it('immutable (chattr +i): EPERM is named as such', async () => {
     const {root, fake} = setup()
     const fs = faultyFs(join(root, 'etc/resolv.conf'), 'EPERM', ['access'])
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake, 'linux', {fs}), {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake, 'linux', {fs}), {domain: 'local', dnsIp: IP}))
     expect(error.message).toBe('cannot write /etc/resolv.conf: operation not permitted (is the file immutable? see `lsattr`)')
   })
 
   it('missing', async () => {
     const {root, fake} = setup({files: {'/etc/nsswitch.conf': 'hosts: files dns\n'}})
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
     expect(error.message).toBe("/etc/resolv.conf does not exist: this machine has no resolver configuration to add highway's DNS to")
     expect(exists(root, '/var/lib/highway')).toBe(false)
   })
 
   it('a directory in its place', async () => {
     const {root, fake} = setup({dirs: ['/etc/resolv.conf']})
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP, dryRun: true}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP, dryRun: true}))
     expect(error.message).toBe('/etc/resolv.conf is not a regular file (it is a directory)')
   })
 
   it("a symlink to resolved's stub while systemd-resolved is not running", async () => {
     const {root, fake} = setup({links: {'/etc/resolv.conf': '../run/systemd/resolve/stub-resolv.conf'}})
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
     expect(error.message).toBe('/etc/resolv.conf points at /run/systemd/resolve/stub-resolv.conf, which does not exist: systemd-resolved is not running')
     expect(error.suggestion).toContain('systemctl enable --now systemd-resolved')
   })
 
   it('a loop of symlinks', async () => {
     const {root, fake} = setup({links: {'/etc/resolv.conf': 'resolv.conf.a', '/etc/resolv.conf.a': 'resolv.conf'}})
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
     expect(error.message).toMatch(/is a loop of symlinks/)
   })
 })
@@ -210,7 +198,7 @@ describe('/etc/resolv.conf', () => {
 describe('setups highway does not change by itself', () => {
   it('NetworkManager writing /etc/resolv.conf itself (dns=default): says what to do by hand', async () => {
     const {root, fake} = setup({fixture: 'networkmanager-default', dirs: ['/run/NetworkManager']})
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP, dryRun: true}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP, dryRun: true}))
     expect(error.message).toBe("found NetworkManager writes /etc/resolv.conf itself (dns=default): highway does not switch NetworkManager's DNS mode for you")
     expect(error.suggestion).toContain('dns=systemd-resolved (or dns=dnsmasq)')
     expect(error.suggestion).toContain('nmcli connection modify <connection> ipv4.dns 172.17.0.1 ipv4.dns-priority -1')
@@ -223,7 +211,7 @@ describe('setups highway does not change by itself', () => {
     })
     await fsp.rm(join(root, 'etc/resolv.conf'))
     await fsp.symlink('/mnt/wsl/resolv.conf', join(root, 'etc/resolv.conf'))
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
     expect(error.message).toMatch(/^found WSL2: \/etc\/resolv\.conf -> \/mnt\/wsl\/resolv\.conf, which WSL generates and shares with every WSL distribution/)
     expect(error.suggestion).toContain('generateResolvConf = false')
   })
@@ -232,15 +220,15 @@ describe('setups highway does not change by itself', () => {
     const {root} = setup({fixture: 'systemd-resolved', links: {'/etc/resolv.conf': '../run/systemd/resolve/stub-resolv.conf'}})
     const fake = new FakeSystem({root, ipAddr: ''})
     fake.links.delete('docker0')
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
     expect(error.message).toBe('network link docker0 does not exist, so systemd-resolved cannot send .local to 172.17.0.1 through it')
     expect(error.suggestion).toContain('highway up')
   })
 
   it('bad domain or address', async () => {
     const {root, fake} = setup()
-    expect((await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'Bad_Domain', dnsIp: IP}))).message).toMatch(/^invalid domain/)
-    expect((await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: '0.0.0.0'}))).message).toMatch(/cannot be 0\.0\.0\.0/)
+    expect((await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'Bad_Domain', dnsIp: IP}))).message).toMatch(/^invalid domain/)
+    expect((await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: '0.0.0.0'}))).message).toMatch(/cannot be 0\.0\.0\.0/)
   })
 })
 
@@ -254,7 +242,7 @@ describe('a command that fails halfway', () => {
           ? {code: 1, stdout: '', stderr: 'Failed to set domain configuration: Access denied\n'}
           : undefined,
     })
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
     expect(error.message).toBe("`resolvectl domain docker0 '~local'` failed (exit 1): Failed to set domain configuration: Access denied")
     expect(fake.changes).toEqual(['resolvectl dns docker0 172.17.0.1'])
     const state = JSON.parse(read(root, STATE))
@@ -271,7 +259,7 @@ describe('a command that fails halfway', () => {
       root,
       fault: (cmd) => (cmd === 'resolvconf' ? {code: 127, stdout: '', stderr: 'resolvconf: spawn resolvconf ENOENT'} : undefined),
     })
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP}))
     expect(error.message).toBe('`resolvconf -a lo.highway` failed (exit 127) (resolvconf is not installed or not on PATH): resolvconf: spawn resolvconf ENOENT')
   })
 

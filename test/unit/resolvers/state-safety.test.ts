@@ -7,12 +7,12 @@
 import {chmodSync, chownSync, symlinkSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {UserError} from '../../../src/core/errors.js'
 import {isAdministrator, nrptList, restrictToAdministrators, systemRoot} from '../../../src/resolvers/commands.js'
 import {isPrivileged} from '../../../src/resolvers/privileges.js'
 import {applyDnsSetup, undoDnsSetup} from '../../../src/resolvers/setup.js'
 import type {CommandResult} from '../../../src/resolvers/types.js'
 import {FakeSystem, contextFor, exists, makeRoot, read, removeRoot, snapshot, write, type Layout} from './helpers.js'
+import {rejectedUserError} from '../support/user-error.js'
 
 const IP = '172.17.0.1'
 const SHADOW = 'root:$y$j9T$secret:19000:0:99999:7:::\n'
@@ -29,17 +29,6 @@ function machine(layout: Layout = {fixture: 'plain'}) {
   return {root, fake: new FakeSystem({root})}
 }
 
-async function userError(action: () => Promise<unknown>): Promise<UserError> {
-  try {
-    await action()
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError)
-    expect((error as UserError).message).not.toContain('\n')
-    return error as UserError
-  }
-  throw new Error('expected a UserError, got success')
-}
-
 const apply = (root: string, fake: FakeSystem) => applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP, verify: false})
 const undo = (root: string, fake: FakeSystem) => undoDnsSetup(contextFor(root, fake))
 
@@ -51,7 +40,7 @@ describe('the state directory', () => {
     chownSync(dir, 12345, 12345)
     const before = snapshot(root)
     for (const action of [() => apply(root, fake), () => undo(root, fake)]) {
-      const error = await userError(action)
+      const error = await rejectedUserError(action)
       expect(error.message).toBe(
         `highway's state directory ${dir} is owned by uid 12345 with mode 0755: only root may own or write it, or someone else could rewrite what dns-setup and --undo do`,
       )
@@ -65,7 +54,7 @@ describe('the state directory', () => {
     const {root, fake} = machine({fixture: 'plain', dirs: ['/var/lib/highway']})
     chmodSync(join(root, 'var/lib/highway'), mode)
     const before = snapshot(root)
-    const error = await userError(() => apply(root, fake))
+    const error = await rejectedUserError(() => apply(root, fake))
     expect(error.message).toContain(`is owned by uid 0 with mode 0${mode.toString(8)}`)
     expect(snapshot(root)).toEqual(before)
     expect(fake.changes).toEqual([])
@@ -76,10 +65,10 @@ describe('the state directory', () => {
     await apply(root, fake)
     const record = join(root, STATE)
     chownSync(record, 12345, 0)
-    expect((await userError(() => undo(root, fake))).message).toContain(`the dns-setup record ${record} is owned by uid 12345 with mode 0644`)
+    expect((await rejectedUserError(() => undo(root, fake))).message).toContain(`the dns-setup record ${record} is owned by uid 12345 with mode 0644`)
     chownSync(record, 0, 0)
     chmodSync(record, 0o646)
-    expect((await userError(() => undo(root, fake))).message).toContain(`the dns-setup record ${record} is owned by uid 0 with mode 0646`)
+    expect((await rejectedUserError(() => undo(root, fake))).message).toContain(`the dns-setup record ${record} is owned by uid 0 with mode 0646`)
     chmodSync(record, 0o644)
     await undo(root, fake)
     expect(exists(root, STATE)).toBe(false)
@@ -89,7 +78,7 @@ describe('the state directory', () => {
     const {root, fake} = machine({fixture: 'plain', dirs: ['/home/mallory/state', '/var/lib']})
     symlinkSync(join(root, 'home/mallory/state'), join(root, 'var/lib/highway'))
     const resolvConf = read(root, '/etc/resolv.conf')
-    const error = await userError(() => apply(root, fake))
+    const error = await rejectedUserError(() => apply(root, fake))
     expect(error.message).toBe(
       `highway's state directory ${join(root, 'var/lib/highway')} is a symlink (to ${join(root, 'home/mallory/state')}); highway does not follow a link it did not make`,
     )
@@ -104,7 +93,7 @@ describe('the state directory', () => {
     // Relative, so it leads to the scratch root's /etc/shadow, never this machine's.
     symlinkSync('../../../etc/shadow', join(root, STATE))
     for (const action of [() => apply(root, fake), () => undo(root, fake)]) {
-      expect((await userError(action)).message).toBe(
+      expect((await rejectedUserError(action)).message).toBe(
         `the dns-setup record ${join(root, STATE)} is a symlink (to ../../../etc/shadow); highway does not follow a link it did not make`,
       )
     }
@@ -114,7 +103,9 @@ describe('the state directory', () => {
   it('a symlinked backup directory: refused', async () => {
     const {root, fake} = machine({fixture: 'plain', dirs: ['/var/lib/highway', '/tmp/elsewhere']})
     symlinkSync('/tmp/elsewhere', join(root, 'var/lib/highway/backup'))
-    expect((await userError(() => apply(root, fake))).message).toContain(`highway's backup directory ${join(root, 'var/lib/highway/backup')} is a symlink`)
+    expect((await rejectedUserError(() => apply(root, fake))).message).toContain(
+      `highway's backup directory ${join(root, 'var/lib/highway/backup')} is a symlink`,
+    )
   })
 
   it('on Windows modes say nothing (the ACL protects the folder): a 0777 folder is used, a symlinked one is not', async () => {
@@ -125,7 +116,7 @@ describe('the state directory', () => {
     await undoDnsSetup(ctx)
     const other = machine({dirs: ['/ProgramData', '/Users/mallory']})
     symlinkSync(join(other.root, 'Users/mallory'), join(other.root, 'ProgramData/highway'))
-    const error = await userError(() => applyDnsSetup(contextFor(other.root, other.fake, 'win32'), {domain: 'local', dnsIp: IP, verify: false}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(other.root, other.fake, 'win32'), {domain: 'local', dnsIp: IP, verify: false}))
     expect(error.message).toContain('is a symlink')
     expect(other.fake.changes).toEqual([])
   })
@@ -151,7 +142,7 @@ describe('--undo only touches what its mechanism writes', () => {
     edit(state)
     write(root, path, JSON.stringify(state))
     const before = snapshot(root)
-    const error = await userError(() => undoDnsSetup(ctx))
+    const error = await rejectedUserError(() => undoDnsSetup(ctx))
     expect(snapshot(root)).toEqual(before)
     expect(read(root, '/etc/shadow')).toBe(SHADOW)
     return {error, root}
@@ -259,7 +250,7 @@ describe('Windows: programs by their system path, an administrators-only state f
       fault: (cmd) => (cmd.endsWith('icacls.exe') ? {code: 5, stdout: '', stderr: 'Access is denied.'} : undefined),
     })
     const before = snapshot(root)
-    const error = await userError(() => applyDnsSetup(contextFor(root, fake, 'win32'), {domain: 'local', dnsIp: IP, verify: false}))
+    const error = await rejectedUserError(() => applyDnsSetup(contextFor(root, fake, 'win32'), {domain: 'local', dnsIp: IP, verify: false}))
     expect(error.message).toContain(`cannot restrict highway's state folder ${join(root, 'ProgramData/highway')} to administrators`)
     expect(error.message).toContain('(exit 5: Access is denied.)')
     expect(fake.nrpt).toEqual([])

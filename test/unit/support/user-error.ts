@@ -12,12 +12,13 @@ export function userError(fn: () => unknown): UserError {
   throw new Error('expected a UserError, nothing was thrown')
 }
 
-/** The same for a promise: asserts it rejects with a UserError, and returns it. */
+/** The same for a promise: asserts it rejects with a UserError whose message is one line, and returns it. */
 export async function rejectedUserError(promise: () => Promise<unknown>): Promise<UserError> {
   try {
     await promise()
   } catch (error) {
     expect(error).toBeInstanceOf(UserError)
+    expect((error as UserError).message).not.toContain('\n')
     return error as UserError
   }
   throw new Error('expected a UserError, nothing was thrown')
