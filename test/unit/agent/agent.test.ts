@@ -1,5 +1,5 @@
 import {afterEach, describe, expect, it} from 'vitest'
-import {Agent, type RouteTarget} from '../../../src/agent/agent.js'
+import {Agent, type AgentOptions, type RouteTarget} from '../../../src/agent/agent.js'
 import type {ServiceRecord} from '../../../src/core/types.js'
 import {agentKey, serviceKey} from '../../../src/registry/schema.js'
 import {FakeDocker, deferred} from '../support/fake-docker.js'
@@ -60,7 +60,8 @@ afterEach(async () => {
   for (const agent of agents.splice(0)) await agent.stop()
 })
 
-function makeAgent(docker = new FakeDocker(), registry = new FakeRegistry()) {
+/** An agent on the fakes, with no timer firing during a test; `proxy` replaces the recording proxy side. */
+function makeAgent(docker = new FakeDocker(), registry = new FakeRegistry(), proxy?: AgentOptions['routes']) {
   const logs: string[] = []
   let routes: RecordingRoutes | undefined
   const agent = new Agent({
@@ -72,7 +73,7 @@ function makeAgent(docker = new FakeDocker(), registry = new FakeRegistry()) {
     reconcileEvery: 3_600_000,
     registry,
     reportEvery: 3_600_000,
-    routes: (records) => (routes = new RecordingRoutes(records)),
+    routes: proxy ?? ((records) => (routes = new RecordingRoutes(records))),
   })
   agents.push(agent)
   return {agent, docker, logs, registry, routes: routes!}
@@ -487,29 +488,15 @@ describe('Agent: invalid records', () => {
 
 describe('Agent: failures never go unhandled', () => {
   it('logs a proxy side that fails on every render and keeps following Docker and etcd', async () => {
-    const docker = new FakeDocker()
-    const registry = new FakeRegistry()
-    const logs: string[] = []
     let renders = 0
-    const agent = new Agent({
-      docker,
-      domain: 'local',
-      host: HOST,
-      log: (line) => logs.push(line),
-      pause: async () => {},
-      reconcileEvery: 3_600_000,
-      registry,
-      reportEvery: 3_600_000,
-      routes: () => ({
-        configHash: null,
-        schedule: async () => {
-          renders++
-          throw new Error('disk full')
-        },
-        stop: () => {},
-      }),
-    })
-    agents.push(agent)
+    const {agent, docker, logs, registry} = makeAgent(new FakeDocker(), new FakeRegistry(), () => ({
+      configHash: null,
+      schedule: async () => {
+        renders++
+        throw new Error('disk full')
+      },
+      stop: () => {},
+    }))
     await agent.start()
     const web = docker.runService('web')
     await eventually(() => expect(Object.keys(stored(registry))).toEqual([serviceKey({containerId: web.id, hostId: 'hosta', name: 'web'})]))
