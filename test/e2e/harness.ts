@@ -2,12 +2,13 @@
  * Shared helpers for the end-to-end suite: run the built CLI as a user would, drive the real Docker
  * engine with its own CLI, and build the tiny application image the tests route to.
  */
-import {execFile, spawn} from 'node:child_process'
+import {execFile} from 'node:child_process'
 import {Etcd3} from 'etcd3'
 import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {promisify} from 'node:util'
+import {runProcess, type ProcessResult} from '../../src/core/process.js'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 export const BIN = join(ROOT, 'bin', 'run.js')
@@ -16,31 +17,11 @@ export const APP_IMAGE = 'highway-test/busybox:1'
 
 const exec = promisify(execFile)
 
-export interface Result {
-  code: number
-  stdout: string
-  stderr: string
-}
+export type Result = ProcessResult
 
-/**
- * Runs a command to its end. Without `input`, stdin is closed from the start: many commands (ip,
- * nsenter, a docker CLI polling an engine not up yet) exit before a write to it could land (EPIPE).
- */
+/** Runs a command to its end, as highway itself does (core/process.ts), with a generous default deadline. */
 export function run(command: string, args: string[], options: {env?: NodeJS.ProcessEnv; input?: string; timeout?: number} = {}): Promise<Result> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, {env: options.env ?? process.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout?.on('data', (chunk) => (stdout += chunk))
-    child.stderr?.on('data', (chunk) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 180_000)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolvePromise({code: code ?? (signal ? 128 : 1), stdout, stderr})
-    })
-    child.stdin?.end(options.input)
-  })
+  return runProcess(command, args, {env: options.env, input: options.input, timeoutMs: options.timeout ?? 180_000})
 }
 
 /** An isolated config directory per suite, so settings never leak between suites or into ~/.config. */
