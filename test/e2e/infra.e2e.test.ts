@@ -1,7 +1,7 @@
 // highway up / down / status against the real engine, with real clients: dig, curl, etcd3.
 import {Etcd3} from 'etcd3'
 import {spawn} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN, bridgeIp, curl, dig, digStatus, docker, ensureAppImage, highway, infraContainers, makeEnv, until} from './harness.js'
@@ -180,6 +180,25 @@ describe('bad input', () => {
       const result = await highway(['up', ...args], env)
       expect(result.code, args.join(' ')).toBe(1)
       expect(result.stderr).toMatch(/^highway: invalid|cannot be 0\.0\.0\.0/)
+      expect(await infraContainers()).toEqual({})
+    }
+  })
+
+  it('rejects a bad --advertise-ip, an unreadable or forged --join file and conflicting registry flags before creating anything', async () => {
+    await highway(['down'], env)
+    const forged = join(env.HIGHWAY_CONFIG_DIR!, 'forged.join')
+    writeFileSync(forged, JSON.stringify({ca: 'x', cert: 'y', endpoints: ['https://10.0.0.5:2379'], highwayJoin: 1, hostId: 'hostb', key: 'z'}), {mode: 0o600})
+    for (const [args, message] of [
+      [['--advertise-ip', 'not-an-ip'], /^highway: invalid --advertise-ip "not-an-ip"/m],
+      [['--advertise-ip', '0.0.0.0'], /^highway: --advertise-ip cannot be 0\.0\.0\.0/m],
+      [['--advertise-ip', '10.0.0.5', '--etcd', 'http://10.0.0.6:2379'], /^highway: --advertise-ip publishes this host’s own etcd/m],
+      [['--join', join(env.HIGHWAY_CONFIG_DIR!, 'no-such.join')], /^highway: cannot read the join file /m],
+      [['--join', forged], /^highway: .*forged\.join is not a highway join file/m],
+      [['--join', forged, '--etcd', 'http://10.0.0.6:2379'], /^highway: --join names the etcd to use/m],
+    ] as Array<[string[], RegExp]>) {
+      const result = await highway(['up', ...args], env)
+      expect(result.code, args.join(' ')).toBe(1)
+      expect(result.stderr, args.join(' ')).toMatch(message)
       expect(await infraContainers()).toEqual({})
     }
   })
