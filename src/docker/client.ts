@@ -50,6 +50,15 @@ export function displayName(container: Pick<ContainerSummary, 'Id' | 'Names'>): 
   return container.Names[0]?.replace(/^\//, '') ?? container.Id.slice(0, 12)
 }
 
+/** The labels of each distinct image these containers run, asked once per image (null: it cannot be read). */
+export async function imageLabelsOf(
+  images: ImageClient,
+  containers: Array<Pick<ContainerSummary, 'ImageID'>>,
+): Promise<Map<string, Record<string, string> | null>> {
+  const ids = [...new Set(containers.map((container) => container.ImageID))]
+  return new Map(await Promise.all(ids.map(async (id) => [id, await images.labels(id)] as const)))
+}
+
 /** The first host address of an IPv4 subnet: where Docker puts a bridge's gateway unless told otherwise. */
 export function firstHost(subnet: string): string | undefined {
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(subnet)

@@ -1,6 +1,6 @@
 import {UserError} from '../core/errors.js'
 import {COMPONENT, labelsSetAtCreate, MANAGED, SPEC, type Component} from '../core/labels.js'
-import {displayName} from '../docker/client.js'
+import {displayName, imageLabelsOf} from '../docker/client.js'
 import type {ContainerSpec, ContainerSummary, DockerClient} from '../docker/types.js'
 import type {ComponentSpec} from './components.js'
 
@@ -20,13 +20,8 @@ const ONE_SHOT_TIMEOUT_MS = 60_000
  */
 export async function listManaged(docker: DockerClient, component?: Component): Promise<ContainerSummary[]> {
   const labelled = await docker.containers.list(component ? [`${MANAGED}=true`, `${COMPONENT}=${component}`] : [`${MANAGED}=true`])
-  const images = new Map<string, Promise<Record<string, string> | null>>()
-  const ours: ContainerSummary[] = []
-  for (const container of labelled) {
-    if (!images.has(container.ImageID)) images.set(container.ImageID, docker.images.labels(container.ImageID))
-    if (labelsSetAtCreate(container.Labels, await images.get(container.ImageID)!)[COMPONENT] !== undefined) ours.push(container)
-  }
-  return ours
+  const images = await imageLabelsOf(docker.images, labelled)
+  return labelled.filter((container) => labelsSetAtCreate(container.Labels, images.get(container.ImageID) ?? null)[COMPONENT] !== undefined)
 }
 
 /**

@@ -3,7 +3,7 @@ import type {Clients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import {SERVICE} from '../core/labels.js'
 import type {ServiceRecord, Settings} from '../core/types.js'
-import {displayName} from '../docker/client.js'
+import {displayName, imageLabelsOf} from '../docker/client.js'
 import type {ContainerSummary} from '../docker/types.js'
 import {unreachable, type InvalidRecord} from '../registry/registry.js'
 import {parseServiceKey} from '../registry/schema.js'
@@ -124,7 +124,9 @@ export async function listServices(clients: Clients, settings: Settings): Promis
   ])
   // Only a container without a record needs its image's labels: to say why it is not routed.
   const registered = new Set([...records.values()].map((record) => record.containerId))
-  const imageIds = new Set(containers.filter((container) => !registered.has(container.Id)).map((container) => container.ImageID))
-  const imageLabels = new Map(await Promise.all([...imageIds].map(async (id) => [id, await docker.images.labels(id)] as const)))
+  const imageLabels = await imageLabelsOf(
+    docker.images,
+    containers.filter((container) => !registered.has(container.Id)),
+  )
   return serviceRows([...records.values()], containers, settings, settings.hostId ?? '', imageLabels, invalid)
 }
