@@ -27,16 +27,23 @@ export interface AgentOptions {
   reportEvery?: number
   /** Builds the proxy side from a view of every host's records; default: ProxySync on HAProxy. */
   routes?: (records: () => ServiceRecord[]) => RouteTarget
+  /** How long a container sent a stop signal stays out of the proxy while it still runs (default STOPPING_GRACE_MS). */
+  stoppingGraceMs?: number
   /** The pause before reconnect attempt `attempt` (from 0); injectable so tests need not wait. */
   pause?: (attempt: number) => Promise<void>
   runDir?: string
   log?: (message: string) => void
 }
 
-// Not 'kill': it only sends a signal (a 'die' follows if the container exits), and Docker holds the
-// container's lock while stopping it, so an inspect then would wait ~100 ms and delay the 'die'.
-// Not 'create' either: a created container is not running yet, and its 'start' follows.
+// Not 'create': a created container is not running yet, and its 'start' follows. 'kill' is handled
+// apart (see onDockerEvent): Docker holds the container's lock while stopping it, so an inspect then
+// would wait and delay the 'die'.
 const EVENT_ACTIONS = new Set(['start', 'restart', 'die', 'stop', 'destroy', 'pause', 'unpause', 'health_status', 'rename', 'update'])
+
+/** Signals whose `kill` event means a stop under way: SIGINT, SIGQUIT, SIGKILL, SIGTERM (docker stop sends the container's stop signal). */
+const STOP_SIGNALS = new Set([2, 3, 9, 15])
+/** A container sent a stop signal that is still running this long after is routed again: it handled the signal and stayed. */
+export const STOPPING_GRACE_MS = 30_000
 
 /**
  * The route agent keeps three things equal: Docker's highway-labelled containers on this host, the
@@ -72,6 +79,11 @@ export class Agent {
   private watcher: ServiceWatch | null = null
   private events: EventSubscription | null = null
   private timers: NodeJS.Timeout[] = []
+  /**
+   * Containers sent a stop signal and not yet dead, each with the timer that routes it again if it
+   * stays: they get no new requests while the ones in flight finish (the drain of `docker stop`).
+   */
+  private readonly stopping = new Map<string, NodeJS.Timeout>()
   private stopped = false
   private readonly report: AgentReport
 
@@ -111,6 +123,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true
     for (const timer of this.timers) clearInterval(timer)
+    for (const timer of this.stopping.values()) clearTimeout(timer)
     this.proxy.stop()
     this.events?.close()
     await this.watcher?.cancel().catch(() => {})
@@ -234,12 +247,35 @@ export class Agent {
     }
   }
 
-  private onDockerEvent({action, id}: ContainerEvent): void {
+  private onDockerEvent({action, id, signal}: ContainerEvent): void {
+    if (action === 'kill' && signal !== undefined && STOP_SIGNALS.has(signal)) return this.beginStop(id)
     if (!EVENT_ACTIONS.has(action)) return
+    if (['start', 'restart', 'die', 'destroy'].includes(action)) this.endStop(id)
     // A dead container is marked stopped at once, ahead of anything queued for it: Docker answers an
     // inspect only after its network teardown, about 100 ms later, and the route should not wait.
     if (action === 'die') this.background(`marking ${id.slice(0, 12)} stopped`, () => this.markStopped(id))
     this.background(`sync of ${id.slice(0, 12)}`, () => this.syncContainer(id))
+  }
+
+  /**
+   * The process got its stop signal and still runs: its server leaves the proxy now, so new requests
+   * go to the name's other containers (or get highway's 503 page at once) while the ones in flight
+   * finish, instead of racing the process's exit.
+   */
+  private beginStop(id: string): void {
+    if (this.stopping.has(id)) return
+    const timer = setTimeout(() => {
+      this.stopping.delete(id)
+      this.background(`sync of ${id.slice(0, 12)}`, () => this.syncContainer(id))
+    }, this.options.stoppingGraceMs ?? STOPPING_GRACE_MS)
+    timer.unref()
+    this.stopping.set(id, timer)
+    this.background(`draining ${id.slice(0, 12)}`, () => this.markStopped(id))
+  }
+
+  private endStop(id: string): void {
+    clearTimeout(this.stopping.get(id))
+    this.stopping.delete(id)
   }
 
   /** Events for one container are applied in order; different containers proceed in parallel. */
@@ -265,12 +301,18 @@ export class Agent {
   /** The record for an inspected container, judged on the labels it was created with, not its image's. */
   private async recordOf(details: ContainerDetails | null): Promise<ServiceRecord | null> {
     if (!details) return null
+    const record = recordFromContainer(details, this.options.host, await this.creationLabels(details))
+    // An inspect while it stops still says running: it stays out until it has died or the grace has passed.
+    return record && record.state !== 'stopped' && this.stopping.has(record.containerId) ? stoppedRecord(record) : record
+  }
+
+  private async creationLabels(details: ContainerDetails): Promise<Record<string, string> | null> {
     let labels = this.imageLabels.get(details.Image) ?? null
     if (!labels) {
       labels = await this.options.docker.images.labels(details.Image)
       if (labels) this.imageLabels.set(details.Image, labels)
     }
-    return recordFromContainer(details, this.options.host, labels)
+    return labels
   }
 
   private async applyContainer(id: string): Promise<void> {

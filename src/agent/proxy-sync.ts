@@ -1,10 +1,10 @@
-import {existsSync} from 'node:fs'
 import {readdir, rename, rm, writeFile} from 'node:fs/promises'
 import {basename, join} from 'node:path'
 import {runProcess} from '../core/process.js'
 import type {ServiceRecord} from '../core/types.js'
-import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, SPARE_BACKENDS, renderProxyConfig} from '../proxy/haproxy.js'
+import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig, type RenderedProxyConfig} from '../proxy/haproxy.js'
 import {masterCommand, reload} from '../proxy/master.js'
+import {planRuntime, type LiveProxy} from '../proxy/runtime.js'
 
 export interface ProxySyncOptions {
   domain: string
@@ -18,18 +18,33 @@ export interface ProxySyncOptions {
   validate?: (configPath: string) => Promise<void>
   /** Loads the swapped-in config; rejects when HAProxy refuses. Injectable for tests. */
   reload?: (masterSocket: string) => Promise<void>
-  /** Sends runtime API commands (each already prefixed for the current worker). Injectable for tests. */
-  runtime?: (masterSocket: string, commands: string[]) => Promise<void>
+  /** Sends runtime API commands to the current worker and returns its answer. Injectable for tests. */
+  runtime?: (masterSocket: string, commands: string[]) => Promise<string>
   retryDelayMs?: number
+  /** How often deleting servers that still hold connections is tried again. */
+  leavingRetryMs?: number
 }
 
-async function runtimeCommands(masterSocket: string, commands: string[]): Promise<void> {
-  const output = await masterCommand(masterSocket, commands.join('; '))
-  if (/No such|Unknown|error|invalid|not found/i.test(output)) throw new Error(output.trim())
-}
+/** The master CLI reads one line per request: long batches go in several. */
+const BATCH = 40
 
 /** `@1` addresses the current worker through the master CLI. */
-const worker = (command: string) => `@1 ${command}`
+async function runtimeCommands(masterSocket: string, commands: string[]): Promise<string> {
+  let output = ''
+  for (let i = 0; i < commands.length; i += BATCH) {
+    output += await masterCommand(
+      masterSocket,
+      commands
+        .slice(i, i + BATCH)
+        .map((command) => `@1 ${command}`)
+        .join('; '),
+    )
+  }
+  return output
+}
+
+/** HAProxy answers a refused runtime command with a sentence, not a status: these are the ones it uses. */
+const REFUSED = /No such|Unknown|error|invalid|not found|cannot|can't|already exists|Only servers|Require|failed|not allowed/i
 
 async function haproxyCheck(configPath: string): Promise<void> {
   const check = await runProcess('haproxy', ['-c', '-q', '-f', configPath])
@@ -37,25 +52,28 @@ async function haproxyCheck(configPath: string): Promise<void> {
 }
 
 /**
- * Keeps HAProxy's config equal to the records: render, skip when unchanged, validate with
- * `haproxy -c` before swapping the file in, then reload through the master socket. Bursts coalesce:
- * while one render runs, later changes only mark the state dirty and one more render follows.
+ * Keeps HAProxy serving the records. A route change (a container started, stopped or moved, a name
+ * new or gone) goes to the running worker through the runtime API: no reload, so no connection is
+ * ever handed to a new worker or cut. The files on disk are rewritten after each change (validated
+ * with `haproxy -c` before they are swapped in) so a restarted proxy serves the same. A reload
+ * happens only when the agent starts (it does not know what the worker holds) and when the names
+ * outgrow the pool of route backends, which then doubles. Bursts coalesce: while one update runs,
+ * later changes only mark the state dirty and one more update follows.
  */
 export class ProxySync {
   private lastHash: string | null = null
-  /** Servers of the config HAProxy runs now. */
-  private liveServers = new Set<string>()
-  /** Names in the config HAProxy runs now, and its route map: new names go live at runtime against it. */
-  private liveNames = new Set<string>()
-  private liveMapPath: string | null = null
-  /** Spare backends the running worker has used since its reload. */
-  private sparesUsed = 0
+  /** The rendering the files on disk hold (what a restarted proxy would load). */
+  private writtenHash: string | null = null
+  /** What the running worker holds; null until the first reload. */
+  private live: LiveProxy | null = null
   private running: Promise<void> | null = null
   private dirty = false
   private retryTimer: NodeJS.Timeout | null = null
-  /** Renders attempted (changed or not) and reloads done: what the coalescing tests and benchmarks count. */
+  private leavingTimer: NodeJS.Timeout | null = null
+  /** Updates attempted (changed or not), reloads, and changes made at runtime: what tests and benchmarks count. */
   renders = 0
   reloads = 0
+  runtimeUpdates = 0
 
   constructor(
     private readonly records: () => ServiceRecord[],
@@ -66,7 +84,12 @@ export class ProxySync {
     return this.lastHash
   }
 
-  /** Asks for a render; returns when a render that includes this request has finished. */
+  /** Servers taken out whose deletion HAProxy has refused so far (connections still attached). */
+  get leaving(): number {
+    return this.live?.leaving.size ?? 0
+  }
+
+  /** Asks for an update; returns when an update that includes this request has finished. */
   schedule(): Promise<void> {
     if (this.running) {
       this.dirty = true
@@ -77,7 +100,7 @@ export class ProxySync {
         do {
           this.dirty = false
           // Whatever fails is retried, never thrown at the caller: the agent schedules from timers and callbacks.
-          await this.renderOnce().catch((error: Error) => this.retryLater(error))
+          await this.updateOnce().catch((error: Error) => this.retryLater(error))
         } while (this.dirty)
       } finally {
         // Cleared in the same step that found nothing dirty: cleared later (a .finally on the
@@ -88,69 +111,92 @@ export class ProxySync {
     return this.running
   }
 
-  private async renderOnce(): Promise<void> {
-    const runDir = this.options.runDir ?? RUN_DIR
+  private get runDir(): string {
+    return this.options.runDir ?? RUN_DIR
+  }
+
+  private async updateOnce(): Promise<void> {
     this.renders++
-    const rendered = renderProxyConfig({
-      bridgeIp: this.options.bridgeIp,
-      domain: this.options.domain,
-      localHostId: this.options.localHostId,
-      records: this.records(),
-    })
-    if (rendered.hash === this.lastHash) return
-    const mapPath = join(runDir, basename(rendered.mapPath))
-    const configPath = join(runDir, basename(CONFIG_PATH))
-    const socket = join(runDir, basename(MASTER_SOCKET))
-    // A server that left (its container died or stopped) is taken out at once through the runtime
-    // API: the reload below takes ~50 ms, and Docker's teardown of the container makes it slower.
-    const wanted = new Set(rendered.servers)
-    const runtime = this.options.runtime ?? runtimeCommands
-    const gone = [...this.liveServers].filter((server) => !wanted.has(server))
-    if (gone.length > 0) {
-      await runtime(
-        socket,
-        gone.map((server) => worker(`set server ${server} state maint`)),
-      ).catch((error: Error) => this.options.log(`taking ${gone.length} server(s) out at runtime failed (the reload follows): ${error.message}`))
+    const input = {bridgeIp: this.options.bridgeIp, domain: this.options.domain, localHostId: this.options.localHostId, records: this.records()}
+    const live = this.live
+    const rendered = renderProxyConfig(input, live?.state)
+    if (!live || rendered.state.backends !== live.state.backends) return this.reloadTo(rendered)
+    if (rendered.hash !== this.lastHash) await this.applyAtRuntime(live, rendered)
+    if (this.live) await this.deleteLeaving()
+    if (this.live && this.writtenHash !== this.lastHash) {
+      // The running worker serves the change already; this keeps a restarted proxy serving it too.
+      await this.writeFiles(rendered)
+      this.writtenHash = rendered.hash
     }
-    // A brand-new name goes live at once in a spare backend; the reload below makes it canonical.
-    for (const route of rendered.routes) {
-      if (!this.liveMapPath || route.servers.length === 0 || this.liveNames.has(route.name) || this.sparesUsed >= SPARE_BACKENDS.length) continue
-      const spare = SPARE_BACKENDS[this.sparesUsed++]
-      const commands = route.servers.flatMap((server) => [
-        worker(`add server ${spare}/c${server.id} ${server.address}:${server.port}`),
-        worker(`enable server ${spare}/c${server.id}`),
-      ])
-      await runtime(socket, [...commands, worker(`add map ${this.liveMapPath} ${route.host} ${spare}`)]).catch((error: Error) =>
-        this.options.log(`switching ${route.host} on at runtime failed (the reload follows): ${error.message}`),
-      )
-    }
+  }
+
+  private async applyAtRuntime(live: LiveProxy, rendered: RenderedProxyConfig): Promise<void> {
+    const plan = planRuntime(live, rendered.state)
+    const socket = join(this.runDir, basename(MASTER_SOCKET))
     try {
-      // Written beside itself and renamed over: the map's name is its content's hash, so a half-written
-      // file (the agent killed midway) would otherwise pass for the whole map and stay.
-      if (!existsSync(mapPath)) {
-        await writeFile(`${mapPath}.new`, rendered.map)
-        await rename(`${mapPath}.new`, mapPath)
-      }
-      const candidate = `${configPath}.new`
-      await writeFile(candidate, rendered.config.replaceAll(rendered.mapPath, mapPath))
-      const started = performance.now()
-      await (this.options.validate ?? haproxyCheck)(candidate)
-      const checked = performance.now()
-      await rename(candidate, configPath)
-      await (this.options.reload ?? reload)(socket)
-      this.reloads++
-      const reloaded = performance.now()
-      this.liveServers = wanted
-      this.liveNames = new Set(rendered.routes.map((route) => route.name))
-      this.liveMapPath = mapPath
-      this.sparesUsed = 0
-      if (process.env.HIGHWAY_DEBUG || reloaded - started > 500) {
-        this.options.log(`proxy updated: check ${(checked - started).toFixed(1)} ms, reload ${(reloaded - checked).toFixed(1)} ms`)
-      }
-      this.lastHash = rendered.hash
-      await this.removeOldMaps(runDir, basename(mapPath))
+      const answer = await (this.options.runtime ?? runtimeCommands)(socket, plan.commands)
+      if (REFUSED.test(answer)) throw new Error(answer.trim().replaceAll(/\s*\n\s*/g, '; '))
     } catch (error) {
-      this.retryLater(error as Error)
+      // The worker may hold part of the change: only a reload says for sure what it serves.
+      this.options.log(`runtime update refused (${(error as Error).message}); reloading instead`)
+      return this.reloadTo(rendered)
+    }
+    this.runtimeUpdates++
+    this.live = plan.next
+    this.lastHash = rendered.hash
+  }
+
+  /** Writes the files for `rendered`, the config validated before it is swapped in. */
+  private async writeFiles(rendered: RenderedProxyConfig): Promise<void> {
+    // Each written beside itself and renamed over, so a reader never sees half a file.
+    for (const [path, text] of [
+      [rendered.mapPath, rendered.map],
+      [rendered.statesPath, rendered.states],
+    ]) {
+      const file = join(this.runDir, basename(path))
+      await writeFile(`${file}.new`, text)
+      await rename(`${file}.new`, file)
+    }
+    const configPath = join(this.runDir, basename(CONFIG_PATH))
+    const candidate = `${configPath}.new`
+    await writeFile(candidate, rendered.config)
+    await (this.options.validate ?? haproxyCheck)(candidate)
+    await rename(candidate, configPath)
+  }
+
+  private async reloadTo(rendered: RenderedProxyConfig): Promise<void> {
+    // Until this reload succeeds, what the worker holds is not known: the next update reloads again.
+    this.live = null
+    const started = performance.now()
+    await this.writeFiles(rendered)
+    this.writtenHash = rendered.hash
+    const written = performance.now()
+    await (this.options.reload ?? reload)(join(this.runDir, basename(MASTER_SOCKET)))
+    this.reloads++
+    const reloaded = performance.now()
+    this.live = {leaving: new Map(), state: rendered.state}
+    this.lastHash = rendered.hash
+    if (process.env.HIGHWAY_DEBUG || reloaded - started > 500) {
+      this.options.log(`proxy reloaded: files ${(written - started).toFixed(1)} ms, reload ${(reloaded - written).toFixed(1)} ms`)
+    }
+    await this.removeOldFiles()
+  }
+
+  /** Deletes servers that left; those HAProxy keeps (connections attached) are tried again later. */
+  private async deleteLeaving(): Promise<void> {
+    const live = this.live
+    if (!live || live.leaving.size === 0) return
+    const socket = join(this.runDir, basename(MASTER_SOCKET))
+    for (const key of [...live.leaving.keys()]) {
+      const answer = await (this.options.runtime ?? runtimeCommands)(socket, [`del server ${key}`]).catch((error: Error) => error.message)
+      // Gone already counts as deleted (a proxy restarted meanwhile never had it).
+      if (/deleted|No such server/i.test(answer)) live.leaving.delete(key)
+    }
+    if (live.leaving.size > 0 && !this.leavingTimer) {
+      this.leavingTimer = setTimeout(() => {
+        this.leavingTimer = null
+        void this.schedule()
+      }, this.options.leavingRetryMs ?? 5000)
     }
   }
 
@@ -163,13 +209,15 @@ export class ProxySync {
     }, delay)
   }
 
-  private async removeOldMaps(runDir: string, keep: string): Promise<void> {
-    for (const file of await readdir(runDir)) {
-      if (file.startsWith('routes-') && file.endsWith('.map') && file !== keep) await rm(join(runDir, file), {force: true})
+  /** Route maps named after their content, from versions before the runtime API. */
+  private async removeOldFiles(): Promise<void> {
+    for (const file of await readdir(this.runDir)) {
+      if (file.startsWith('routes-') && file.endsWith('.map')) await rm(join(this.runDir, file), {force: true})
     }
   }
 
   stop(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer)
+    if (this.leavingTimer) clearTimeout(this.leavingTimer)
   }
 }

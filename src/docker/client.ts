@@ -282,7 +282,7 @@ class DockerodeEvents implements EventClient {
 
 /** One line of Docker's event stream, or null for anything that is not a container event with an ID. */
 export function parseEvent(line: string): ContainerEvent | null {
-  let event: {Action?: string; id?: string; Actor?: {ID?: string}}
+  let event: {Action?: string; id?: string; Actor?: {ID?: string; Attributes?: Record<string, string>}}
   try {
     event = JSON.parse(line)
   } catch {
@@ -290,7 +290,9 @@ export function parseEvent(line: string): ContainerEvent | null {
   }
   const id = event.Actor?.ID ?? event.id
   if (!id || !event.Action) return null
-  return {action: event.Action.split(':')[0], id}
+  const action = event.Action.split(':')[0]
+  const signal = Number(event.Actor?.Attributes?.signal)
+  return action === 'kill' && Number.isInteger(signal) ? {action, id, signal} : {action, id}
 }
 
 /** The real engine behind highway's interfaces. Build it once per process (see src/clients.ts). */

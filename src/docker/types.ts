@@ -92,6 +92,8 @@ export interface ContainerEvent {
   id: string
   /** Docker's action without its detail: "health_status: healthy" arrives as "health_status". */
   action: string
+  /** The signal a `kill` event sent (docker stop sends the container's stop signal, then maybe SIGKILL). */
+  signal?: number
 }
 
 export interface EventSubscription {

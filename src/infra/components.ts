@@ -274,7 +274,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         '-c',
         // The agent owns the config once it runs; a restarted proxy keeps the agent's last rendering.
         // The master socket is the group's (the run directory is setgid `highway`): the agent is in that group.
-        `[ -s ${CONFIG_PATH} ] || { printf '%s' "$HIGHWAY_INITIAL_CONFIG" > ${CONFIG_PATH}; : > ${initial.mapPath}; }; ` +
+        `[ -s ${CONFIG_PATH} ] || { printf '%s' "$HIGHWAY_INITIAL_CONFIG" > ${CONFIG_PATH}; : > ${initial.mapPath}; : > ${initial.statesPath}; }; ` +
           `exec haproxy -W -db -S ${MASTER_SOCKET},mode,660 -f ${CONFIG_PATH}`,
       ],
       env: [`HIGHWAY_INITIAL_CONFIG=${initial.config}`],

@@ -9,15 +9,22 @@ import {backendProblem, recordShapeProblem} from '../registry/schema.js'
 export const RUN_DIR = '/run/highway'
 export const CONFIG_PATH = `${RUN_DIR}/haproxy.cfg`
 export const MASTER_SOCKET = `${RUN_DIR}/master.sock`
+/** Host -> backend. Its path never changes: the running worker's copy is edited at runtime, the file rewritten for the next start. */
+export const ROUTES_MAP = `${RUN_DIR}/routes.map`
+/** Host -> "unhealthy", for names whose only running containers fail their health check (which 503 page to answer). */
+export const STATES_MAP = `${RUN_DIR}/states.map`
 
 /** Response header on every page highway itself answers, so clients and tests can tell them from a service's. */
 export const HIGHWAY_HEADER = 'x-highway'
 export const NOT_FOUND_BACKEND = 'highway_not_found'
 /**
- * Empty backends in every config: a brand-new name is switched on in one of them through the runtime
- * API at once, while the reload to the canonical config follows (HAProxy cannot add a backend at runtime).
+ * HAProxy cannot add a backend at runtime, so the config carries a pool of route backends, and a
+ * name is given one through the runtime API (a map entry, its servers added). Only a name that finds
+ * the pool full needs a reload, which doubles it.
  */
-export const SPARE_BACKENDS = ['highway_spare0', 'highway_spare1', 'highway_spare2', 'highway_spare3']
+export const MIN_ROUTE_BACKENDS = 32
+export const routeBackend = (slot: number) => `route${slot}`
+const slotOf = (backend: string) => Number(backend.slice('route'.length))
 
 export interface ProxyConfigInput {
   domain: string
@@ -32,16 +39,46 @@ export interface ProxyConfigInput {
   bridgeIp?: string
 }
 
+/** A server as the proxy holds it, named `c<first 12 hex digits of its container ID>` in its name's backend. */
+export interface ProxyServer {
+  address: string
+  port: number
+}
+
+export interface ProxyRoute {
+  host: string
+  backend: string
+  servers: Map<string, ProxyServer>
+  /** No server, and running containers that fail their health check: the 503 page says so. */
+  unhealthy: boolean
+}
+
+/**
+ * What the proxy serves: what a reload of the rendered files loads, and what the runtime API moves
+ * the running worker to (src/proxy/runtime.ts). Which backend a name has is kept from one state to
+ * the next, so a change touches only the names it is about.
+ */
+export interface ProxyState {
+  domain: string
+  /** Route backends in the config: only a reload changes it. */
+  backends: number
+  routes: Map<string, ProxyRoute>
+}
+
 export interface RenderedProxyConfig {
   config: string
-  /** Host -> backend map, written beside the config under `mapPath`. */
+  /** Host -> backend, written to `mapPath`. */
   map: string
   mapPath: string
-  /** Identifies the whole rendering: equal hashes mean nothing to reload. */
+  /** Host -> "unhealthy", written to `statesPath`. */
+  states: string
+  statesPath: string
+  /** Identifies the whole rendering: equal hashes mean the proxy serves the same. */
   hash: string
   /** Every server as `backend/server`, the names HAProxy's runtime API takes. */
   servers: string[]
   routes: Route[]
+  state: ProxyState
 }
 
 export interface Route {
@@ -105,30 +142,87 @@ function safeRoutes(input: ProxyConfigInput): Route[] {
   })
 }
 
+/** The host a request named, as the route map matched it (so only a registered, validated name reaches a page). */
+const REQUEST_HOST = 'req.hdr(host),field(1,:),lower'
+
 function page(status: number, title: string, text: string): string {
-  // HAProxy's `string` argument is one double-quoted word: only names validated above reach `text`.
   const html = `<!doctype html><html><head><title>${status} ${title}</title></head><body><h1>${title}</h1><p>${text}</p><hr><p>highway</p></body></html>`
   return `"${html.replaceAll('"', '\\"')}"`
 }
 
-function answer(status: number, kind: string, title: string, text: string): string {
-  return `    http-request return status ${status} content-type "text/html; charset=utf-8" hdr ${HIGHWAY_HEADER} ${kind} string ${page(status, title, text)}`
+/** A page highway answers itself. `lf` pages may name the host (`%[...]` in `text`): HAProxy fills it in per request. */
+function answer(status: number, kind: string, title: string, text: string, lf = false): string {
+  return `    http-request return status ${status} content-type "text/html; charset=utf-8" hdr ${HIGHWAY_HEADER} ${kind} ${lf ? 'lf-string' : 'string'} ${page(status, title, text)}`
 }
 
-export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig {
+const HOST_IN_PAGE = `%[${REQUEST_HOST}]`
+/** Every route backend answers highway's 503 pages once it has no usable server (none registered, all stopped, failing or drained). */
+const NO_SERVER_PAGES = [
+  `${answer(503, 'unhealthy', 'Service unhealthy', `${HOST_IN_PAGE} is running but its health check fails.`, true)} if { nbsrv lt 1 } { ${REQUEST_HOST},map_str(${STATES_MAP}) -m str unhealthy }`,
+  `${answer(503, 'stopped', 'Service not running', `${HOST_IN_PAGE} is registered but none of its containers is running.`, true)} if { nbsrv lt 1 }`,
+]
+
+/** The options of every server, whether written in the config or added at runtime. */
+// A server found down (say, checked before its app listened) is rechecked every 100 ms, not 2 s.
+export const SERVER_OPTIONS = 'check inter 2s downinter 100ms fastinter 100ms fall 2 rise 1'
+
+export const serverName = (id: string) => `c${id}`
+
+/**
+ * Gives every route a backend: the one it had in `previous`, else the lowest free one. When the
+ * names outgrow the pool, the pool doubles (and the proxy must reload: see ProxySync).
+ */
+export function layout(domain: string, routes: Route[], previous?: ProxyState): ProxyState {
+  let backends = previous?.backends ?? MIN_ROUTE_BACKENDS
+  while (routes.length > backends) backends *= 2
+  const taken = new Set<string>()
+  const kept = new Map<string, string>()
+  for (const route of routes) {
+    const backend = previous?.routes.get(route.name)?.backend
+    if (backend) {
+      kept.set(route.name, backend)
+      taken.add(backend)
+    }
+  }
+  let next = 0
+  const state: ProxyState = {backends, domain, routes: new Map()}
+  for (const route of routes) {
+    let backend = kept.get(route.name)
+    if (!backend) {
+      while (taken.has(routeBackend(next))) next++
+      backend = routeBackend(next)
+      taken.add(backend)
+    }
+    const servers = new Map(route.servers.map((server) => [serverName(server.id), {address: server.address, port: server.port}]))
+    state.routes.set(route.name, {backend, host: route.host, servers, unhealthy: route.servers.length === 0 && route.unhealthy > 0})
+  }
+  return state
+}
+
+/**
+ * Renders the proxy's files for the records. With `previous` (what the proxy serves now), every
+ * name keeps its backend, so the runtime API can take the proxy from one to the other.
+ */
+export function renderProxyConfig(input: ProxyConfigInput, previous?: ProxyState): RenderedProxyConfig {
   if (!isDomain(input.domain)) throw new Error(`refusing to render a proxy config for invalid domain "${input.domain}"`)
   const routes = safeRoutes(input)
-  const map = routes.map((route) => `${route.host} svc_${route.name}\n`).join('')
-  const mapHash = createHash('sha256').update(map).digest('hex').slice(0, 12)
-  const mapPath = `${RUN_DIR}/routes-${mapHash}.map`
+  const state = layout(input.domain, routes, previous)
+  return {...renderState(state), routes}
+}
 
+/** The files that make HAProxy serve `state` when it (re)starts. */
+export function renderState(state: ProxyState): Omit<RenderedProxyConfig, 'routes'> {
+  const entries = [...state.routes.values()].sort((a, b) => slotOf(a.backend) - slotOf(b.backend))
+  const map = entries.map((route) => `${route.host} ${route.backend}\n`).join('')
+  const states = entries
+    .filter((route) => route.unhealthy)
+    .map((route) => `${route.host} unhealthy\n`)
+    .join('')
   const lines = [
     '# Rendered by the highway agent from etcd; edits are overwritten on the next route change.',
     'global',
     '    master-worker',
     '    log stdout format raw local0 notice',
-    // Old workers finish their requests after a reload, but never linger forever.
-    '    hard-stop-after 30s',
     '',
     'defaults',
     '    mode http',
@@ -136,52 +230,45 @@ export function renderProxyConfig(input: ProxyConfigInput): RenderedProxyConfig 
     '    option dontlognull',
     // Without this a reload closes idle keep-alive connections under clients and drops requests.
     '    option idle-close-on-response',
+    // A connect refused by a container that is going away is retried on another server; so is a request
+    // its server closed without answering (a process ending under it), for the methods that are safe to repeat.
     '    option redispatch',
+    '    retries 3',
+    '    retry-on conn-failure empty-response',
     // A refused connect is retried after min(timeout connect, 1 s): a short connect timeout keeps a
     // request that races a container's stop from stalling for seconds (backends are on this LAN).
-    '    retries 3',
     '    timeout connect 500ms',
     '    timeout client 60s',
     '    timeout server 60s',
+    // WebSockets and other upgraded connections live as long as their ends keep them, idle for up to an hour.
+    '    timeout tunnel 1h',
+    '    timeout client-fin 10s',
     '    timeout http-request 10s',
     '    timeout http-keep-alive 60s',
     '',
     'frontend http',
     '    bind :80',
-  ]
-  // One map lookup per request, whatever the number of routes; the port in Host is ignored. Even with
-  // no routes the (empty) map is loaded: new names are added to the running one at runtime.
-  lines.push(`    use_backend %[req.hdr(host),field(1,:),lower,map_str(${mapPath},${NOT_FOUND_BACKEND})]`)
-  lines.push(
+    '    http-request disable-l7-retry if !METH_GET !METH_HEAD',
+    // One map lookup per request, whatever the number of routes; the port in Host is ignored.
+    `    use_backend %[${REQUEST_HOST},map_str(${ROUTES_MAP},${NOT_FOUND_BACKEND})]`,
     `    default_backend ${NOT_FOUND_BACKEND}`,
     '',
     `backend ${NOT_FOUND_BACKEND}`,
-    answer(404, 'not-found', 'No such service', `No service is registered under this name in the ${input.domain} domain.`),
-  )
-  for (const spare of SPARE_BACKENDS) lines.push('', `backend ${spare}`)
+    answer(404, 'not-found', 'No such service', `No service is registered under this name in the ${state.domain} domain.`),
+  ]
+  const byBackend = new Map(entries.map((route) => [route.backend, route]))
   const servers: string[] = []
-  for (const route of routes) {
-    lines.push('', `backend svc_${route.name}`)
-    if (route.servers.length === 0) {
-      lines.push(
-        route.unhealthy > 0
-          ? answer(503, 'unhealthy', 'Service unhealthy', `${route.host} is running but its health check fails.`)
-          : answer(503, 'stopped', 'Service not running', `${route.host} is registered but its container is not running.`),
-      )
-      continue
-    }
-    // When every server is out (put in maintenance at runtime the moment its container dies, or
-    // failing its checks), highway's page answers rather than HAProxy's bare 503.
-    lines.push(
-      answer(503, 'stopped', 'Service not running', `${route.host} is registered but none of its containers is running.`).replace(/$/, ' if { nbsrv lt 1 }'),
-    )
-    for (const server of route.servers) {
-      // A server found down (say, checked before its app listened) is rechecked every 100 ms, not 2 s.
-      lines.push(`    server c${server.id} ${server.address}:${server.port} check inter 2s downinter 100ms fastinter 100ms fall 2 rise 1`)
-      servers.push(`svc_${route.name}/c${server.id}`)
+  for (let slot = 0; slot < state.backends; slot++) {
+    const backend = routeBackend(slot)
+    lines.push('', `backend ${backend}`, ...NO_SERVER_PAGES)
+    const route = byBackend.get(backend)
+    if (!route) continue
+    for (const [name, server] of [...route.servers].sort(([a], [b]) => a.localeCompare(b))) {
+      lines.push(`    server ${name} ${server.address}:${server.port} ${SERVER_OPTIONS}`)
+      servers.push(`${backend}/${name}`)
     }
   }
   const config = `${lines.join('\n')}\n`
-  const hash = createHash('sha256').update(config).update(map).digest('hex').slice(0, 16)
-  return {config, hash, map, mapPath, routes, servers}
+  const hash = createHash('sha256').update(config).update(map).update(states).digest('hex').slice(0, 16)
+  return {config, hash, map, mapPath: ROUTES_MAP, servers, state, states, statesPath: STATES_MAP}
 }

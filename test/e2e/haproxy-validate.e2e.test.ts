@@ -35,6 +35,7 @@ async function check(rendered: RenderedProxyConfig, extra = ''): Promise<{status
   dirs.push(dir)
   writeFileSync(join(dir, 'haproxy.cfg'), rendered.config + extra)
   writeFileSync(join(dir, basename(rendered.mapPath)), rendered.map)
+  writeFileSync(join(dir, basename(rendered.statesPath)), rendered.states)
   const result = await run(
     'docker',
     ['run', '--rm', '--network', 'none', '-v', `${dir}:/run/highway`, image, 'haproxy', '-c', '-f', '/run/highway/haproxy.cfg'],

@@ -118,7 +118,7 @@ describe('the route agent keeps routes in step with Docker', () => {
       },
       HANG_MS,
     )
-    expect(stopped.value.body).toContain('registered but its container is not running')
+    expect(stopped.value.body).toContain('web.local is registered but none of its containers is running')
     expect((await ls()).find((row) => row.name === 'web')!.state).toBe('stopped')
 
     await docker('start', 'web')

@@ -61,7 +61,7 @@ afterEach(async () => {
 })
 
 /** An agent on the fakes, with no timer firing during a test; `proxy` replaces the recording proxy side. */
-function makeAgent(docker = new FakeDocker(), registry = new FakeRegistry(), proxy?: AgentOptions['routes']) {
+function makeAgent(docker = new FakeDocker(), registry = new FakeRegistry(), proxy?: AgentOptions['routes'], extra: Partial<AgentOptions> = {}) {
   const logs: string[] = []
   let routes: RecordingRoutes | undefined
   const agent = new Agent({
@@ -74,6 +74,7 @@ function makeAgent(docker = new FakeDocker(), registry = new FakeRegistry(), pro
     registry,
     reportEvery: 3_600_000,
     routes: proxy ?? ((records) => (routes = new RecordingRoutes(records))),
+    ...extra,
   })
   agents.push(agent)
   return {agent, docker, logs, registry, routes: routes!}
@@ -136,6 +137,42 @@ describe('Agent: Docker -> etcd', () => {
     gate.resolve()
     await settle()
     expect(stored(registry)).toEqual({[key]: 'stopped:0'})
+  })
+
+  it('takes a container out when it is sent its stop signal, before it dies, and keeps it out while it drains', async () => {
+    const {agent, docker, registry, routes} = makeAgent()
+    await agent.start()
+    const web = docker.runService('web')
+    const key = serviceKey({containerId: web.id, hostId: 'hosta', name: 'web'})
+    await eventually(() => expect(stored(registry)[key]).toMatch(/^running/))
+
+    docker.signal(web.id, 15)
+    await eventually(() => expect(stored(registry)[key]).toMatch(/^stopped/))
+    expect(routes.states()).toEqual({'web@hosta': 'stopped'})
+    // Still running, and a health event re-inspects it: it stays out while its requests finish.
+    docker.emit('health_status', web.id)
+    await settle()
+    expect(stored(registry)[key]).toMatch(/^stopped/)
+
+    docker.die(web.id)
+    docker.start(web.id)
+    await eventually(() => expect(stored(registry)[key]).toMatch(/^running/))
+  })
+
+  it('routes a container again that outlived its stop signal by the grace, and ignores signals that do not stop', async () => {
+    const {agent, docker, registry} = makeAgent(undefined, undefined, undefined, {stoppingGraceMs: 30})
+    await agent.start()
+    const web = docker.runService('web')
+    const key = serviceKey({containerId: web.id, hostId: 'hosta', name: 'web'})
+    await eventually(() => expect(stored(registry)[key]).toMatch(/^running/))
+    docker.signal(web.id, 1)
+    await settle()
+    expect(stored(registry)[key]).toMatch(/^running/)
+
+    docker.signal(web.id, 3)
+    await eventually(() => expect(stored(registry)[key]).toMatch(/^stopped/))
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    await eventually(() => expect(stored(registry)[key]).toMatch(/^running/))
   })
 
   it('applies one container’s events in order, even when the first inspect answers late', async () => {

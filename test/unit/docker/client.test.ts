@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {describeDockerHost, firstHost, isConflict, isNotFound} from '../../../src/docker/client.js'
+import {describeDockerHost, firstHost, isConflict, isNotFound, parseEvent} from '../../../src/docker/client.js'
 
 describe('firstHost', () => {
   it.each([
@@ -50,5 +50,19 @@ describe('isNotFound / isConflict', () => {
     expect(isNotFound(new Error('boom'))).toBe(false)
     expect(isConflict({statusCode: 409})).toBe(true)
     expect(isConflict({statusCode: 404})).toBe(false)
+  })
+})
+
+describe('parseEvent', () => {
+  it('reads the action without its detail, and the signal of a kill (the drain of docker stop starts there)', () => {
+    const kill = JSON.stringify({Action: 'kill', Actor: {Attributes: {name: 'web', signal: '15'}, ID: 'abc'}, Type: 'container'})
+    expect(parseEvent(kill)).toEqual({action: 'kill', id: 'abc', signal: 15})
+    expect(parseEvent(JSON.stringify({Action: 'health_status: healthy', Actor: {ID: 'abc'}}))).toEqual({action: 'health_status', id: 'abc'})
+    expect(parseEvent(JSON.stringify({Action: 'kill', Actor: {Attributes: {signal: 'TERM'}, ID: 'abc'}}))).toEqual({action: 'kill', id: 'abc'})
+  })
+
+  it('skips lines that are not a container event with an ID', () => {
+    expect(parseEvent('not json')).toBeNull()
+    expect(parseEvent(JSON.stringify({Action: 'start'}))).toBeNull()
   })
 })

@@ -78,7 +78,7 @@ describe('renderProxyConfig drops servers the proxy must never connect to, whate
   ])('%s:%i', (address, port) => {
     const {config} = renderProxyConfig({bridgeIp: BRIDGE_IP, domain: 'local', records: [at(address, port)]})
     // The name stays routed to highway's 503 page: the record is there, its backend is not usable.
-    expect(sections(config).get('backend svc_web')).toEqual([expect.stringContaining('http-request return status 503')])
+    expect(sections(config).get('backend route0')).toEqual([expect.stringContaining('return status 503'), expect.stringContaining('return status 503')])
     expect(config).not.toContain(`${address}:${port}`)
   })
 
@@ -105,7 +105,7 @@ describe('renderProxyConfig drops servers the proxy must never connect to, whate
     const {ports: _ports, ...noPorts} = makeRecord({containerId: IDS.api, name: 'api'})
     const records = [noPorts, {...makeRecord({containerId: IDS.db, name: 'db'}), ports: [null]}, makeRecord()] as unknown as ServiceRecord[]
     const rendered = renderProxyConfig({bridgeIp: BRIDGE_IP, domain: 'local', records})
-    expect(rendered.map).toBe('web.local svc_web\n')
-    expect(rendered.servers).toEqual([`svc_web/c${IDS.web1.slice(0, 12)}`])
+    expect(rendered.map).toBe('web.local route0\n')
+    expect(rendered.servers).toEqual([`route0/c${IDS.web1.slice(0, 12)}`])
   })
 })

@@ -1,10 +1,10 @@
 import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
 import type {ServiceRecord} from '../../../src/core/types.js'
-import {NOT_FOUND_BACKEND, renderProxyConfig, routesFrom} from '../../../src/proxy/haproxy.js'
+import {MIN_ROUTE_BACKENDS, NOT_FOUND_BACKEND, renderProxyConfig, routesFrom, type RenderedProxyConfig} from '../../../src/proxy/haproxy.js'
 import {BRIDGE_IP, IDS, makeRecord} from '../support/highway-fixtures.js'
 
-/** The config's sections by header line ("frontend http", "backend svc_web"), each with its indented body. */
+/** The config's sections by header line ("frontend http", "backend route0"), each with its indented body. */
 function sections(config: string): Map<string, string[]> {
   const result = new Map<string, string[]>()
   for (const block of config.trimEnd().split('\n\n')) {
@@ -20,8 +20,6 @@ function headers(config: string): string[] {
   return [...sections(config).keys()]
 }
 
-const sha = (text: string) => createHash('sha256').update(text).digest('hex')
-
 const serverLine = (id: string, address: string, port: number) =>
   `    server c${id.slice(0, 12)} ${address}:${port} check inter 2s downinter 100ms fastinter 100ms fall 2 rise 1`
 
@@ -30,19 +28,26 @@ const page404 = (domain: string) =>
   `"<!doctype html><html><head><title>404 No such service</title></head><body><h1>No such service</h1>` +
   `<p>No service is registered under this name in the ${domain} domain.</p><hr><p>highway</p></body></html>"`
 
-const page503 = (host: string) =>
-  `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway stopped string ` +
-  `"<!doctype html><html><head><title>503 Service not running</title></head><body><h1>Service not running</h1>` +
-  `<p>${host} is registered but its container is not running.</p><hr><p>highway</p></body></html>"`
+/** The two lines every route backend starts with: highway's 503 pages, naming the host the request asked for, once no server is usable. */
+const NO_SERVER = [
+  `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway unhealthy lf-string ` +
+    `"<!doctype html><html><head><title>503 Service unhealthy</title></head><body><h1>Service unhealthy</h1>` +
+    `<p>%[req.hdr(host),field(1,:),lower] is running but its health check fails.</p><hr><p>highway</p></body></html>" ` +
+    `if { nbsrv lt 1 } { req.hdr(host),field(1,:),lower,map_str(/run/highway/states.map) -m str unhealthy }`,
+  `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway stopped lf-string ` +
+    `"<!doctype html><html><head><title>503 Service not running</title></head><body><h1>Service not running</h1>` +
+    `<p>%[req.hdr(host),field(1,:),lower] is registered but none of its containers is running.</p><hr><p>highway</p></body></html>" if { nbsrv lt 1 }`,
+]
 
-/** First line of every backend with servers: highway's 503 once no server is usable. */
-const noServer503 = (host: string) =>
-  `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway stopped string ` +
-  `"<!doctype html><html><head><title>503 Service not running</title></head><body><h1>Service not running</h1>` +
-  `<p>${host} is registered but none of its containers is running.</p><hr><p>highway</p></body></html>" if { nbsrv lt 1 }`
+/** The route backends of a config with no more names than the smallest pool. */
+const POOL = Array.from({length: MIN_ROUTE_BACKENDS}, (_, slot) => `backend route${slot}`)
+const FIXED = ['global', 'defaults', 'frontend http', `backend ${NOT_FOUND_BACKEND}`]
 
-/** Empty backends a brand-new name is switched on in at runtime, before the reload. */
-const SPARES = ['backend highway_spare0', 'backend highway_spare1', 'backend highway_spare2', 'backend highway_spare3']
+/** The body of the backend `name` was given. */
+function backendOf(rendered: RenderedProxyConfig, name: string): string[] | undefined {
+  const backend = rendered.state.routes.get(name)?.backend
+  return backend ? sections(rendered.config).get(`backend ${backend}`) : undefined
+}
 
 const web1 = makeRecord()
 const web2 = makeRecord({containerId: IDS.web2, containerName: 'web-2', replica: true, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 49_154}]})
@@ -176,7 +181,7 @@ describe('routesFrom: names are owned', () => {
     const one = renderProxyConfig({domain: 'local', records: [owner, squatter, replica]})
     const other = renderProxyConfig({domain: 'local', records: [replica, squatter, owner]})
     expect(other.hash).toBe(one.hash)
-    expect(one.servers).toEqual([`svc_web/c${IDS.web1.slice(0, 12)}`, `svc_web/c${IDS.api.slice(0, 12)}`])
+    expect(one.servers).toEqual([`route0/c${IDS.web1.slice(0, 12)}`, `route0/c${IDS.api.slice(0, 12)}`])
   })
 
   it('hands the name on while the owner is stopped, and back when it runs again', () => {
@@ -195,85 +200,71 @@ describe('renderProxyConfig', () => {
   const records = [web2, dbStopped, api, web1]
   const rendered = renderProxyConfig({domain: 'local', records})
 
-  it('writes one map line per name, sorted, pointing at the svc_ backend', () => {
-    expect(rendered.map).toBe('api.local svc_api\ndb.local svc_db\nweb.local svc_web\n')
+  it('gives each name a route backend, in name order on a first rendering, and maps its host there', () => {
+    expect(rendered.map).toBe('api.local route0\ndb.local route1\nweb.local route2\n')
+    expect(rendered.mapPath).toBe('/run/highway/routes.map')
   })
 
-  it('names the map file after a hash of its content', () => {
-    expect(rendered.mapPath).toBe(`/run/highway/routes-${sha(rendered.map).slice(0, 12)}.map`)
-  })
-
-  it('routes by the Host header through the map, with the 404 backend as default', () => {
+  it('routes by the Host header through the map, with the 404 backend as default, and retries only what is safe to repeat', () => {
     expect(sections(rendered.config).get('frontend http')).toEqual([
       '    bind :80',
-      `    use_backend %[req.hdr(host),field(1,:),lower,map_str(${rendered.mapPath},highway_not_found)]`,
+      '    http-request disable-l7-retry if !METH_GET !METH_HEAD',
+      '    use_backend %[req.hdr(host),field(1,:),lower,map_str(/run/highway/routes.map,highway_not_found)]',
       '    default_backend highway_not_found',
     ])
   })
 
-  it('has the global, defaults, frontend and 404 sections followed by one backend per name, sorted', () => {
-    expect(headers(rendered.config)).toEqual([
-      'global',
-      'defaults',
-      'frontend http',
-      `backend ${NOT_FOUND_BACKEND}`,
-      ...SPARES,
-      'backend svc_api',
-      'backend svc_db',
-      'backend svc_web',
-    ])
+  it('has the fixed sections, then the whole pool of route backends, used or not', () => {
+    expect(headers(rendered.config)).toEqual([...FIXED, ...POOL])
     expect(sections(rendered.config).get('global')).toContain('    master-worker')
     expect(sections(rendered.config).get('defaults')).toContain('    mode http')
   })
 
-  it('keeps the options that make a reload safe for clients holding keep-alive connections', () => {
-    // Master-worker mode lets the agent reload through the master socket while old workers finish their
-    // requests; hard-stop-after keeps an old worker held open by a client from lingering forever.
-    expect(sections(rendered.config).get('global')).toEqual(expect.arrayContaining(['    master-worker', '    hard-stop-after 30s']))
-    // Without it an old worker closes idle keep-alive connections under their clients at a reload, and a
-    // request already on its way is lost (test/e2e/recovery.e2e.test.ts holds such clients through reloads).
-    expect(sections(rendered.config).get('defaults')).toContain('    option idle-close-on-response')
+  it('never stops an old worker by force, and keeps the options that make a reload and a departing container safe for clients', () => {
+    // A reload is rare (agent start, pool growth): its old worker keeps its connections until they end.
+    expect(rendered.config).not.toContain('hard-stop-after')
+    expect(sections(rendered.config).get('defaults')).toEqual(
+      expect.arrayContaining([
+        '    option idle-close-on-response',
+        '    option redispatch',
+        '    retry-on conn-failure empty-response',
+        '    timeout tunnel 1h',
+      ]),
+    )
   })
 
   it('answers unknown names with a 404 page naming the domain', () => {
     expect(sections(rendered.config).get('backend highway_not_found')).toEqual([page404('local')])
   })
 
-  it('answers a registered name with no running container with a 503 page', () => {
-    expect(sections(rendered.config).get('backend svc_db')).toEqual([page503('db.local')])
+  it('answers a registered name with no running container with the 503 page, and lists no unhealthy name', () => {
+    expect(backendOf(rendered, 'db')).toEqual(NO_SERVER)
+    expect(rendered.states).toBe('')
   })
 
-  it('gives an unhealthy container no traffic, and says so on its 503 page', () => {
+  it('gives an unhealthy container no traffic, and marks its name unhealthy for the 503 page', () => {
     const sick = renderProxyConfig({domain: 'local', records: [{...api, state: 'unhealthy'}]})
-    expect(sections(sick.config).get('backend svc_api')).toEqual([
-      `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway unhealthy string ` +
-        `"<!doctype html><html><head><title>503 Service unhealthy</title></head><body><h1>Service unhealthy</h1>` +
-        `<p>api.local is running but its health check fails.</p><hr><p>highway</p></body></html>"`,
-    ])
-    // A healthy sibling keeps serving: only the failing container is left out.
+    expect(backendOf(sick, 'api')).toEqual(NO_SERVER)
+    expect(sick.states).toBe('api.local unhealthy\n')
+    expect(sick.statesPath).toBe('/run/highway/states.map')
+    // A healthy sibling keeps serving: only the failing container is left out, and the name is not marked.
     const mixed = renderProxyConfig({domain: 'local', records: [{...web1, state: 'unhealthy'}, web2]})
-    expect(sections(mixed.config).get('backend svc_web')).toEqual([noServer503('web.local'), serverLine(IDS.web2, BRIDGE_IP, 49_154)])
+    expect(backendOf(mixed, 'web')).toEqual([...NO_SERVER, serverLine(IDS.web2, BRIDGE_IP, 49_154)])
+    expect(mixed.states).toBe('')
   })
 
   it('names every server as backend/server for the runtime API', () => {
-    expect(rendered.servers).toEqual([`svc_api/c${IDS.api.slice(0, 12)}`, `svc_web/c${IDS.web1.slice(0, 12)}`, `svc_web/c${IDS.web2.slice(0, 12)}`])
+    expect(rendered.servers).toEqual([`route0/c${IDS.api.slice(0, 12)}`, `route2/c${IDS.web1.slice(0, 12)}`, `route2/c${IDS.web2.slice(0, 12)}`])
   })
 
-  it('lists every running container of one name as a server of its backend', () => {
-    expect(sections(rendered.config).get('backend svc_web')).toEqual([
-      noServer503('web.local'),
-      // Sorted by container id, whatever the order the records came in.
-      serverLine(IDS.web1, BRIDGE_IP, 49_153),
-      serverLine(IDS.web2, BRIDGE_IP, 49_154),
-    ])
-    expect(sections(rendered.config).get('backend svc_api')).toEqual([noServer503('api.local'), serverLine(IDS.api, '10.0.0.12', 32_768)])
+  it('lists every running container of one name as a server of its backend, sorted by container id', () => {
+    expect(backendOf(rendered, 'web')).toEqual([...NO_SERVER, serverLine(IDS.web1, BRIDGE_IP, 49_153), serverLine(IDS.web2, BRIDGE_IP, 49_154)])
+    expect(backendOf(rendered, 'api')).toEqual([...NO_SERVER, serverLine(IDS.api, '10.0.0.12', 32_768)])
   })
 
-  it('serves the running containers, with the 503 page only for when none is usable, when some containers of a name are stopped', () => {
+  it('serves the running containers of a name some of whose containers are stopped', () => {
     const stoppedWeb = makeRecord({containerId: IDS.db, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}], state: 'stopped'})
-    const config = renderProxyConfig({domain: 'local', records: [stoppedWeb, web1]}).config
-    expect(sections(config).get('backend svc_web')).toEqual([noServer503('web.local'), serverLine(IDS.web1, BRIDGE_IP, 49_153)])
-    expect(config.match(/status 503/g)).toHaveLength(1)
+    expect(backendOf(renderProxyConfig({domain: 'local', records: [stoppedWeb, web1]}), 'web')).toEqual([...NO_SERVER, serverLine(IDS.web1, BRIDGE_IP, 49_153)])
   })
 
   it('ends the config with a newline and has no trailing whitespace on any line', () => {
@@ -281,23 +272,17 @@ describe('renderProxyConfig', () => {
     expect(rendered.config.split('\n').filter((line) => /\s$/.test(line))).toEqual([])
   })
 
-  it('loads an empty map when there are no routes, so new names can be added to it at runtime', () => {
+  it('loads empty maps when there are no routes, so names can be added to them at runtime', () => {
     const empty = renderProxyConfig({domain: 'local', records: []})
-    expect(empty.map).toBe('')
-    expect(sections(empty.config).get('frontend http')).toEqual([
-      '    bind :80',
-      `    use_backend %[req.hdr(host),field(1,:),lower,map_str(${empty.mapPath},highway_not_found)]`,
-      '    default_backend highway_not_found',
-    ])
-    expect(headers(empty.config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found', ...SPARES])
-    expect(empty.mapPath).toBe(`/run/highway/routes-${sha('').slice(0, 12)}.map`)
+    expect([empty.map, empty.states]).toEqual(['', ''])
+    expect(headers(empty.config)).toEqual([...FIXED, ...POOL])
+    for (const header of POOL) expect(sections(empty.config).get(header)).toEqual(NO_SERVER)
   })
 
-  it('renders no backend and an empty map when every record is invalid', () => {
-    const rendered = renderProxyConfig({domain: 'local', records: [makeRecord({name: 'bad name'}), makeRecord({name: 'x"y'})]})
-    const config = rendered.config
-    expect(rendered.map).toBe('')
-    expect(headers(config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found', ...SPARES])
+  it('maps no name when every record is invalid', () => {
+    const none = renderProxyConfig({domain: 'local', records: [makeRecord({name: 'bad name'}), makeRecord({name: 'x"y'})]})
+    expect(none.map).toBe('')
+    expect(none.servers).toEqual([])
   })
 
   it('keeps smuggled syntax out of the config and the map', () => {
@@ -308,17 +293,15 @@ describe('renderProxyConfig', () => {
       makeRecord({containerId: IDS.db, name: 'db', ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 1e6}]}),
     ]
     const {config, map} = renderProxyConfig({domain: 'local', records: evil})
-    expect(headers(config)).toEqual(['global', 'defaults', 'frontend http', 'backend highway_not_found', ...SPARES, 'backend svc_api', 'backend svc_db'])
-    expect(map).toBe('api.local svc_api\ndb.local svc_db\n')
+    expect(headers(config)).toEqual([...FIXED, ...POOL])
+    expect(map).toBe('api.local route0\ndb.local route1\n')
     expect(config).not.toMatch(/evil|6\.6\.6\.6|1\.2\.3\.4|backend x|quote|1000000/)
-    expect(sections(config).get('backend svc_api')).toEqual([page503('api.local')])
-    expect(sections(config).get('backend svc_db')).toEqual([page503('db.local')])
     expect(config.split('\n').filter((line) => /^ *server /.test(line))).toEqual([])
   })
 
-  it('uses the domain in hosts and pages', () => {
+  it('uses the domain in hosts and the 404 page', () => {
     const {config, map} = renderProxyConfig({domain: 'dev.example.test', records: [web1]})
-    expect(map).toBe('web.dev.example.test svc_web\n')
+    expect(map).toBe('web.dev.example.test route0\n')
     expect(sections(config).get('backend highway_not_found')).toEqual([page404('dev.example.test')])
   })
 
@@ -327,12 +310,31 @@ describe('renderProxyConfig', () => {
   })
 })
 
+describe('renderProxyConfig from a previous state', () => {
+  const first = renderProxyConfig({domain: 'local', records: [web1, api, dbStopped]})
+
+  it('keeps every name on its backend, and gives a new name the lowest free one', () => {
+    const cache = makeRecord({containerId: 'e'.repeat(64), name: 'cache'})
+    // db left, cache came: cache takes db's backend, the others stay where they were.
+    const next = renderProxyConfig({domain: 'local', records: [cache, web1, api]}, first.state)
+    expect(next.map).toBe('api.local route0\ncache.local route1\nweb.local route2\n')
+  })
+
+  it('doubles the pool when the names outgrow it, keeping every name on its backend', () => {
+    const many = Array.from({length: MIN_ROUTE_BACKENDS + 1}, (_, index) => makeRecord({containerId: index.toString(16).padStart(64, '7'), name: `s${index}`}))
+    const grown = renderProxyConfig({domain: 'local', records: [web1, ...many]}, first.state)
+    expect(grown.state.backends).toBe(MIN_ROUTE_BACKENDS * 2)
+    expect(grown.state.routes.get('web')?.backend).toBe('route2')
+    expect(new Set([...grown.state.routes.values()].map((route) => route.backend)).size).toBe(MIN_ROUTE_BACKENDS + 2)
+  })
+})
+
 describe('renderProxyConfig hash', () => {
   const records = [web1, web2, api, dbStopped]
   const base = renderProxyConfig({domain: 'local', records})
 
-  it('is 16 hex characters over the config and the map', () => {
-    expect(base.hash).toBe(createHash('sha256').update(base.config).update(base.map).digest('hex').slice(0, 16))
+  it('is 16 hex characters over the config and both maps', () => {
+    expect(base.hash).toBe(createHash('sha256').update(base.config).update(base.map).update(base.states).digest('hex').slice(0, 16))
   })
 
   it('is the same for the same input, and for a deep copy of it', () => {
@@ -353,39 +355,33 @@ describe('renderProxyConfig hash', () => {
     expect(renderProxyConfig({domain: 'local', records: touched}).hash).toBe(base.hash)
   })
 
-  it('is the same when records of different names arrive in another order', () => {
-    const again = renderProxyConfig({domain: 'local', records: [dbStopped, api, web1, web2]})
-    expect(again.config).toBe(base.config)
-    expect(again.hash).toBe(base.hash)
-  })
-
   // The agent renders from a Map in etcd-event order: the same records must render the same config.
-  it('is the same when containers of one name arrive in another order', () => {
-    const again = renderProxyConfig({domain: 'local', records: [web2, web1, api, dbStopped]})
-    expect(again.config).toBe(base.config)
-    expect(again.hash).toBe(base.hash)
+  it('is the same when records arrive in another order', () => {
+    for (const order of [
+      [dbStopped, api, web1, web2],
+      [web2, web1, api, dbStopped],
+    ]) {
+      const again = renderProxyConfig({domain: 'local', records: order})
+      expect(again.config).toBe(base.config)
+      expect(again.hash).toBe(base.hash)
+    }
   })
 
-  it('changes when a port changes, while the map path stays', () => {
+  it('changes when a port changes, while the map stays', () => {
     const moved = renderProxyConfig({domain: 'local', records: [{...web1, ports: [{...web1.ports[0], port: 49_999}]}, web2, api, dbStopped]})
     expect(moved.hash).not.toBe(base.hash)
-    expect(moved.mapPath).toBe(base.mapPath)
+    expect(moved.map).toBe(base.map)
     expect(moved.config).toContain(serverLine(IDS.web1, BRIDGE_IP, 49_999))
   })
 
   it('changes when a container stops', () => {
     const stopped = renderProxyConfig({domain: 'local', records: [web1, web2, {...api, state: 'stopped'}, dbStopped]})
     expect(stopped.hash).not.toBe(base.hash)
-    expect(sections(stopped.config).get('backend svc_api')).toEqual([page503('api.local')])
+    expect(backendOf(stopped, 'api')).toEqual(NO_SERVER)
   })
 
-  it('changes, with the map path, when a name is added', () => {
-    const more = renderProxyConfig({domain: 'local', records: [...records, makeRecord({containerId: 'e'.repeat(64), name: 'cache'})]})
-    expect(more.hash).not.toBe(base.hash)
-    expect(more.mapPath).not.toBe(base.mapPath)
-  })
-
-  it('changes when the domain changes', () => {
+  it('changes when a name is added, or the domain changes', () => {
+    expect(renderProxyConfig({domain: 'local', records: [...records, makeRecord({containerId: 'e'.repeat(64), name: 'cache'})]}).hash).not.toBe(base.hash)
     expect(renderProxyConfig({domain: 'test', records}).hash).not.toBe(base.hash)
   })
 })
@@ -402,16 +398,12 @@ describe('renderProxyConfig for the local host', () => {
 
   it("reaches this host's containers at their default-bridge address and container port", () => {
     const {config} = renderProxyConfig({domain: 'local', localHostId: 'hosta', records: [local]})
-    expect(sections(config).get('backend svc_web')).toEqual([noServer503('web.local'), serverLine(IDS.web1, '172.17.0.5', 80)])
+    expect(sections(config).get('backend route0')).toEqual([...NO_SERVER, serverLine(IDS.web1, '172.17.0.5', 80)])
   })
 
   it("reaches other hosts' containers at their published address", () => {
     const {config} = renderProxyConfig({domain: 'local', localHostId: 'hosta', records: [local, remote]})
-    expect(sections(config).get('backend svc_web')).toEqual([
-      noServer503('web.local'),
-      serverLine(IDS.web1, '172.17.0.5', 80),
-      serverLine(IDS.web2, '10.0.0.2', 40_000),
-    ])
+    expect(sections(config).get('backend route0')).toEqual([...NO_SERVER, serverLine(IDS.web1, '172.17.0.5', 80), serverLine(IDS.web2, '10.0.0.2', 40_000)])
   })
 
   it('falls back to the published port off the default bridge, for udp, or without a local host id', () => {
@@ -423,7 +415,7 @@ describe('renderProxyConfig for the local host', () => {
     ]
     for (const [record, host] of cases) {
       const {config} = renderProxyConfig({domain: 'local', localHostId: host, records: [record]})
-      expect(sections(config).get('backend svc_web')).toEqual([noServer503('web.local'), published])
+      expect(sections(config).get('backend route0')).toEqual([...NO_SERVER, published])
     }
   })
 })

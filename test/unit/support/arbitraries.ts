@@ -3,7 +3,7 @@ import {expect} from 'vitest'
 import type {PublishedPort, ServiceRecord} from '../../../src/core/types.js'
 import {standings} from '../../../src/agent/records.js'
 import type {ProxyConfigInput, RenderedProxyConfig} from '../../../src/proxy/haproxy.js'
-import {NOT_FOUND_BACKEND, SPARE_BACKENDS} from '../../../src/proxy/haproxy.js'
+import {NOT_FOUND_BACKEND, routeBackend} from '../../../src/proxy/haproxy.js'
 import {backendProblem, serviceKey} from '../../../src/registry/schema.js'
 import {BRIDGE_IP} from './highway-fixtures.js'
 
@@ -123,21 +123,19 @@ export function assertRenderedShape(input: ProxyConfigInput, rendered: RenderedP
     expect(line).toMatch(/^[\x20-\x7e]*$/)
   }
   const names = [...new Set(input.records.map((record) => record.name))].sort()
-  expect(map).toBe(names.map((name) => `${name}.${input.domain} svc_${name}\n`).join(''))
+  // A first rendering gives the names the pool's backends in name order.
+  const backendOf = new Map(names.map((name, slot) => [name, routeBackend(slot)]))
+  expect(map).toBe(names.map((name) => `${name}.${input.domain} ${backendOf.get(name)}\n`).join(''))
   const parts = sections(config)
-  expect([...parts.keys()]).toEqual([
-    'global',
-    'defaults',
-    'frontend http',
-    `backend ${NOT_FOUND_BACKEND}`,
-    ...SPARE_BACKENDS.map((spare) => `backend ${spare}`),
-    ...names.map((name) => `backend svc_${name}`),
-  ])
+  const pool = Array.from({length: rendered.state.backends}, (_, slot) => `backend ${routeBackend(slot)}`)
+  expect(pool.length).toBeGreaterThanOrEqual(names.length)
+  expect([...parts.keys()]).toEqual(['global', 'defaults', 'frontend http', `backend ${NOT_FOUND_BACKEND}`, ...pool])
   expect(parts.get('frontend http')).toContain(`    use_backend %[req.hdr(host),field(1,:),lower,map_str(${rendered.mapPath},${NOT_FOUND_BACKEND})]`)
   const servers: string[] = []
   const standing = standings(input.records)
   for (const name of names) {
-    const body = parts.get(`backend svc_${name}`)!
+    const backend = backendOf.get(name)!
+    const body = parts.get(`backend ${backend}`)!
     // Only a name's owner and its replicas are served (agent/records.ts standings); a conflict never is.
     const served = (record: ServiceRecord) => ['owner', 'replica'].includes(standing.get(record)?.role ?? '')
     const running = input.records.filter((record) => record.name === name && record.state === 'running' && (record.ports[0]?.port ?? 0) > 0 && served(record))
@@ -146,9 +144,9 @@ export function assertRenderedShape(input: ProxyConfigInput, rendered: RenderedP
     for (const line of lines) {
       const [, server, address, port] = SERVER.exec(line) ?? []
       expect(server, line).toBeDefined()
-      expect(ids.has(server), `server ${server} twice in svc_${name}`).toBe(false)
+      expect(ids.has(server), `server ${server} twice in ${backend}`).toBe(false)
       ids.add(server)
-      servers.push(`svc_${name}/${server}`)
+      servers.push(`${backend}/${server}`)
       expect(backendProblem(address, Number(port), input)).toBeNull()
       const candidates = running
         .filter((record) => `c${record.containerId.slice(0, 12)}` === server)
@@ -158,10 +156,13 @@ export function assertRenderedShape(input: ProxyConfigInput, rendered: RenderedP
         ])
       expect(candidates, `${line} is no running record of ${name}`).toContain(`${address}:${port}`)
     }
-    // Every line but the servers is one `http-request return` (the 503 page, conditional once there are servers).
-    expect(body.filter((line) => !line.startsWith('    server '))).toEqual([expect.stringMatching(/^ {4}http-request return status 503 /)])
+    // Every line but the servers is one of the two 503 pages, for when no server is usable.
+    expect(body.filter((line) => !line.startsWith('    server '))).toEqual([
+      expect.stringMatching(/^ {4}http-request return status 503 .* if \{ nbsrv lt 1 \} /),
+      expect.stringMatching(/^ {4}http-request return status 503 .* if \{ nbsrv lt 1 \}$/),
+    ])
     if (running.some((record) => backendProblem(record.ports[0].address, record.ports[0].port, input) === null)) {
-      expect(lines.length, `svc_${name} has running records but no server`).toBeGreaterThan(0)
+      expect(lines.length, `${backend} has running records but no server`).toBeGreaterThan(0)
     }
   }
   expect(rendered.servers).toEqual(servers)

@@ -284,12 +284,12 @@ export class FakeDocker {
   }
 
   /** Emits an event to every open subscription whose label the container carries. */
-  emit(action: string, id: string): void {
+  emit(action: string, id: string, signal?: number): void {
     const container = this.state.get(id)
     for (const subscriber of this.subscribers) {
       if (!subscriber.open) continue
       if (container && !matches(container.labels, subscriber.label)) continue
-      subscriber.onEvent({action, id})
+      subscriber.onEvent(signal === undefined ? {action, id} : {action, id, signal})
     }
   }
 
@@ -352,9 +352,14 @@ export class FakeDocker {
     this.emit('die', id)
   }
 
-  /** `docker stop`: 'kill', 'die' then 'stop'. */
+  /** `docker kill --signal`, or the first step of `docker stop`: the process got `signal` and, for now, runs on. */
+  signal(id: string, signal: number): void {
+    this.emit('kill', id, signal)
+  }
+
+  /** `docker stop`: 'kill' (SIGTERM), 'die' then 'stop'. */
   stop(id: string): void {
-    this.emit('kill', id)
+    this.emit('kill', id, 15)
     this.die(id)
     this.emit('stop', id)
   }

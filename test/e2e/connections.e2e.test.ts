@@ -1,0 +1,134 @@
+// Connections that never notice a change (issue 10), end to end with real clients: a WebSocket held
+// open while other services come and go, a replica stopped under load, and the last container of a
+// name stopping. Every route change reaches HAProxy through its runtime API: no reload at all.
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {echoServerSource, openWebSocket} from '../../bench/lib/websocket.mjs'
+import {APP_IMAGE, bridgeIp, curl, docker, ensureAppImage, highway, infraImage, makeEnv, reloadCount, removeServices, serve, until} from './harness.js'
+import {requestLoop, wrk} from './load.js'
+
+const env = makeEnv()
+let ip: string
+let image: string
+
+/** Limit for what takes milliseconds when it works: it only catches a hang (docs/benchmarks.md has the figures). */
+const HANG_MS = 10_000
+
+/** A keep-alive HTTP backend answering `body`, which exits at once on SIGTERM: the harshest stop, requests in flight and all. */
+const node = (body: string) => [
+  'node',
+  '-e',
+  `const s=require('http').createServer((q,r)=>r.end('${body}'));s.keepAliveTimeout=120000;process.on('SIGTERM',()=>process.exit(0));s.listen(9090)`,
+]
+
+async function run(args: string[]): Promise<void> {
+  const result = await highway(['run', '-d', ...args], env)
+  expect(result.code, result.stderr).toBe(0)
+}
+
+const through = (name: string, seconds = 1) => curl(`http://${ip}/`, {Host: `${name}.local`}, ['-m', String(seconds)])
+
+beforeAll(async () => {
+  ip = await bridgeIp()
+  await ensureAppImage()
+  await removeServices()
+  await highway(['down'], env)
+  const up = await highway(['up'], env)
+  expect(up.code, up.stderr).toBe(0)
+  image = await infraImage()
+})
+
+afterAll(async () => {
+  await removeServices()
+  await highway(['down', '--purge'], env)
+})
+
+describe('a WebSocket through the proxy', () => {
+  it('stays open, answering every message, while other services start, stop, move, join and leave, with no reload', async () => {
+    await run(['--name', 'ws', '-p', '9090', image, 'node', '-e', echoServerSource(9090)])
+    const socket = await openWebSocket({address: ip, host: 'ws.local'})
+    const reloadsBefore = await reloadCount()
+    let changes = 0
+    const step = async (what: string, change: () => Promise<unknown>) => {
+      await change()
+      changes++
+      expect(await socket.send(`after ${what}`)).toBe(`after ${what}`)
+    }
+    for (let round = 0; round < 3; round++) {
+      const name = `churn${round}`
+      await step(`${name} started`, () => run(['--name', name, '-p', '9090', APP_IMAGE, ...serve(name)]))
+      await step(`${name}-2 joined`, () => run(['--name', `${name}-2`, '--replica-of', name, '-p', '9090', APP_IMAGE, ...serve(name)]))
+      await step(`${name} stopped`, () => docker('stop', '-t', '0', name))
+      // Started again, on another published port (the bridge hands out a new one).
+      await step(`${name} started again`, () => docker('start', name))
+      await step(`${name}-2 removed`, () => docker('rm', '-f', `${name}-2`))
+      await step(`${name} removed`, () => docker('rm', '-f', name))
+    }
+    await until('the last removal routed', async () => ((await through('churn2')).status === 404 ? true : undefined), HANG_MS, 20)
+    expect(await socket.send('still here')).toBe('still here')
+    const reloads = (await reloadCount()) - reloadsBefore
+    console.log(`WebSocket open across ${changes} route changes; HAProxy reloads: ${reloads}`)
+    expect(changes).toBe(18)
+    expect(reloads).toBe(0)
+    expect(socket.open()).toBe(true)
+    socket.close()
+    expect(await socket.closed).toBe('closed')
+    await docker('rm', '-f', 'ws')
+  })
+})
+
+describe('docker stop under load', () => {
+  it('a replica stopped while clients keep asking loses no request: it leaves the proxy at its stop signal', async () => {
+    await run(['--name', 'pair', '-p', '9090', image, ...node('pair')])
+    await run(['--name', 'pair-2', '--replica-of', 'pair', '-p', '9090', image, ...node('pair')])
+    await until('both servers routed', async () => ((await through('pair')).body === 'pair' ? true : undefined), HANG_MS, 20)
+    let loading = true
+    const kept = requestLoop(ip, 'pair.local', () => loading)
+    const fresh = requestLoop(ip, 'pair.local', () => loading, {keepAlive: false})
+    const load = wrk(ip, 'pair.local', 8)
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      await docker('stop', 'pair-2')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    } finally {
+      loading = false
+      load.stop()
+    }
+    const [keptResult, freshResult, loaded] = await Promise.all([kept, fresh, load.done])
+    console.log(
+      `replica stop under load: keep-alive ${keptResult.sent} requests, fresh connections ${freshResult.sent}, wrk ${loaded.requests}; ` +
+        `failed ${keptResult.failures.length}, ${freshResult.failures.length}, ${JSON.stringify(loaded.errors)}`,
+    )
+    expect(keptResult.sent).toBeGreaterThan(10)
+    expect(freshResult.sent).toBeGreaterThan(10)
+    expect(loaded.requests).toBeGreaterThan(100)
+    expect(keptResult.failures).toEqual([])
+    expect(freshResult.failures).toEqual([])
+    expect(loaded.errors).toEqual({connect: 0, read: 0, status: 0, timeout: 0, write: 0})
+    expect(await docker('inspect', 'pair-2', '--format', '{{.State.Running}}')).toBe('false')
+    await docker('rm', '-f', 'pair', 'pair-2')
+  })
+
+  it("the last container of a name: clients get highway's 503 page from the stop on, never HAProxy's bare 503 or an error", async () => {
+    await run(['--name', 'solo', '-p', '9090', image, ...node('solo')])
+    await until('solo routed', async () => ((await through('solo')).body === 'solo' ? true : undefined), HANG_MS, 20)
+    let loading = true
+    const kept = requestLoop(ip, 'solo.local', () => loading)
+    const fresh = requestLoop(ip, 'solo.local', () => loading, {keepAlive: false})
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await docker('stop', 'solo')
+      await until('503 for solo', async () => ((await through('solo')).status === 503 ? true : undefined), HANG_MS, 20)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    } finally {
+      loading = false
+    }
+    for (const result of await Promise.all([kept, fresh])) {
+      console.log(`last container stopping: ${result.sent} requests, ${result.ok} answered by it, then ${JSON.stringify(result.failures.slice(0, 5))}...`)
+      expect(result.ok).toBeGreaterThan(0)
+      // Once it stopped, highway's own page and nothing else.
+      expect(result.failures.length).toBeGreaterThan(0)
+      expect([...new Set(result.failures)]).toEqual(['HTTP 503 stopped'])
+    }
+    await docker('rm', '-f', 'solo')
+  })
+})
