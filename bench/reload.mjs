@@ -8,14 +8,9 @@
 // The load runs in its own process (bench/lib/load-cli.mjs: fixed RATE req/s, up to 8 keep-alive
 // connections). Latency is compared between a quiet window before the churn, the churn itself, and a
 // control: the same container churn with plain `docker run`/`docker rm -f` (no route, no reload).
-import {spawn} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
 import {
   APP_IMAGE,
   BENCH_LABEL,
-  ROOT,
   bench,
   busyboxServe,
   docker,
@@ -28,6 +23,7 @@ import {
   relaunchUnderLock,
   reloadCount,
   sleep,
+  startLoad,
   startNodeBackend,
 } from './lib/common.mjs'
 import {TARGETS} from './lib/targets.mjs'
@@ -37,25 +33,6 @@ const CHURN = Number(process.argv[2] ?? process.env.CHURN ?? 100)
 const LIVE = Number(process.env.LIVE ?? 10)
 const RATE = Number(process.env.RATE ?? 500)
 const QUIET_MS = 10_000
-
-function startLoad(options) {
-  const outFile = join(mkdtempSync(join(tmpdir(), 'highway-bench-load-')), 'result.json')
-  const child = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'load-cli.mjs'), JSON.stringify(options), outFile], {stdio: ['pipe', 'inherit', 'inherit']})
-  const done = new Promise((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code) => {
-      try {
-        if (code !== 0) throw new Error(`load generator exited ${code}`)
-        resolve(JSON.parse(readFileSync(outFile, 'utf8')))
-      } catch (error) {
-        reject(error)
-      } finally {
-        rmSync(dirname(outFile), {force: true, recursive: true})
-      }
-    })
-  })
-  return {stop: () => child.stdin.end('stop\n'), done, startedAt: now()}
-}
 
 function windowStats(load, from, to) {
   const latencies = []

@@ -13,7 +13,9 @@ const load = (name) => {
   const file = join(RESULTS_DIR, `${name}.json`)
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null
 }
-const r = Object.fromEntries(['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'evidence'].map((n) => [n, load(n)]))
+const r = Object.fromEntries(
+  ['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'churn', 'evidence'].map((n) => [n, load(n)]),
+)
 const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : Number(v).toFixed(d))
 const ms = (v, d = 1) => `${f(v, d)} ms`
 const sg = (v, d = 3) => (v >= 0 ? '+' : '') + f(v, d)
@@ -268,6 +270,37 @@ rows.push(
       ]
     : ['7', '`highway up`', 'n/a', 'reported', 'not run', '', ''],
 )
+const ch = r.churn
+if (ch) {
+  const ll = ch.longLived
+  const open = ll.sockets.filter((socket) => socket.stillOpen).length
+  const unanswered = ll.sockets.reduce((n, socket) => n + socket.unanswered, 0)
+  const messages = ll.sockets.reduce((n, socket) => n + socket.sent, 0)
+  if (ll.http.failed > 0)
+    failures.push(`long-lived connections: ${count(ll.http.failed)} of ${count(ll.http.sent)} HTTP requests failed during the churn (section 8)`)
+  if (ch.replicaStops.failed > 0) failures.push(`replica stops: ${count(ch.replicaStops.failed)} of ${count(ch.replicaStops.sent)} requests failed (section 8)`)
+  rows.push(
+    [
+      '8',
+      `WebSockets open across ${count(ll.changes)} route changes in ${ll.minutes} min`,
+      `${open} of ${ll.sockets.length} open to the end, ${count(unanswered)} of ${count(messages)} messages unanswered`,
+      T.churn.text,
+      yes(open === ll.sockets.length && unanswered === 0),
+      open === ll.sockets.length ? '' : `${ll.sockets.length - open} closed`,
+      failedOf(ll.http.failed, ll.http.sent),
+    ],
+    ['8', 'HAProxy reloads per 100 route changes', `${f(ll.reloadsPer100Changes, 2)} (${ll.reloads} in all)`, 'reported', '', '', 'see above'],
+    [
+      '8',
+      `failed requests during ${ch.replicaStops.stops} replica stops (docker stop under load)`,
+      `${count(ch.replicaStops.failed)} of ${count(ch.replicaStops.sent)}`,
+      T.reload.text,
+      yes(ch.replicaStops.failed === 0),
+      ch.replicaStops.failed === 0 ? '' : `${count(ch.replicaStops.failed)} failed`,
+      failedOf(ch.replicaStops.failed, ch.replicaStops.sent),
+    ],
+  )
+} else rows.push(['8', 'connections across route changes', 'n/a', T.churn.text, 'not run', '', ''])
 out.push(
   '## Summary',
   '',
@@ -354,7 +387,7 @@ if (pr) {
         row('**start -> answering**, from the `start` event', pr.start.fromEvent),
         row('start -> answering, from the API call returning (negative: before)', pr.start.fromApiReturn),
         row('  of which: event -> record in etcd (agent, Docker side)', pr.start.eventToEtcd),
-        row('  of which: record -> proxy answers (render, check, reload)', pr.start.etcdToProxy),
+        row('  of which: record -> proxy answers (render, runtime API)', pr.start.etcdToProxy),
         row('**stop -> 503**, from the `die` event', pr.stop.fromEvent),
         row('stop -> 503, from the API call returning (negative: before)', pr.stop.fromApiReturn),
         row('  of which: event -> record in etcd', pr.stop.eventToEtcd),
@@ -369,13 +402,15 @@ if (pr) {
     '',
     pr.stopEventSequence ? `Docker's events around one stop (ms from \`die\`): \`${pr.stopEventSequence[0]}\`.` : '',
     '',
-    `Per route change the agent runs \`haproxy -c\` (p50 ${ms(pr.agentSteps.checkMs.p50)}) and a master-CLI reload`,
-    `(p50 ${ms(pr.agentSteps.reloadMs.p50)}), timed inside the agent container on the live config.`,
+    'Per route change the agent sends a few runtime API commands to the running worker; only then, off the path of the change,',
+    `it rewrites the files for a restart, checked with \`haproxy -c\` (p50 ${ms(pr.agentSteps.checkMs.p50)}). A master-CLI reload`,
+    `(p50 ${ms(pr.agentSteps.reloadMs.p50)}) happens only when the agent starts or the names outgrow the pool of backends (timed inside the agent container on the live config).`,
     '',
     `Requests that got neither the old nor the new answer: ${pr.start.oddRequests} of ${pr.start.polledRequests} while starting;`,
-    `**${pr.stop.oddRequests} of ${pr.stop.polledRequests} while stopping**${pr.remove ? ` (and ${pr.remove.oddRequests} of ${pr.remove.polledRequests} while removing)` : ''}, the slowest after ${ms(pr.stop.oddMaxMs, 0)}: requests sent to the dying`,
-    `server before it left the proxy wait in HAProxy's connect retries (\`retries ${pr.haproxy?.retries ?? '?'}\`, each after a turn-around of`,
-    `min(\`timeout connect\` = ${pr.haproxy?.timeoutConnect ?? '?'}, 1 s)) and end in HAProxy's own 503 (or the poller's 3 s timeout).`,
+    `**${pr.stop.oddRequests} of ${pr.stop.polledRequests} while stopping**${pr.remove ? ` (and ${pr.remove.oddRequests} of ${pr.remove.polledRequests} while removing)` : ''}, the slowest after ${ms(pr.stop.oddMaxMs, 0)}. The stops here`,
+    'are `stop?t=0` of the only container of a name: SIGTERM and SIGKILL at once, so a request already sent to it has nowhere to go;',
+    `HAProxy retries it (\`retries ${pr.haproxy?.retries ?? '?'}\`, each after min(\`timeout connect\` = ${pr.haproxy?.timeoutConnect ?? '?'}, 1 s)) and ends in its own 503`,
+    "(or the poller's 3 s timeout). With a second container of the name, such requests go to it (section 8: replica stops).",
     '',
   )
 } else out.push(missing('propagation'), '')
@@ -526,6 +561,39 @@ if (up) {
     '',
   )
 } else out.push(missing('up'), '')
+
+// ---- 8 ---------------------------------------------------------------------------------------
+out.push('## 8. Connections across route changes', '', '`node bench/churn.mjs` (`MINUTES=10`, `SOCKETS=4`, `STOPS=20`, `RATE=100`).', '')
+if (ch) {
+  const ll = ch.longLived
+  out.push(
+    `For ${ll.minutes} minutes, ${count(ll.changes)} route changes back to back (${f(ll.changesPerMinute, 0)} a minute): names started, joined by`,
+    'a replica, stopped, started again on a new port, removed. Meanwhile WebSockets to an echo service sent a message every second',
+    `and a keep-alive HTTP load (${ll.http.sent ? 'fixed rate' : 'none'}) asked the same service.`,
+    '',
+    table(
+      ['', ''],
+      [
+        ...ll.sockets.map((socket, index) => [
+          `WebSocket ${index + 1}`,
+          `${socket.stillOpen ? 'open to the end' : `**closed after ${socket.closedAfterChanges} changes**`}, ${f(socket.openS, 0)} s, ${count(socket.echoed)} of ${count(socket.sent)} messages echoed`,
+        ]),
+        ['HTTP requests to the same service', failedOf(ll.http.failed, ll.http.sent)],
+        ['HAProxy reloads', `${ll.reloads} (${f(ll.reloadsPer100Changes, 2)} per 100 route changes)`],
+        [
+          'HAProxy memory, before / after',
+          `${f(ll.proxyMiB.before)} / ${f(ll.proxyMiB.after)} MiB (every 250 changes: ${ll.proxyMiB.samples.map((x) => f(x.proxyMiB)).join(', ')} MiB)`,
+        ],
+        ['HAProxy workers, before / after', `${ll.proxyWorkers.before} / ${ll.proxyWorkers.after}`],
+      ],
+    ),
+    '',
+    `Replica stops: a name served by an owner and a replica, both Node servers that exit at once on SIGTERM; ${ch.replicaStops.stops} times,`,
+    'a new replica joins, then `docker stop` of it while a fixed-rate keep-alive load (400 req/s, 8 connections) and a client',
+    `opening a fresh connection per request keep asking: **${count(ch.replicaStops.failed)} of ${count(ch.replicaStops.sent)} requests failed**.`,
+    '',
+  )
+} else out.push(missing('churn'), '')
 
 // ---- evidence ----------------------------------------------------------------------------------
 const ev = r.evidence

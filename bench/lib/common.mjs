@@ -4,8 +4,9 @@
 // highway config directory, brings highway up first (idempotent), labels every container it
 // creates with BENCH_LABEL and removes them all before it exits, whatever happened.
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {request} from 'node:http'
+import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {CONFIG_PATH, CONTAINERS, HIGHWAY_HEADER, MASTER_SOCKET} from './highway.mjs'
@@ -476,4 +477,27 @@ export function watchTransition(cfg, host, done, {interval = 1, timeout = 20_000
     }
     send()
   })
+}
+
+/**
+ * bench/lib/load-cli.mjs in a process of its own (so this script's work never stalls it): fixed-rate
+ * keep-alive load until `stop()`. `done` resolves with its result (see bench/lib/load.mjs).
+ */
+export function startLoad(options) {
+  const outFile = join(mkdtempSync(join(tmpdir(), 'highway-bench-load-')), 'result.json')
+  const child = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'load-cli.mjs'), JSON.stringify(options), outFile], {stdio: ['pipe', 'inherit', 'inherit']})
+  const done = new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code) => {
+      try {
+        if (code !== 0) throw new Error(`load generator exited ${code}`)
+        resolve(JSON.parse(readFileSync(outFile, 'utf8')))
+      } catch (error) {
+        reject(error)
+      } finally {
+        rmSync(dirname(outFile), {force: true, recursive: true})
+      }
+    })
+  })
+  return {stop: () => child.stdin.end('stop\n'), done, startedAt: now()}
 }

@@ -10,5 +10,7 @@ export const TARGETS = {
   proxyOverhead: {p50Ms: 0.1, p99Ms: 0.3, text: '+0.1 / +0.3 ms'},
   /** Figure 4: failed requests while routes come and go. */
   reload: {failed: 0, text: '0'},
+  /** Figure 8 (issue 10): every long-lived connection open for the whole churn, every message answered. */
+  churn: {text: 'all open, 0 unanswered'},
 }
 export const TARGETS_SOURCE = 'issue 5'
