@@ -146,6 +146,8 @@ function safeRoutes(input: ProxyConfigInput): Route[] {
 const REQUEST_HOST = 'req.hdr(host),field(1,:),lower'
 
 function page(status: number, title: string, text: string): string {
+  // One double-quoted word for HAProxy: only the validated domain, or a sample of the host the route
+  // map matched, ever reaches `text`.
   const html = `<!doctype html><html><head><title>${status} ${title}</title></head><body><h1>${title}</h1><p>${text}</p><hr><p>highway</p></body></html>`
   return `"${html.replaceAll('"', '\\"')}"`
 }
