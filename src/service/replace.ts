@@ -3,12 +3,12 @@ import {constants} from 'node:os'
 import {createClients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import {httpGet} from '../core/http.js'
-import {labelsSetAtCreate, SERVICE} from '../core/labels.js'
+import {labelsSetAtCreate, REPLICA_OF, SERVICE} from '../core/labels.js'
 import {runProcess} from '../core/process.js'
 import type {Settings} from '../core/types.js'
 import {waitFor} from '../core/wait.js'
 import {dockerRunArgv, servicePorts, type ParsedRun} from '../docker/run-args.js'
-import type {ContainerDetails, DockerClient} from '../docker/types.js'
+import type {ContainerDetails, ContainerSummary, DockerClient} from '../docker/types.js'
 import type {RegistryClient} from '../registry/registry.js'
 
 /**
@@ -102,13 +102,29 @@ export async function replaceService(parsed: ParsedRun, settings: Settings, io: 
   const clients = createClients(io.env)
   try {
     const docker = await clients.docker()
-    const old = await docker.containers.inspect(name)
+    const found = await docker.containers.inspect(name)
+    // Docker resolves an ID prefix too: only a container with exactly this name counts.
+    const old = found?.Name === `/${name}` ? found : null
+    const leftovers = temporaries(await docker.containers.list([`${SERVICE}=${name}`, `${REPLICA_OF}=${name}`]), name)
+    // Past its point of no return, a --replace stops the old container: a running temporary one
+    // beside no running NAME is the service now, and must not be taken for an uncommitted leftover.
+    const serving = old?.State.Running ? undefined : leftovers.find((container) => container.State === 'running')
+    if (serving) {
+      const temporary = serving.Names[0].slice(1)
+      throw new UserError(`a --replace of ${name} was cut short after its swap began: ${temporary} serves ${name} under its temporary name`, {
+        suggestion: `${old ? `docker rm ${name} && ` : ''}docker rename ${temporary} ${name}, then run this again`,
+      })
+    }
     if (!old) return {kind: 'absent'}
-    // Docker resolves an ID prefix too: only a container with exactly this name is replaced.
-    if (old.Name !== `/${name}` || !(await isServiceNamed(docker, old, name))) {
+    if (!(await isServiceNamed(docker, old, name))) {
       throw new UserError(`the container named ${name} is not the highway service ${name}: --replace replaces only what highway routes under that name`, {
         suggestion: `remove or rename that container first (docker rm / docker rename), or pick another --name`,
       })
+    }
+    // A --replace killed before its swap leaves its new container beside the old one: never committed, so removed.
+    for (const leftover of leftovers) {
+      io.stderr(`highway: removing ${leftover.Names[0].slice(1)}, left by a --replace of ${name} that was cut short`)
+      await docker.containers.remove(leftover.Id)
     }
     const registry = clients.registry(settings)
     const port = servicePorts(parsed)[0].containerPort
@@ -116,6 +132,12 @@ export async function replaceService(parsed: ParsedRun, settings: Settings, io: 
   } finally {
     clients.close()
   }
+}
+
+/** Temporary containers of a --replace of `name`: replicas of it, named as swap() names them. */
+export function temporaries(containers: ContainerSummary[], name: string): ContainerSummary[] {
+  const pattern = new RegExp(`^/${name}-next-[0-9a-f]{6}$`)
+  return containers.filter((container) => container.Labels?.[REPLICA_OF] === name && container.Names.some((candidate) => pattern.test(candidate)))
 }
 
 interface SwapContext {

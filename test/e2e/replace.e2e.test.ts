@@ -134,6 +134,47 @@ describe('run --replace', () => {
     expect(await through()).toBe(served)
   })
 
+  it('waits for a health check, when the image has one, rather than for any HTTP answer', async () => {
+    const before = await docker('inspect', '--format', '{{.Id}}', 'api')
+    // Answers HTTP at once, but its health check never passes.
+    const args = ['--replace-timeout', '3', '--health-cmd', 'false', '--health-interval', '1s', '-e', 'VERSION=sick', image, 'node', '-e', SERVER]
+    const result = await highway(['run', '-d', '--name', 'api', '--replace', '-p', '9090', ...args], env)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(
+      /^highway: api-next-[0-9a-f]{6} was not ready within 3 s \(its health check says (starting|unhealthy)\); removed it, api still serves$/m,
+    )
+    expect(await apiContainers()).toEqual(['api'])
+    expect(await docker('inspect', '--format', '{{.Id}}', 'api')).toBe(before)
+  })
+
+  it('after a --replace killed outright: removes its uncommitted container, or says how to finish a swap it began', async () => {
+    const child = spawn(process.execPath, [BIN, 'run', '-d', '--name', 'api', '--replace', '-p', '9090', image, 'sleep', '3600'], {env, stdio: 'ignore'})
+    const exited = new Promise((resolve) => child.on('close', resolve))
+    await until('the temporary container', async () => ((await apiContainers()).length === 2 ? true : undefined), HANG_MS, 50)
+    child.kill('SIGKILL')
+    await exited
+    const leftover = (await apiContainers()).find((name) => name !== 'api')!
+    expect(leftover).toMatch(/^api-next-[0-9a-f]{6}$/)
+
+    // With the old container stopped, the leftover is what serves: only a person can tell it is meant to.
+    await docker('stop', 'api')
+    const cutShort = await highway(['run', '-d', '--name', 'api', '--replace', '-p', '9090', '-e', 'VERSION=v3', image, 'node', '-e', SERVER], env)
+    expect(cutShort.code).toBe(1)
+    expect(cutShort.stderr).toBe(
+      `highway: a --replace of api was cut short after its swap began: ${leftover} serves api under its temporary name\n` +
+        `  docker rm api && docker rename ${leftover} api, then run this again\n`,
+    )
+    expect(await apiContainers()).toEqual(['api', leftover])
+
+    // With the old one running, the leftover was never swapped in: the next --replace removes it.
+    await docker('start', 'api')
+    const next = await deploy('v3')
+    expect(next.code, next.stderr).toBe(0)
+    expect(next.stderr).toContain(`highway: removing ${leftover}, left by a --replace of api that was cut short`)
+    expect(await apiContainers()).toEqual(['api'])
+    await until('v3 through the proxy', async () => ((await through()) === 'v3' ? true : undefined), HANG_MS, 50)
+  })
+
   it('refuses a container of that name that highway does not route, and creates nothing', async () => {
     await docker('run', '-d', '--name', 'plain', APP_IMAGE, 'sleep', '3600')
     const result = await highway(['run', '-d', '--name', 'plain', '--replace', '-p', '9090', image, 'node', '-e', SERVER], env)
