@@ -6,12 +6,15 @@ export default class Run extends HighwayCommand {
   static description =
     'Takes every `docker run` flag, unchanged and in your order, and adds --dns <bridge-ip> and, for each bare ' +
     '`-p PORT`, a publish on the bridge IP. With --name and -p the container is registered and routed by name. ' +
-    "highway takes one flag of its own out of the argv: --replica-of NAME shares NAME's traffic (or owns NAME when nothing runs under it). " +
+    "highway takes its own flags out of the argv: --replica-of NAME shares NAME's traffic (or owns NAME when nothing runs under it); " +
+    '--replace (with -d and --name) swaps the container of that name for the new one without a failed request, once the new one answers ' +
+    '(--replace-timeout SECONDS, default 60; if it never does, it is removed and the old one keeps serving). ' +
     'Everything after IMAGE belongs to the container. With -d, returns once the route is live.'
 
   static examples = [
     '<%= config.bin %> run -d --name api -p 9090 myimage',
     '<%= config.bin %> run -d --name api-2 --replica-of api -p 9090 myimage',
+    '<%= config.bin %> run -d --name api --replace -p 9090 myimage:2',
     '<%= config.bin %> run --rm -it --name web -p 8080 -e MODE=dev myimage npm start',
     '<%= config.bin %> run --rm busybox wget -qO- http://api.local/',
   ]

@@ -133,10 +133,14 @@ const VALUE_FLAGS = new Set([
 ])
 
 /**
- * highway's own flags, all taking a value: docker has no such flag, so they are taken out of the
- * argv (wherever they stand before IMAGE) and the rest is passed on as written.
+ * highway's own flags: docker has no such flag, so they are taken out of the argv (wherever they
+ * stand before IMAGE) and the rest is passed on as written. `--replace` alone takes no value.
  */
-const HIGHWAY_FLAGS = new Set(['replica-of'])
+const HIGHWAY_FLAGS = new Set(['replica-of', 'replace', 'replace-timeout'])
+const HIGHWAY_BOOLEAN_FLAGS = new Set(['replace'])
+
+/** How long `--replace` waits for the new container to answer, unless --replace-timeout says otherwise. */
+export const DEFAULT_REPLACE_TIMEOUT_SECONDS = 60
 
 /** `-h` is --hostname, as in docker: `docker run --help` has no short form. */
 const SHORT_FLAGS: Readonly<Record<string, string>> = {
@@ -166,6 +170,10 @@ export interface ParsedRun {
   name?: string
   /** `--replica-of NAME`: join NAME's traffic beside its owner rather than claim a name of its own. */
   replicaOf?: string
+  /** `--replace`: redeploy the container named --name without a failed request (service/replace.ts). */
+  replace: boolean
+  /** `--replace-timeout SECONDS`: how long the new container gets to answer. */
+  replaceTimeoutSeconds: number
   detach: boolean
   /** Each -p/--publish value, with the index in `flags` of the token holding the value. */
   publish: Array<{spec: string; tokenIndex: number; attached: 'separate' | 'equals' | 'short'}>
@@ -205,6 +213,8 @@ export function parseRunArgs(argv: string[]): ParsedRun {
     detach: false,
     publish: [],
     help: false,
+    replace: false,
+    replaceTimeoutSeconds: DEFAULT_REPLACE_TIMEOUT_SECONDS,
   }
 
   const setBool = (long: string, value: boolean): void => {
@@ -236,13 +246,18 @@ export function parseRunArgs(argv: string[]): ParsedRun {
       const eq = token.indexOf('=')
       const long = eq === -1 ? token.slice(2) : token.slice(2, eq)
       const shown = `--${long}`
-      if (HIGHWAY_FLAGS.has(long)) {
+      if (HIGHWAY_BOOLEAN_FLAGS.has(long)) {
+        ours.add(i)
+        parsed.replace = eq === -1 ? true : parseBool(shown, token.slice(eq + 1))
+      } else if (HIGHWAY_FLAGS.has(long)) {
         ours.add(i)
         if (eq === -1) {
           if (i + 1 >= argv.length) throw missingValue(shown, 'highway')
           ours.add(++i)
         }
-        parsed.replicaOf = eq === -1 ? argv[i] : token.slice(eq + 1)
+        const value = eq === -1 ? argv[i] : token.slice(eq + 1)
+        if (long === 'replica-of') parsed.replicaOf = value
+        else parsed.replaceTimeoutSeconds = parseTimeoutSeconds(shown, value)
       } else if (BOOLEAN_FLAGS.has(long)) {
         setBool(long, eq === -1 ? true : parseBool(shown, token.slice(eq + 1)))
       } else if (VALUE_FLAGS.has(long)) {
@@ -308,7 +323,37 @@ export function parseRunArgs(argv: string[]): ParsedRun {
       throw new UserError(`--replica-of ${parsed.replicaOf} needs a published port to route to`, {suggestion: 'add -p CONTAINERPORT, e.g. -p 9090'})
     }
   }
+  if (parsed.replace && !parsed.help) checkReplace(parsed)
   return parsed
+}
+
+function parseTimeoutSeconds(flag: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new UserError(`invalid value "${value}" for highway flag "${flag}": expected whole seconds, at least 1`, {suggestion: `e.g. ${flag} 120`})
+  }
+  return Number(value)
+}
+
+/**
+ * What `--replace` needs before anything is created: a detached service with a name (the container
+ * it replaces), a port to route to, and host ports docker picks (the new container runs beside the
+ * old one, so a fixed host port would be taken).
+ */
+function checkReplace(parsed: ParsedRun): void {
+  const usage = 'usage: highway run -d --name NAME --replace -p CONTAINERPORT [docker run flags] IMAGE'
+  if (!parsed.detach) throw new UserError('--replace needs -d: the swap happens while the old container keeps serving', {suggestion: usage})
+  if (parsed.name === undefined) throw new UserError('--replace needs --name NAME: the name of the container to replace', {suggestion: usage})
+  if (parsed.replicaOf !== undefined) {
+    throw new UserError('--replace and --replica-of do not go together', {suggestion: `replace a replica by its own --name: ${usage}`})
+  }
+  if (parsed.publish.length === 0) throw new UserError(`--replace needs a published port to route ${parsed.name} to`, {suggestion: usage})
+  for (const {spec} of parsed.publish) {
+    if (parsePublishSpec(spec).hostPortFixed) {
+      throw new UserError(`--replace cannot keep the fixed host port in -p ${spec}: old and new containers run side by side`, {
+        suggestion: 'publish the container port alone (-p 9090): the proxy finds the port docker picks',
+      })
+    }
+  }
 }
 
 /**
@@ -332,6 +377,8 @@ export interface ServicePort {
 interface PublishSpec {
   /** Only a container port was given: docker would publish it on every interface. */
   bare: boolean
+  /** A host port other than 0 was given: two containers cannot both publish it. */
+  hostPortFixed: boolean
   /** The container side, as written ("80" or "8000-8001"). */
   containerPort: string
   start: number
@@ -381,9 +428,10 @@ function parsePublishSpec(spec: string): PublishSpec {
       params.set(param.slice(0, eq), param.slice(eq + 1))
     }
     const target = params.get('target') ?? ''
-    if (params.has('published')) parsePortRange(params.get('published') ?? '', spec, true)
+    const published = params.has('published') ? parsePortRange(params.get('published') ?? '', spec, true) : undefined
     return {
       bare: false,
+      hostPortFixed: published !== undefined && published.end > 0,
       containerPort: target,
       ...parsePortRange(target, spec, false),
       protocol: parseProtocol(params.get('protocol') ?? 'tcp', spec),
@@ -397,10 +445,14 @@ function parsePublishSpec(spec: string): PublishSpec {
   const protocolText = slash === -1 ? '' : last.slice(slash + 1)
   // Docker reads "80/" as tcp; anything past a second slash it would silently drop, so refuse it.
   const protocol = protocolText === '' ? 'tcp' : parseProtocol(protocolText, spec)
-  if (parts.length >= 2 && parts[parts.length - 2] !== '') {
-    parsePortRange(parts[parts.length - 2], spec, true)
+  const published = parts.length >= 2 && parts[parts.length - 2] !== '' ? parsePortRange(parts[parts.length - 2], spec, true) : undefined
+  return {
+    bare: parts.length === 1,
+    containerPort,
+    hostPortFixed: published !== undefined && published.end > 0,
+    ...parsePortRange(containerPort, spec, false),
+    protocol,
   }
-  return {bare: parts.length === 1, containerPort, ...parsePortRange(containerPort, spec, false), protocol}
 }
 
 /**

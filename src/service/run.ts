@@ -63,7 +63,19 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   const name = serviceName(parsed)
   // One request both checks that highway is up and that the name is free. A replica joins a name on
   // purpose, held or not: with no running owner, it becomes the owner.
-  if ((await routeStateOrNotUp(settings, name ?? 'highway-probe', io.proxyPort)) === 'routed' && name && parsed.replicaOf === undefined) {
+  const state = await routeStateOrNotUp(settings, name ?? 'highway-probe', io.proxyPort)
+  if (parsed.replace) {
+    // Loaded only here: it needs the Docker API and etcd clients, which plain `run` never loads.
+    const {replaceService} = await import('./replace.js')
+    const outcome = await replaceService(parsed, settings, {...io, dockerRun: (args) => docker(args, io.env, true)})
+    if (outcome.kind === 'run-failed') return outcome.code
+    if (outcome.kind === 'replaced') {
+      process.stdout.write(`${outcome.containerId}\n`)
+      return 0
+    }
+    io.stderr(`highway: no container named ${parsed.name} to replace: starting it`)
+  }
+  if (state === 'routed' && name && parsed.replicaOf === undefined) {
     throw new UserError(`the name "${name}" is already registered to a running container`, {
       suggestion: `pick another --name, share its traffic with \`--name ${name}-2 --replica-of ${name}\`, or stop that container first (see \`highway ls\`)`,
     })

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {UserError} from '../../../src/core/errors.js'
 import {userError} from '../support/user-error.js'
 import {REPLICA_OF, SERVICE, SERVICE_PORTS} from '../../../src/core/labels.js'
-import {dockerRunArgv, parseRunArgs, serviceName, servicePorts} from '../../../src/docker/run-args.js'
+import {DEFAULT_REPLACE_TIMEOUT_SECONDS, dockerRunArgv, parseRunArgs, serviceName, servicePorts} from '../../../src/docker/run-args.js'
 
 const IP = '172.17.0.1'
 
@@ -573,5 +573,61 @@ describe('dockerRunArgv', () => {
     const parsed = parseRunArgs(['-p', '9090', 'img'])
     dockerRunArgv(parsed, {bridgeIp: IP})
     expect(parsed.flags).toEqual(['-p', '9090'])
+  })
+})
+
+describe('parseRunArgs: --replace and --replace-timeout, highway’s own flags', () => {
+  it('takes them out wherever they stand before IMAGE, with the default wait of 60 s', () => {
+    const parsed = parseRunArgs(['-d', '--replace', '--name', 'api', '-p', '9090', 'img', '--replace'])
+    expect(parsed.replace).toBe(true)
+    expect(parsed.replaceTimeoutSeconds).toBe(DEFAULT_REPLACE_TIMEOUT_SECONDS)
+    expect(parsed.flags).toEqual(['-d', '--name', 'api', '-p', '9090'])
+    // After IMAGE it belongs to the container's command.
+    expect(parsed.command).toEqual(['--replace'])
+    expect(parseRunArgs(['-d', '--name', 'api', '-p', '9090', 'img']).replace).toBe(false)
+  })
+
+  it('reads --replace-timeout in whole seconds, separate or with =, and --replace=false', () => {
+    expect(parseRunArgs(['-d', '--name', 'api', '--replace', '--replace-timeout', '120', '-p', '9090', 'img']).replaceTimeoutSeconds).toBe(120)
+    const parsed = parseRunArgs(['-d', '--name', 'api', '--replace=true', '--replace-timeout=5', '-p', '9090', 'img'])
+    expect([parsed.replace, parsed.replaceTimeoutSeconds, parsed.flags]).toEqual([true, 5, ['-d', '--name', 'api', '-p', '9090']])
+    expect(parseRunArgs(['--replace=false', 'img']).replace).toBe(false)
+    for (const bad of ['0', '-1', '1.5', '60s', '']) {
+      expect(userError(() => parseRunArgs(['-d', '--name', 'api', '--replace', `--replace-timeout=${bad}`, '-p', '9090', 'img'])).message).toBe(
+        `invalid value "${bad}" for highway flag "--replace-timeout": expected whole seconds, at least 1`,
+      )
+    }
+    expect(userError(() => parseRunArgs(['-p', '9090', '--replace-timeout'])).message).toBe('highway flag "--replace-timeout" needs a value')
+  })
+
+  it.each<[string, string[], string]>([
+    ['without -d', ['--name', 'api', '--replace', '-p', '9090', 'img'], '--replace needs -d: the swap happens while the old container keeps serving'],
+    ['without --name', ['-d', '--replace', '-p', '9090', 'img'], '--replace needs --name NAME: the name of the container to replace'],
+    ['without a published port', ['-d', '--name', 'api', '--replace', 'img'], '--replace needs a published port to route api to'],
+    ['with --replica-of', ['-d', '--name', 'api-2', '--replica-of', 'api', '--replace', '-p', '9090', 'img'], '--replace and --replica-of do not go together'],
+    [
+      'with a fixed host port',
+      ['-d', '--name', 'api', '--replace', '-p', '8080:9090', 'img'],
+      '--replace cannot keep the fixed host port in -p 8080:9090: old and new containers run side by side',
+    ],
+    [
+      'with a fixed host port in the long form',
+      ['-d', '--name', 'api', '--replace', '-p', 'published=8080,target=9090', 'img'],
+      '--replace cannot keep the fixed host port in -p published=8080,target=9090: old and new containers run side by side',
+    ],
+  ])('refuses --replace %s, in one line', (_case, argv, message) => {
+    const error = userError(() => parseRunArgs(argv))
+    expect(error.message).toBe(message)
+    expect(error.suggestion).toBeTruthy()
+  })
+
+  it('accepts host ports docker picks: bare, on an address, or 0', () => {
+    for (const spec of ['9090', `${IP}::9090`, '0:9090', `${IP}:0:9090/tcp`, 'target=9090', 'published=0,target=9090']) {
+      expect(parseRunArgs(['-d', '--name', 'api', '--replace', '-p', spec, 'img']).replace).toBe(true)
+    }
+  })
+
+  it('still shows help when --help comes before IMAGE', () => {
+    expect(parseRunArgs(['--replace', '--help', 'img']).help).toBe(true)
   })
 })
