@@ -14,7 +14,7 @@ const load = (name) => {
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null
 }
 const r = Object.fromEntries(
-  ['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'churn', 'evidence'].map((n) => [n, load(n)]),
+  ['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'churn', 'replace', 'evidence'].map((n) => [n, load(n)]),
 )
 const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : Number(v).toFixed(d))
 const ms = (v, d = 1) => `${f(v, d)} ms`
@@ -278,7 +278,6 @@ if (ch) {
   const messages = ll.sockets.reduce((n, socket) => n + socket.sent, 0)
   if (ll.http.failed > 0)
     failures.push(`long-lived connections: ${count(ll.http.failed)} of ${count(ll.http.sent)} HTTP requests failed during the churn (section 8)`)
-  if (ch.replicaStops.failed > 0) failures.push(`replica stops: ${count(ch.replicaStops.failed)} of ${count(ch.replicaStops.sent)} requests failed (section 8)`)
   rows.push(
     [
       '8',
@@ -290,17 +289,29 @@ if (ch) {
       failedOf(ll.http.failed, ll.http.sent),
     ],
     ['8', 'HAProxy reloads per 100 route changes', `${f(ll.reloadsPer100Changes, 2)} (${ll.reloads} in all)`, 'reported', '', '', 'see above'],
-    [
-      '8',
-      `failed requests during ${ch.replicaStops.stops} replica stops (docker stop under load)`,
-      `${count(ch.replicaStops.failed)} of ${count(ch.replicaStops.sent)}`,
-      T.reload.text,
-      yes(ch.replicaStops.failed === 0),
-      ch.replicaStops.failed === 0 ? '' : `${count(ch.replicaStops.failed)} failed`,
-      failedOf(ch.replicaStops.failed, ch.replicaStops.sent),
-    ],
   )
 } else rows.push(['8', 'connections across route changes', 'n/a', T.churn.text, 'not run', '', ''])
+const rp = r.replace
+if (rp) {
+  for (const [key, what] of [
+    ['replace', `\`highway run -d --replace\` x${rp.rounds} under load`],
+    ['replicaStop', `\`docker stop\` of a replica x${rp.rounds} under load`],
+  ]) {
+    const x = rp[key]
+    const failed = x.keepAlive.failed + x.fresh.failed
+    const sent = x.keepAlive.sent + x.fresh.sent
+    if (failed > 0) failures.push(`${what}: ${count(failed)} of ${count(sent)} requests failed (section 9)`)
+    rows.push([
+      '9',
+      `failed requests during ${what}`,
+      `${count(failed)} of ${count(sent)}`,
+      T.reload.text,
+      yes(failed === 0),
+      failed === 0 ? '' : `${count(failed)} failed`,
+      failedOf(failed, sent),
+    ])
+  }
+} else rows.push(['9', 'redeploys and replica stops', 'n/a', T.reload.text, 'not run', '', ''])
 out.push(
   '## Summary',
   '',
@@ -563,13 +574,13 @@ if (up) {
 } else out.push(missing('up'), '')
 
 // ---- 8 ---------------------------------------------------------------------------------------
-out.push('## 8. Connections across route changes', '', '`node bench/churn.mjs` (`MINUTES=10`, `SOCKETS=4`, `STOPS=20`, `RATE=100`).', '')
+out.push('## 8. Connections across route changes', '', '`node bench/churn.mjs` (`MINUTES=10`, `SOCKETS=4`, `RATE=100`).', '')
 if (ch) {
   const ll = ch.longLived
   out.push(
     `For ${ll.minutes} minutes, ${count(ll.changes)} route changes back to back (${f(ll.changesPerMinute, 0)} a minute): names started, joined by`,
     'a replica, stopped, started again on a new port, removed. Meanwhile WebSockets to an echo service sent a message every second',
-    `and a keep-alive HTTP load (${ll.http.sent ? 'fixed rate' : 'none'}) asked the same service.`,
+    'and a fixed-rate keep-alive HTTP load asked the same service.',
     '',
     table(
       ['', ''],
@@ -588,12 +599,27 @@ if (ch) {
       ],
     ),
     '',
-    `Replica stops: a name served by an owner and a replica, both Node servers that exit at once on SIGTERM; ${ch.replicaStops.stops} times,`,
-    'a new replica joins, then `docker stop` of it while a fixed-rate keep-alive load (400 req/s, 8 connections) and a client',
-    `opening a fresh connection per request keep asking: **${count(ch.replicaStops.failed)} of ${count(ch.replicaStops.sent)} requests failed**.`,
-    '',
   )
 } else out.push(missing('churn'), '')
+
+// ---- 9 ---------------------------------------------------------------------------------------
+out.push('## 9. Redeploys and replica stops', '', '`node bench/replace.mjs [ROUNDS]` (default 5; `CLIENTS=4`).', '')
+if (rp) {
+  const line = (x) => `keep-alive ${failedOf(x.keepAlive.failed, x.keepAlive.sent)}, fresh connections ${failedOf(x.fresh.failed, x.fresh.sent)}`
+  out.push(
+    `A Node server that drains on SIGTERM, under ${rp.clients} keep-alive clients and ${rp.clients} clients opening a fresh connection per request,`,
+    "from 500 ms before to 500 ms after each step (test/support/load-clients.mjs, the e2e suite's load generator).",
+    '',
+    table(
+      ['', 'time (p50 / max)', 'requests failed'],
+      [
+        [`\`highway run -d --replace\` x${rp.rounds}`, `${ms(rp.replace.swapMs.p50, 0)} / ${ms(rp.replace.swapMs.max, 0)}`, line(rp.replace)],
+        [`\`docker stop\` of a replica x${rp.rounds}`, `${ms(rp.replicaStop.stopMs.p50, 0)} / ${ms(rp.replicaStop.stopMs.max, 0)}`, line(rp.replicaStop)],
+      ],
+    ),
+    '',
+  )
+} else out.push(missing('replace'), '')
 
 // ---- evidence ----------------------------------------------------------------------------------
 const ev = r.evidence

@@ -158,10 +158,14 @@ function answer(status: number, kind: string, title: string, text: string, lf = 
 }
 
 const HOST_IN_PAGE = `%[${REQUEST_HOST}]`
+const STOPPED_PAGE = answer(503, 'stopped', 'Service not running', `${HOST_IN_PAGE} is registered but none of its containers is running.`, true)
 /** Every route backend answers highway's 503 pages once it has no usable server (none registered, all stopped, failing or drained). */
 const NO_SERVER_PAGES = [
   `${answer(503, 'unhealthy', 'Service unhealthy', `${HOST_IN_PAGE} is running but its health check fails.`, true)} if { nbsrv lt 1 } { ${REQUEST_HOST},map_str(${STATES_MAP}) -m str unhealthy }`,
-  `${answer(503, 'stopped', 'Service not running', `${HOST_IN_PAGE} is registered but none of its containers is running.`, true)} if { nbsrv lt 1 }`,
+  `${STOPPED_PAGE} if { nbsrv lt 1 }`,
+  // A request already on its way to the last server when that container exited ends in HAProxy's own
+  // 503 once its retries have nowhere to go: highway's page answers it instead.
+  STOPPED_PAGE.replace('http-request return', 'http-error'),
 ]
 
 /** The options of every server, whether written in the config or added at runtime. */

@@ -20,7 +20,8 @@ import {
   sleep,
   until,
 } from './harness.js'
-import {requestLoop, wrk} from './load.js'
+import {startLoad} from '../support/load-clients.mjs'
+import {wrk} from './wrk.js'
 
 const env = makeEnv()
 let ip: string
@@ -68,8 +69,7 @@ describe('keep-alive clients while other services start and stop', () => {
     await until('steady routed', async () => ((await through('steady')).body === 'steady' ? true : undefined), HANG_MS, 50)
 
     const reloadsBefore = await reloadCount()
-    let churning = true
-    const loop = requestLoop(ip, 'steady.local', () => churning)
+    const loop = startLoad({address: ip, clients: 1, host: 'steady.local', mode: 'keep-alive'})
     const load = wrk(ip, 'steady.local', 8)
     // Each start and each removal changes the routes, through the runtime API.
     const churn = ['churn0', 'churn1', 'churn2', 'churn3', 'churn4', 'churn5']
@@ -81,14 +81,13 @@ describe('keep-alive clients while other services start and stop', () => {
       await docker('rm', '-f', churn.at(-1)!)
       await until('churn5 gone', async () => ((await through('churn5')).status === 404 ? true : undefined), HANG_MS, 50)
     } finally {
-      churning = false
       load.stop()
     }
-    const [looped, loaded] = await Promise.all([loop, load.done])
+    const [looped, loaded] = await Promise.all([loop.stop(), load.done])
     const reloads = (await reloadCount()) - reloadsBefore
 
     console.log(
-      `keep-alive loop: ${looped.sent} requests on ${looped.connections} connections, ${looped.failures.length} failed; ` +
+      `keep-alive loop: ${looped.sent} requests on ${looped.connections} connections, ${looped.failed} failed; ` +
         `wrk: ${loaded.requests} requests, errors ${JSON.stringify(loaded.errors)}; HAProxy reloads: ${reloads}`,
     )
     // Every route change went to the running worker: not one reload, so no connection was handed over.

@@ -28,7 +28,7 @@ const page404 = (domain: string) =>
   `"<!doctype html><html><head><title>404 No such service</title></head><body><h1>No such service</h1>` +
   `<p>No service is registered under this name in the ${domain} domain.</p><hr><p>highway</p></body></html>"`
 
-/** The two lines every route backend starts with: highway's 503 pages, naming the host the request asked for, once no server is usable. */
+/** The lines every route backend starts with: highway's 503 pages, naming the host the request asked for, once no server is usable. */
 const NO_SERVER = [
   `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway unhealthy lf-string ` +
     `"<!doctype html><html><head><title>503 Service unhealthy</title></head><body><h1>Service unhealthy</h1>` +
@@ -37,6 +37,10 @@ const NO_SERVER = [
   `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway stopped lf-string ` +
     `"<!doctype html><html><head><title>503 Service not running</title></head><body><h1>Service not running</h1>` +
     `<p>%[req.hdr(host),field(1,:),lower] is registered but none of its containers is running.</p><hr><p>highway</p></body></html>" if { nbsrv lt 1 }`,
+  // The same page for HAProxy's own 503 (a request on its way to the last server when it exited).
+  `    http-error status 503 content-type "text/html; charset=utf-8" hdr x-highway stopped lf-string ` +
+    `"<!doctype html><html><head><title>503 Service not running</title></head><body><h1>Service not running</h1>` +
+    `<p>%[req.hdr(host),field(1,:),lower] is registered but none of its containers is running.</p><hr><p>highway</p></body></html>"`,
 ]
 
 /** The route backends of a config with no more names than the smallest pool. */

@@ -156,10 +156,11 @@ export function assertRenderedShape(input: ProxyConfigInput, rendered: RenderedP
         ])
       expect(candidates, `${line} is no running record of ${name}`).toContain(`${address}:${port}`)
     }
-    // Every line but the servers is one of the two 503 pages, for when no server is usable.
+    // Every line but the servers is one of highway's 503 pages, for when no server is usable.
     expect(body.filter((line) => !line.startsWith('    server '))).toEqual([
       expect.stringMatching(/^ {4}http-request return status 503 .* if \{ nbsrv lt 1 \} /),
       expect.stringMatching(/^ {4}http-request return status 503 .* if \{ nbsrv lt 1 \}$/),
+      expect.stringMatching(/^ {4}http-error status 503 .*"$/),
     ])
     if (running.some((record) => backendProblem(record.ports[0].address, record.ports[0].port, input) === null)) {
       expect(lines.length, `${backend} has running records but no server`).toBeGreaterThan(0)
