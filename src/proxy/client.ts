@@ -18,9 +18,12 @@ export async function routeState(bridgeIp: string, host: string, options: {port?
   return 'routed'
 }
 
-/** The proxy is up when a name under a reserved TLD gets highway's own 404 page. */
+/** A name under a reserved TLD: the proxy answers it with highway's own 404, never reaching a container. */
+export const PROBE_HOST = 'highway-probe.invalid'
+
+/** The proxy is up when PROBE_HOST gets highway's own 404 page. */
 export async function probeProxy(bridgeIp: string): Promise<string> {
-  const state = await routeState(bridgeIp, 'highway-probe.invalid', {timeoutMs: 2000})
+  const state = await routeState(bridgeIp, PROBE_HOST, {timeoutMs: 2000})
   if (state !== 'none') throw new Error(`unexpected answer (${state}) from ${bridgeIp}:${INFRA_PORTS.http}`)
   return 'answering'
 }

@@ -5,7 +5,7 @@ import {loadSettings} from '../core/settings.js'
 import type {Settings} from '../core/types.js'
 import {waitFor} from '../core/wait.js'
 import {dockerRunArgv, parseRunArgs, serviceName, servicePorts} from '../docker/run-args.js'
-import {routeState, type RouteState} from '../proxy/client.js'
+import {PROBE_HOST, routeState, type RouteState} from '../proxy/client.js'
 
 /**
  * `highway run`: the docker CLI itself runs the container (exact `docker run` behaviour: stdio,
@@ -21,13 +21,19 @@ export interface RunIo {
 
 export const ROUTE_TIMEOUT_MS = 30_000
 
-/** Asks the proxy about `name`; no answer at all means highway is not up. */
+/**
+ * Asks the proxy about `name`. No answer in time can mean two things: highway is not up, or the name
+ * is routed to a container that does not answer (the proxy is then retrying its connects). highway's
+ * own 404 for a reserved name tells them apart: it never reaches a container.
+ */
 async function routeStateOrNotUp(settings: Settings, name: string, port?: number): Promise<RouteState> {
   const notUp = new UserError('highway is not up on this host', {suggestion: 'run `highway up` first'})
   if (!settings.bridgeIp) throw notUp
   try {
     return await routeState(settings.bridgeIp, `${name}.${settings.domain}`, {port})
   } catch (error) {
+    const up = await routeState(settings.bridgeIp, PROBE_HOST, {port}).catch(() => null)
+    if (up === 'none') return 'routed'
     throw Object.assign(notUp, {cause: error})
   }
 }
