@@ -6,7 +6,7 @@
  */
 import {isDeepStrictEqual} from 'node:util'
 import {UserError} from '../../core/errors.js'
-import {IP_ADDRESSES, resolvectlDns, resolvectlDomain, resolvectlQuery, resolvectlRevert, resolvectlShow} from '../commands.js'
+import {IP_ADDRESSES, ipRouteGet, resolvectlDns, resolvectlDomain, resolvectlQuery, resolvectlRevert, resolvectlShow} from '../commands.js'
 import type {Detected, LinuxFacts, MechanismDef, PlanInput, PlanParts} from '../mechanism.js'
 import {isLocalDomain, parseHostsLine} from '../nsswitch.js'
 import type {LinkSettings, Observed} from '../observe.js'
@@ -19,7 +19,17 @@ import {isString, isStringArray} from './shared.js'
 const STUB_TARGETS = ['/run/systemd/resolve/stub-resolv.conf', '/usr/lib/systemd/resolv.conf', '/lib/systemd/resolv.conf']
 const DIRECT_TARGET = '/run/systemd/resolve/resolv.conf'
 
-/** Which interface holds `ip` (from `ip -o -4 addr show`); docker0 when none says so. */
+/** The link of `ip -o -4 route get`'s answer, none for a route through loopback. */
+export function parseRouteDev(stdout: string): string | undefined {
+  const dev = /\bdev\s+(\S+)/.exec(stdout)?.[1]
+  return dev === 'lo' ? undefined : dev
+}
+
+/**
+ * The link resolved must send .<domain> through: the one holding `ip` (docker0 on the host that runs
+ * highway), else the one the kernel routes `ip` through (a machine that reaches the bridge over its
+ * own eth0: a VM, a container). docker0 when neither says.
+ */
 export async function findLink(ctx: ResolverContext, ip: string): Promise<{link: string; found: boolean}> {
   const result = await ctx.runner.run(IP_ADDRESSES.cmd, IP_ADDRESSES.args)
   if (result.code === 0) {
@@ -28,7 +38,10 @@ export async function findLink(ctx: ResolverContext, ip: string): Promise<{link:
       if (match && match[2] === ip) return {link: match[1], found: true}
     }
   }
-  return {link: 'docker0', found: false}
+  const step = ipRouteGet(ip)
+  const route = await ctx.runner.run(step.cmd, step.args)
+  const dev = route.code === 0 ? parseRouteDev(route.stdout) : undefined
+  return dev ? {link: dev, found: true} : {link: 'docker0', found: false}
 }
 
 /** "Link 5 (docker0): 172.17.0.1 10.0.0.1" -> ["172.17.0.1", "10.0.0.1"] */

@@ -5,7 +5,7 @@
 import {describe, expect, it} from 'vitest'
 import {unifiedDiff} from '../../../src/resolvers/diff.js'
 import {parseMainSection} from '../../../src/resolvers/networkmanager.js'
-import {findLink, parseLinkValues} from '../../../src/resolvers/mechanisms/systemd-resolved.js'
+import {findLink, parseLinkValues, parseRouteDev} from '../../../src/resolvers/mechanisms/systemd-resolved.js'
 import {parseNrptRules} from '../../../src/resolvers/mechanisms/windows-nrpt.js'
 import {hostsLineOf, parseHostsLine} from '../../../src/resolvers/nsswitch.js'
 import {describeNameservers, headerComment, markedLine, parseNameservers, withHighwayLine, withoutHighwayLine} from '../../../src/resolvers/resolv-file.js'
@@ -126,6 +126,19 @@ describe('program output', () => {
     expect(await findLink(contextFor('/nonexistent', fake), IP)).toEqual({link: 'docker0', found: true})
     expect(await findLink(contextFor('/nonexistent', fake), '192.168.1.23')).toEqual({link: 'wlp3s0', found: true})
     expect(await findLink(contextFor('/nonexistent', new FakeSystem({root: '/x', ipAddr: ''})), IP)).toEqual({link: 'docker0', found: false})
+  })
+
+  it('the link the DNS address is reached through when no link holds it (a container or VM behind the bridge)', async () => {
+    // As `ip -o -4 route get 172.17.0.1` answers inside a container on Docker's default bridge.
+    const inContainer = new FakeSystem({
+      root: '/x',
+      ipAddr: '7693: eth0    inet 172.17.0.2/16 brd 172.17.255.255 scope global eth0\\',
+      ipRoute: `${IP} dev eth0 src 172.17.0.2 uid 0 \\    cache `,
+    })
+    expect(await findLink(contextFor('/nonexistent', inContainer), IP)).toEqual({link: 'eth0', found: true})
+    expect(parseRouteDev(`local ${IP} dev lo table local src ${IP} uid 0`)).toBeUndefined()
+    expect(parseRouteDev('10.1.2.3 via 192.168.1.1 dev wlp3s0 src 192.168.1.23 uid 1000')).toBe('wlp3s0')
+    expect(parseRouteDev('')).toBeUndefined()
   })
 
   it("NetworkManager's [main] section, later values winning", () => {
