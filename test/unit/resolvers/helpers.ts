@@ -155,6 +155,7 @@ export class FakeSystem implements CommandRunner {
       case 'NetworkManager':
         return this.options.nmPrintConfig ? ok(this.options.nmPrintConfig) : {code: 127, stdout: '', stderr: 'NetworkManager: not found'}
       case 'nmcli':
+      case 'systemctl':
         this.change(cmd, args)
         return ok()
       // Windows' programs only by their full system path (SystemRoot C:\Windows): a bare name found on PATH is "not found".

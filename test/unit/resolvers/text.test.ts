@@ -135,7 +135,7 @@ describe('program output', () => {
       ipAddr: '7693: eth0    inet 172.17.0.2/16 brd 172.17.255.255 scope global eth0\\',
       ipRoute: `${IP} dev eth0 src 172.17.0.2 uid 0 \\    cache `,
     })
-    expect(await findLink(contextFor('/nonexistent', inContainer), IP)).toEqual({link: 'eth0', found: true})
+    expect(await findLink(contextFor('/nonexistent', inContainer), IP)).toEqual({link: 'eth0', found: true, routed: true})
     expect(parseRouteDev(`local ${IP} dev lo table local src ${IP} uid 0`)).toBeUndefined()
     expect(parseRouteDev('10.1.2.3 via 192.168.1.1 dev wlp3s0 src 192.168.1.23 uid 1000')).toBe('wlp3s0')
     expect(parseRouteDev('')).toBeUndefined()
