@@ -90,7 +90,7 @@ wait_for() { for i in $(seq 100); do eval "$1" >/dev/null 2>&1 && return 0; slee
 `
 
 /** The checks every mechanism goes through, after `prep` has set the machine up. `runtime` prints the runtime settings undo must restore. */
-function standardScript(prep: string, runtime: string, extra = ''): string {
+function standardScript(prep: string, runtime: string, extra = '', tail = ''): string {
   return [
     PRELUDE,
     `runtime() { ${runtime}; }`,
@@ -108,6 +108,7 @@ function standardScript(prep: string, runtime: string, extra = ''): string {
     `step runtime-diff 'runtime >/tmp/runtime-after 2>&1; diff /tmp/runtime-before /tmp/runtime-after && cat /tmp/runtime-after'`,
     `step undo-again 'hw dns-setup --undo'`,
     `step outside-after-undo 'getent hosts ${OUTSIDE}'`,
+    tail,
   ].join('\n')
 }
 
@@ -371,7 +372,7 @@ describe('NetworkManager with its dnsmasq plugin', () => {
     const prep = [
       // NetworkManager writes /etc/resolv.conf itself (nameserver 127.0.0.1, its dnsmasq); resolved is off.
       // Masked too: NetworkManager would start it again over D-Bus as a second consumer of its DNS
-      // (nss-resolve then answers .local first and never asks dnsmasq; see the README's gaps).
+      // (nss-resolve then answers .local first and never asks dnsmasq: checked at the end).
       'systemctl stop systemd-resolved',
       'systemctl mask systemd-resolved',
       'umount /etc/resolv.conf',
@@ -383,9 +384,26 @@ describe('NetworkManager with its dnsmasq plugin', () => {
       `step nm-reapply 'nmcli connection up uplink >/dev/null && sleep 1 && getent hosts api.${DOMAIN} && getent hosts ${OUTSIDE}'`,
       `step nm-reload 'nmcli general reload dns-full && sleep 1 && getent hosts api.${DOMAIN}'`,
     ].join('\n')
-    sections = await runScript(id, standardScript(prep, `cat /etc/resolv.conf; nmcli -t -f IP4.DNS device show eth0`, reapply), 'NetworkManager + dnsmasq')
+    // After the standard checks: resolved back, as on a machine that has it installed beside the plugin.
+    const resolved = [
+      `step resolved-beside 'systemctl unmask systemd-resolved && systemctl start systemd-resolved && nmcli general reload dns-full && sleep 1; hw dns-setup'`,
+      `step resolved-beside-getent 'getent hosts api.${DOMAIN}'`,
+      `step resolved-beside-undo 'hw dns-setup --undo'`,
+    ].join('\n')
+    sections = await runScript(
+      id,
+      standardScript(prep, `cat /etc/resolv.conf; nmcli -t -f IP4.DNS device show eth0`, reapply, resolved),
+      'NetworkManager + dnsmasq',
+    )
   })
   standardChecks(() => sections, /^detected: NetworkManager with its dnsmasq plugin/m, /created \/etc\/NetworkManager\/dnsmasq\.d\/highway\.conf/)
+
+  it('with systemd-resolved running beside it (started by NetworkManager over D-Bus) and nss-resolve first: the .local trap is reported, and real', () => {
+    const setup = section(sections, 'resolved-beside')
+    expect(setup.output).toMatch(/^blocked: systemd-resolved runs next to NetworkManager's dnsmasq/m)
+    expect(section(sections, 'resolved-beside-getent').code).not.toBe(0)
+    expect(section(sections, 'resolved-beside-undo').code).toBe(0)
+  })
 
   it('survives NetworkManager re-activating the connection and reloading its DNS', () => {
     for (const name of ['nm-reapply', 'nm-reload']) {

@@ -100,6 +100,16 @@ describe('nsswitch and the .local traps', () => {
     expect(findTraps(detection('files resolve [!UNAVAIL=return] dns', 'systemd-resolved-direct'), 'test', IP)).toEqual([])
   })
 
+  it("NetworkManager's dnsmasq with systemd-resolved running beside it and nss-resolve first: .local never reaches dnsmasq", () => {
+    const nm = (hosts: string, resolvedRunning: boolean): Detection => ({...detection(hosts, 'networkmanager-dnsmasq'), resolvedRunning})
+    const debian = 'files resolve [!UNAVAIL=return] dns'
+    expect(findTraps(nm(debian, true), 'local', IP)).toEqual([expect.objectContaining({kind: 'nm-dnsmasq-resolved', blocking: true, handled: false})])
+    expect(findTraps(nm(debian, true), 'test', IP)).toEqual([])
+    expect(findTraps(nm(debian, false), 'local', IP)).toEqual([])
+    expect(findTraps(nm('files dns resolve', true), 'local', IP)).toEqual([])
+    expect(findTraps(nm('files dns', true), 'local', IP)).toEqual([])
+  })
+
   it('macOS: .local goes to Bonjour first; an unreachable bridge address with Docker Desktop', () => {
     const mac: Detection = {platform: 'darwin', mechanism: 'macos-resolver', description: '', nsswitchHosts: null, warnings: []}
     expect(findTraps(mac, 'local', '127.0.0.1').map((trap) => trap.kind)).toEqual(['macos-mdns'])
