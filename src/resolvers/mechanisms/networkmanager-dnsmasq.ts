@@ -71,7 +71,7 @@ function traps(detection: Detection, domain: string): Trap[] {
       message:
         `systemd-resolved runs next to NetworkManager's dnsmasq and nss-resolve comes before dns in the hosts: line of /etc/nsswitch.conf: ` +
         `resolved answers .${domain} names first and sends them only to multicast DNS, so they never reach the dnsmasq that forwards them to highway`,
-      fix: `use another domain (\`highway up --domain test\`), or stop and mask systemd-resolved if NetworkManager's dnsmasq is meant to be the only resolver (\`sudo systemctl disable --now systemd-resolved\`)`,
+      fix: `use another domain (\`highway up --domain test\`), or disable systemd-resolved if NetworkManager's dnsmasq is meant to be the only resolver (\`sudo systemctl disable --now systemd-resolved\`)`,
     },
   ]
 }
