@@ -33,7 +33,19 @@ export function resolvectlQuery(name: string): CommandStep {
   return {cmd: 'resolvectl', args: ['query', '--legend=no', name], reason: 'ask systemd-resolved'}
 }
 
+/** resolved rereads resolved.conf.d only when restarted; its per-link settings survive that (kept under /run). */
+export const RESOLVED_RESTART: CommandStep = {
+  cmd: 'systemctl',
+  args: ['restart', 'systemd-resolved'],
+  reason: 'make systemd-resolved read its configuration again',
+}
+
 export const IP_ADDRESSES: CommandStep = {cmd: 'ip', args: ['-o', '-4', 'addr', 'show'], reason: 'find the link that holds the DNS address'}
+
+/** The kernel's route to an address: "172.17.0.1 dev eth0 src 172.17.0.2 uid 0". */
+export function ipRouteGet(ip: string): CommandStep {
+  return {cmd: 'ip', args: ['-o', '-4', 'route', 'get', ip], reason: 'find the link the DNS address is reached through'}
+}
 
 // ---- resolvconf / openresolv ----------------------------------------------------------------------
 

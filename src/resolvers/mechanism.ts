@@ -20,7 +20,7 @@ export interface LinuxFacts {
 }
 
 /** A detector's answer; `mechanism` only when it differs from the detector's own (an unsupported variant). */
-export type Detected = Pick<Detection, 'description'> & Partial<Pick<Detection, 'mechanism' | 'unsupported' | 'warnings'>>
+export type Detected = Pick<Detection, 'description'> & Partial<Pick<Detection, 'mechanism' | 'unsupported' | 'warnings' | 'resolvedRunning'>>
 
 export interface PlanInput {
   detection: Detection

@@ -32,6 +32,8 @@ export interface Observed {
   link?: string
   /** False when no link holds the address and docker0 was assumed. */
   linkFound?: boolean
+  /** True when no link holds the address and `link` is the one the kernel routes it through. */
+  linkRouted?: boolean
   /** The link's current settings; null when the link does not exist. */
   linkSettings?: LinkSettings | null
   /** The content of highway's resolvconf record; null when there is none. */

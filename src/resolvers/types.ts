@@ -80,13 +80,16 @@ export interface Detection {
   nsswitchHosts: string | null
   /** Things that may undo or bypass the change (a DHCP client rewriting resolv.conf, WSL...). */
   warnings: string[]
+  /** systemd-resolved runs (/run/systemd/resolve exists) although it is not the mechanism (NetworkManager's dnsmasq). */
+  resolvedRunning?: boolean
   /** For 'unsupported': which setup highway will not change by itself (the plan says what to do by hand). */
   unsupported?: 'networkmanager' | 'wsl-shared'
 }
 
 /** A reason names under the domain may not reach highway's DNS even after the change. */
 export interface Trap {
-  kind: 'nss-mdns' | 'nss-mdns-slow' | 'nss-no-dns' | 'resolved-mdns' | 'macos-mdns' | 'windows-mdns' | 'resolved-direct' | 'docker-desktop'
+  kind:
+    'nss-mdns' | 'nss-mdns-slow' | 'nss-no-dns' | 'resolved-mdns' | 'macos-mdns' | 'windows-mdns' | 'resolved-direct' | 'docker-desktop' | 'nm-dnsmasq-resolved'
   /** True when names under the domain cannot resolve at all until the user acts. */
   blocking: boolean
   /** True when highway's own change takes care of it (e.g. a routing domain). */

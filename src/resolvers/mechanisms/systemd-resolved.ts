@@ -6,21 +6,33 @@
  */
 import {isDeepStrictEqual} from 'node:util'
 import {UserError} from '../../core/errors.js'
-import {IP_ADDRESSES, resolvectlDns, resolvectlDomain, resolvectlQuery, resolvectlRevert, resolvectlShow} from '../commands.js'
+import {IP_ADDRESSES, RESOLVED_RESTART, ipRouteGet, resolvectlDns, resolvectlDomain, resolvectlQuery, resolvectlRevert, resolvectlShow} from '../commands.js'
 import type {Detected, LinuxFacts, MechanismDef, PlanInput, PlanParts} from '../mechanism.js'
 import {isLocalDomain, parseHostsLine} from '../nsswitch.js'
 import type {LinkSettings, Observed} from '../observe.js'
 import {RESOLV_CONF, arrow} from '../resolv-file.js'
 import {formatCommand} from '../runner.js'
 import type {DnsSetupState} from '../state.js'
-import type {CommandStep, Detection, Mechanism, Plan, ResolverContext, Runtime, Trap} from '../types.js'
-import {isString, isStringArray} from './shared.js'
+import type {CommandStep, Detection, FileChange, Mechanism, Plan, ResolverContext, Runtime, Trap} from '../types.js'
+import {fileChange, isString, isStringArray, ownedFileContent} from './shared.js'
 
 const STUB_TARGETS = ['/run/systemd/resolve/stub-resolv.conf', '/usr/lib/systemd/resolv.conf', '/lib/systemd/resolv.conf']
 const DIRECT_TARGET = '/run/systemd/resolve/resolv.conf'
+/** resolved's global settings, for when the link toward highway's DNS is not highway's alone. */
+export const RESOLVED_DROP_IN = '/etc/systemd/resolved.conf.d/highway.conf'
 
-/** Which interface holds `ip` (from `ip -o -4 addr show`); docker0 when none says so. */
-export async function findLink(ctx: ResolverContext, ip: string): Promise<{link: string; found: boolean}> {
+/** The link of `ip -o -4 route get`'s answer, none for a route through loopback. */
+export function parseRouteDev(stdout: string): string | undefined {
+  const dev = /\bdev\s+(\S+)/.exec(stdout)?.[1]
+  return dev === 'lo' ? undefined : dev
+}
+
+/**
+ * The link resolved must send .<domain> through: the one holding `ip` (docker0 on the host that runs
+ * highway), else the one the kernel routes `ip` through (a machine that reaches the bridge over its
+ * own eth0: a VM, a container). docker0 when neither says.
+ */
+export async function findLink(ctx: ResolverContext, ip: string): Promise<{link: string; found: boolean; routed?: boolean}> {
   const result = await ctx.runner.run(IP_ADDRESSES.cmd, IP_ADDRESSES.args)
   if (result.code === 0) {
     for (const line of result.stdout.split('\n')) {
@@ -28,7 +40,10 @@ export async function findLink(ctx: ResolverContext, ip: string): Promise<{link:
       if (match && match[2] === ip) return {link: match[1], found: true}
     }
   }
-  return {link: 'docker0', found: false}
+  const step = ipRouteGet(ip)
+  const route = await ctx.runner.run(step.cmd, step.args)
+  const dev = route.code === 0 ? parseRouteDev(route.stdout) : undefined
+  return dev ? {link: dev, found: true, routed: true} : {link: 'docker0', found: false}
 }
 
 /** "Link 5 (docker0): 172.17.0.1 10.0.0.1" -> ["172.17.0.1", "10.0.0.1"] */
@@ -65,7 +80,36 @@ function without(values: string[], remove: string[]): string[] {
 
 type LinkRuntime = Extract<Runtime, {kind: 'resolved-link'}>
 
-function plan({domain, dnsIp, observed}: PlanInput): PlanParts {
+/**
+ * The link already has DNS servers of its own (the uplink of a VM or container that reaches the
+ * bridge through it, set by NetworkManager or DHCP): resolved asks one server per link, so adding
+ * highway's there would send its names to the wrong server, and replacing them would cut the link's
+ * own lookups (and its manager puts them back on the next re-apply, dropping highway's). resolved's
+ * global settings take a routing domain too and belong to no link manager: a drop-in of highway's own.
+ */
+function sharedLinkPlan({domain, dnsIp, observed}: PlanInput, link: string, others: string[]): PlanParts {
+  const observedFile = observed.files[RESOLVED_DROP_IN]
+  const files = fileChange(
+    RESOLVED_DROP_IN,
+    observedFile?.content ?? null,
+    ownedFileContent(domain, `[Resolve]\nDNS=${dnsIp}\nDomains=~${domain}`),
+    observedFile?.missingDirs ?? [],
+    `send .${domain} to ${dnsIp} through resolved's global settings (a routing domain)`,
+  )
+  return {
+    files,
+    commands: files.length > 0 ? [RESOLVED_RESTART] : [],
+    undo: [RESOLVED_RESTART],
+    notes: [
+      `link ${link}, through which ${dnsIp} is reached, ${others.length > 0 ? `already has DNS servers of its own (${others.join(', ')})` : "is not highway's own"}: ` +
+        `highway's setting goes to resolved's global settings instead, so no link manager (NetworkManager, networkd, DHCP) overwrites it`,
+      `only names under .${domain} are routed to ${dnsIp}; other names may be asked there too (resolved asks its global servers alongside the links'), and highway's DNS forwards them upstream`,
+    ],
+  }
+}
+
+function plan(input: PlanInput): PlanParts {
+  const {domain, dnsIp, observed} = input
   const link = observed.link ?? 'docker0'
   const current = observed.linkSettings
   if (current === null || current === undefined) {
@@ -73,6 +117,9 @@ function plan({domain, dnsIp, observed}: PlanInput): PlanParts {
       suggestion: 'start Docker and run `highway up` first (or pass --dns-ip with an address of an existing link)',
     })
   }
+  const others = current.dns.filter((server) => server !== dnsIp)
+  // A link holding the address is the bridge itself, highway's own: its settings are replaced (and put back by undo).
+  if ((observed.linkRouted && others.length > 0) || observed.files[RESOLVED_DROP_IN]?.content) return sharedLinkPlan(input, link, others)
   const routing = `~${domain}`
   const prior = {dns: current.dns.filter((server) => server !== dnsIp), domains: current.domains.filter((name) => name !== routing)}
   const commands: CommandStep[] = []
@@ -95,8 +142,8 @@ function plan({domain, dnsIp, observed}: PlanInput): PlanParts {
 }
 
 async function observe(ctx: ResolverContext, _rootFs: unknown, _detection: Detection, dnsIp: string): Promise<Partial<Observed>> {
-  const {link, found} = await findLink(ctx, dnsIp)
-  return {link, linkFound: found, linkSettings: await linkSettings(ctx, link)}
+  const {link, found, routed} = await findLink(ctx, dnsIp)
+  return {link, linkFound: found, linkRouted: routed ?? false, linkSettings: await linkSettings(ctx, link)}
 }
 
 async function observeUndo(ctx: ResolverContext, _rootFs: unknown, state: DnsSetupState): Promise<Partial<Observed>> {
@@ -109,8 +156,9 @@ async function observeUndo(ctx: ResolverContext, _rootFs: unknown, state: DnsSet
   return observed
 }
 
-function undo(state: DnsSetupState, observed: Observed): {commands: CommandStep[]; notes: string[]} {
-  const commands: CommandStep[] = []
+function undo(state: DnsSetupState, observed: Observed, files: FileChange[]): {commands: CommandStep[]; notes: string[]} {
+  // The drop-in is undone with the recorded files; resolved reads its configuration again after.
+  const commands: CommandStep[] = files.some((change) => change.path === RESOLVED_DROP_IN) ? [RESOLVED_RESTART] : []
   const notes: string[] = []
   for (const runtime of state.runtime.filter((entry): entry is LinkRuntime => entry.kind === 'resolved-link')) {
     const current = observed.linkSettings
@@ -167,7 +215,8 @@ function viaNm({networkManager}: LinuxFacts): string {
 
 /** The split-DNS change, shared by both ways resolv.conf can lead to resolved. */
 function resolved(name: Mechanism, detect: (facts: LinuxFacts) => Promise<Detected | null>, traps: MechanismDef['traps']): MechanismDef {
-  return {name, platform: 'linux', detect, observe, plan, traps, hops, observeUndo, undo, validRuntime}
+  const dropIn = () => [RESOLVED_DROP_IN]
+  return {name, platform: 'linux', detect, paths: dropIn, writes: dropIn, observe, plan, traps, hops, observeUndo, undo, validRuntime}
 }
 
 export const systemdResolved = resolved(
@@ -194,7 +243,7 @@ export const systemdResolved = resolved(
             kind: 'resolved-mdns',
             blocking: false,
             handled: true,
-            message: `systemd-resolved sends .local names to multicast DNS, not to DNS servers, unless .local is a routing domain: the routing domain ~${domain} on highway's link makes them go to highway's DNS`,
+            message: `systemd-resolved sends .local names to multicast DNS, not to DNS servers, unless .local is a routing domain: the routing domain ~${domain} highway sets makes them go to highway's DNS`,
           },
         ]
       : [],

@@ -93,6 +93,8 @@ export interface FakeOptions {
   root: string
   /** `ip -o -4 addr show`; default: the fixture with docker0 holding 172.17.0.1. */
   ipAddr?: string
+  /** `ip -o -4 route get ADDRESS`; default: no route (exit 2). */
+  ipRoute?: string
   /** `NetworkManager --print-config`; absent: the program is "not installed" (exit 127). */
   nmPrintConfig?: string
   /** Where resolvconf keeps records: Debian's `interface`, openresolv's `interfaces`. */
@@ -143,6 +145,8 @@ export class FakeSystem implements CommandRunner {
     if (fault) return fault
     switch (cmd) {
       case 'ip':
+        if (args.includes('route'))
+          return this.options.ipRoute ? ok(this.options.ipRoute) : {code: 2, stdout: '', stderr: 'RTNETLINK answers: Network is unreachable'}
         return ok(this.options.ipAddr ?? fixture('commands', 'ip-addr.txt'))
       case 'resolvectl':
         return this.resolvectl(args)
@@ -151,6 +155,7 @@ export class FakeSystem implements CommandRunner {
       case 'NetworkManager':
         return this.options.nmPrintConfig ? ok(this.options.nmPrintConfig) : {code: 127, stdout: '', stderr: 'NetworkManager: not found'}
       case 'nmcli':
+      case 'systemctl':
         this.change(cmd, args)
         return ok()
       // Windows' programs only by their full system path (SystemRoot C:\Windows): a bare name found on PATH is "not found".

@@ -36,6 +36,30 @@ function machine(layout: Layout, options: Partial<FakeOptions> = {}) {
 }
 
 describe('plan details', () => {
+  it("resolved, the link toward highway's DNS already has its own servers (an uplink): a global drop-in, not the link; undo removes it", async () => {
+    // As in a VM or container that reaches the bridge through its eth0, whose DNS NetworkManager sets.
+    const {root, fake} = machine(
+      {fixture: 'systemd-resolved', links: {'/etc/resolv.conf': '../run/systemd/resolve/stub-resolv.conf'}},
+      {ipAddr: '7: eth0    inet 172.17.0.5/16 brd 172.17.255.255 scope global eth0\\', ipRoute: `${IP} dev eth0 src 172.17.0.5 uid 0`},
+    )
+    fake.links.set('eth0', {index: 7, dns: ['172.17.0.9'], domains: ['~.']})
+    const before = snapshot(root)
+    const runtimeBefore = fake.runtime()
+    const result = await applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP, verify: false})
+    expect(read(root, '/etc/systemd/resolved.conf.d/highway.conf')).toMatch(
+      /^# Added by highway dns-setup.*\n\[Resolve\]\nDNS=172\.17\.0\.1\nDomains=~local\n$/,
+    )
+    expect(fake.changes).toEqual(['systemctl restart systemd-resolved'])
+    expect(result.plan.runtimeOnly).toBe(false)
+    expect(printed(renderApply(result))).toContain('link eth0, through which 172.17.0.1 is reached, already has DNS servers of its own (172.17.0.9)')
+    const again = await applyDnsSetup(contextFor(root, fake), {domain: 'local', dnsIp: IP, verify: false})
+    expect(again.changed).toBe(false)
+    await undoDnsSetup(contextFor(root, fake))
+    expect(fake.changes).toEqual(['systemctl restart systemd-resolved', 'systemctl restart systemd-resolved'])
+    expect(snapshot(root)).toEqual(before)
+    expect(fake.runtime()).toEqual(runtimeBefore)
+  })
+
   it('NetworkManager without a dnsmasq.d directory: creates it and undo removes it', async () => {
     const {root, fake} = machine({fixture: 'networkmanager-dnsmasq'})
     const before = snapshot(root)

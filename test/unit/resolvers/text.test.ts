@@ -5,7 +5,7 @@
 import {describe, expect, it} from 'vitest'
 import {unifiedDiff} from '../../../src/resolvers/diff.js'
 import {parseMainSection} from '../../../src/resolvers/networkmanager.js'
-import {findLink, parseLinkValues} from '../../../src/resolvers/mechanisms/systemd-resolved.js'
+import {findLink, parseLinkValues, parseRouteDev} from '../../../src/resolvers/mechanisms/systemd-resolved.js'
 import {parseNrptRules} from '../../../src/resolvers/mechanisms/windows-nrpt.js'
 import {hostsLineOf, parseHostsLine} from '../../../src/resolvers/nsswitch.js'
 import {describeNameservers, headerComment, markedLine, parseNameservers, withHighwayLine, withoutHighwayLine} from '../../../src/resolvers/resolv-file.js'
@@ -100,6 +100,16 @@ describe('nsswitch and the .local traps', () => {
     expect(findTraps(detection('files resolve [!UNAVAIL=return] dns', 'systemd-resolved-direct'), 'test', IP)).toEqual([])
   })
 
+  it("NetworkManager's dnsmasq with systemd-resolved running beside it and nss-resolve first: .local never reaches dnsmasq", () => {
+    const nm = (hosts: string, resolvedRunning: boolean): Detection => ({...detection(hosts, 'networkmanager-dnsmasq'), resolvedRunning})
+    const debian = 'files resolve [!UNAVAIL=return] dns'
+    expect(findTraps(nm(debian, true), 'local', IP)).toEqual([expect.objectContaining({kind: 'nm-dnsmasq-resolved', blocking: true, handled: false})])
+    expect(findTraps(nm(debian, true), 'test', IP)).toEqual([])
+    expect(findTraps(nm(debian, false), 'local', IP)).toEqual([])
+    expect(findTraps(nm('files dns resolve', true), 'local', IP)).toEqual([])
+    expect(findTraps(nm('files dns', true), 'local', IP)).toEqual([])
+  })
+
   it('macOS: .local goes to Bonjour first; an unreachable bridge address with Docker Desktop', () => {
     const mac: Detection = {platform: 'darwin', mechanism: 'macos-resolver', description: '', nsswitchHosts: null, warnings: []}
     expect(findTraps(mac, 'local', '127.0.0.1').map((trap) => trap.kind)).toEqual(['macos-mdns'])
@@ -126,6 +136,19 @@ describe('program output', () => {
     expect(await findLink(contextFor('/nonexistent', fake), IP)).toEqual({link: 'docker0', found: true})
     expect(await findLink(contextFor('/nonexistent', fake), '192.168.1.23')).toEqual({link: 'wlp3s0', found: true})
     expect(await findLink(contextFor('/nonexistent', new FakeSystem({root: '/x', ipAddr: ''})), IP)).toEqual({link: 'docker0', found: false})
+  })
+
+  it('the link the DNS address is reached through when no link holds it (a container or VM behind the bridge)', async () => {
+    // As `ip -o -4 route get 172.17.0.1` answers inside a container on Docker's default bridge.
+    const inContainer = new FakeSystem({
+      root: '/x',
+      ipAddr: '7693: eth0    inet 172.17.0.2/16 brd 172.17.255.255 scope global eth0\\',
+      ipRoute: `${IP} dev eth0 src 172.17.0.2 uid 0 \\    cache `,
+    })
+    expect(await findLink(contextFor('/nonexistent', inContainer), IP)).toEqual({link: 'eth0', found: true, routed: true})
+    expect(parseRouteDev(`local ${IP} dev lo table local src ${IP} uid 0`)).toBeUndefined()
+    expect(parseRouteDev('10.1.2.3 via 192.168.1.1 dev wlp3s0 src 192.168.1.23 uid 1000')).toBe('wlp3s0')
+    expect(parseRouteDev('')).toBeUndefined()
   })
 
   it("NetworkManager's [main] section, later values winning", () => {
