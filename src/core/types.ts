@@ -17,6 +17,8 @@ export interface Settings {
    * first `up` (or given by `up --join`). Not the Docker engine's ID, which cloned machines share.
    */
   hostId?: string
+  /** The TTL of the lease that holds this host's records, in seconds: a dead host's routes leave the other proxies within it. */
+  leaseTtl?: number
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -27,6 +29,7 @@ export const DEFAULT_SETTINGS: Settings = {
   baseImage: 'debian:trixie-slim',
   advertiseIp: '',
   hostId: '',
+  leaseTtl: 10,
 }
 
 /** The ports highway's own components listen on, on the bridge address. */

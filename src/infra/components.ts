@@ -3,7 +3,7 @@ import {dnsCommand} from '../dns/dnsmasq.js'
 import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
 import {LOOPBACK_ETCD_URL} from '../core/settings.js'
-import {INFRA_PORTS, type Settings} from '../core/types.js'
+import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import type {ContainerSpec} from '../docker/types.js'
 import {ETCD_SERVER_NAME, type TlsIdentity} from '../registry/pki.js'
 
@@ -299,6 +299,8 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         `HIGHWAY_HOST_ID=${settings.hostId ?? ''}`,
         `HIGHWAY_DOMAIN=${settings.domain}`,
         `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`,
+        ...(settings.advertiseIp ? [`HIGHWAY_ADVERTISE_IP=${settings.advertiseIp}`] : []),
+        ...(settings.leaseTtl && settings.leaseTtl !== DEFAULT_SETTINGS.leaseTtl ? [`HIGHWAY_LEASE_TTL=${settings.leaseTtl}`] : []),
         `HIGHWAY_ETCD=${settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints.join(',') : AGENT_ETCD_URL}`,
         // Its etcd identity, in its environment like everything else `up` tells it (see ETCD_TLS_DIR).
         ...(context.tls.agent

@@ -5,7 +5,7 @@ import {UserError} from '../core/errors.js'
 import type {Component} from '../core/labels.js'
 import {acquireLock, describeHolder, type LockHolder} from '../core/lock.js'
 import {LOOPBACK_ETCD_URL, configDir, loadSettings, newHostId, saveSettings} from '../core/settings.js'
-import type {Settings} from '../core/types.js'
+import {DEFAULT_SETTINGS, type Settings} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
 import {ensureInfraImage} from '../docker/image.js'
@@ -27,6 +27,8 @@ export interface UpRequest {
   etcd?: string[]
   /** '' to stop publishing the registry for other hosts. */
   advertiseIp?: string
+  /** Seconds: a dead host's routes leave the other proxies within this. */
+  leaseTtl?: number
   /** A join file from the host that runs etcd (`highway join-file`): use that etcd, as the host it names. */
   join?: string
 }
@@ -48,6 +50,10 @@ const LOCK_WAIT_MS = 15 * 60_000
 /** How long each component may take to answer before `up` gives up and names it. */
 export const READY_TIMEOUT_MS: Record<Component, number> = {agent: 30_000, dns: 15_000, etcd: 30_000, proxy: 15_000}
 
+/** The agent renews its lease about three times per TTL; below 2 s a busy machine may miss all three. */
+export const MIN_LEASE_TTL = 2
+export const MAX_LEASE_TTL = 3600
+
 /** Everything `up` is told, checked before Docker is touched: bad input creates nothing. */
 export function validateRequest(request: UpRequest, saved: Settings): Omit<Settings, 'bridgeIp'> & {bridgeIp?: string} {
   const domain = assertDomain(request.domain ?? saved.domain)
@@ -57,14 +63,16 @@ export function validateRequest(request: UpRequest, saved: Settings): Omit<Setti
   for (const endpoint of etcdEndpoints) {
     if (!/^https?:\/\/[^\s/]+$/.test(endpoint)) throw new UserError(`invalid --etcd endpoint "${endpoint}": expected a URL such as http://10.0.0.5:2379`)
   }
+  // Where other hosts reach this one: its services (and its etcd, when it runs one) are published there too.
   const advertise = request.advertiseIp ?? saved.advertiseIp ?? ''
   const advertiseIp = advertise === '' ? '' : assertIPv4(advertise, '--advertise-ip')
-  if (advertiseIp && etcdEndpoints.length > 0) {
-    throw new UserError('--advertise-ip publishes this host’s own etcd, and --etcd says this host runs none', {
-      suggestion: 'give --advertise-ip on the host that runs etcd, and --etcd on the others',
+  const leaseTtl = request.leaseTtl ?? saved.leaseTtl ?? DEFAULT_SETTINGS.leaseTtl!
+  if (!Number.isInteger(leaseTtl) || leaseTtl < MIN_LEASE_TTL || leaseTtl > MAX_LEASE_TTL) {
+    throw new UserError(`invalid --lease-ttl ${leaseTtl}: expected whole seconds from ${MIN_LEASE_TTL} to ${MAX_LEASE_TTL}`, {
+      suggestion: `the default is ${DEFAULT_SETTINGS.leaseTtl} s; shorter drops a dead host's routes sooner, and a host cut off that long loses them`,
     })
   }
-  return {advertiseIp, baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, upstreamDns}
+  return {advertiseIp, baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, leaseTtl, upstreamDns}
 }
 
 interface UpContext {
@@ -264,11 +272,11 @@ export async function runUp(
 async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSignal): Promise<UpResult> {
   // Read again under the lock: the `up` this one waited for may have changed them.
   const saved = loadSettings(clients.env)
-  if (request.join && (request.etcd || request.advertiseIp)) {
-    throw new UserError('--join names the etcd to use: it goes without --etcd and --advertise-ip', {suggestion: 'give --join FILE alone'})
+  if (request.join && request.etcd) {
+    throw new UserError('--join names the etcd to use: it goes without --etcd', {suggestion: 'give --join FILE (and this host’s --advertise-ip)'})
   }
   const joining = request.join ? readJoinFile(request.join) : undefined
-  const requested = validateRequest(joining ? {...request, advertiseIp: '', etcd: joining.endpoints} : request, saved)
+  const requested = validateRequest(joining ? {...request, etcd: joining.endpoints} : request, saved)
   const docker = await clients.docker()
   const hostId = joining?.hostId ?? (saved.hostId || newHostId())
   const settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway()), hostId}

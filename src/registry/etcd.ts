@@ -17,6 +17,9 @@ export interface EtcdOptions {
   callTimeout: number
   /** This host's bridge IP: records pointing at highway's own listeners there are invalid (see checkRecord). */
   bridgeIp?: string
+  /** This host's advertise address and id: see CheckContext. */
+  advertiseIp?: string
+  hostId?: string
   /** Mutual TLS: the CA that signed etcd's certificate, and this client's own (its CN is the etcd user). */
   tls?: TlsIdentity
 }
@@ -28,7 +31,7 @@ export class EtcdRegistry implements RegistryClient, RegistryAdmin {
 
   constructor(options: EtcdOptions) {
     this.endpoints = options.endpoints
-    this.check = {bridgeIp: options.bridgeIp}
+    this.check = {advertiseIp: options.advertiseIp, bridgeIp: options.bridgeIp, localHostId: options.hostId}
     const {tls} = options
     this.client = new Etcd3({
       hosts: options.endpoints,

@@ -71,6 +71,12 @@ describe('componentSpecs', () => {
       ],
     })
     expect(etcd.create.Cmd).toContain('--advertise-client-urls=https://10.1.0.1:2379')
+    // The agent records services at that address, so other hosts need no route to this host's bridge.
+    expect(spec('agent', specs({settings: {advertiseIp: '10.1.0.1'}})).create.Env).toContain('HIGHWAY_ADVERTISE_IP=10.1.0.1')
+    expect(spec('agent', specs()).create.Env?.some((variable) => variable.startsWith('HIGHWAY_ADVERTISE_IP='))).toBe(false)
+    // A lease TTL other than the default reaches the agent; the default adds nothing (an unchanged spec on upgrade).
+    expect(spec('agent', specs({settings: {leaseTtl: 4}})).create.Env).toContain('HIGHWAY_LEASE_TTL=4')
+    expect(spec('agent', specs()).create.Env?.some((variable) => variable.startsWith('HIGHWAY_LEASE_TTL='))).toBe(false)
   })
 
   it('publishes etcd on 2379/tcp, the proxy on 80/tcp, dns on 53/udp and 53/tcp, and nothing for the agent', () => {
