@@ -1,11 +1,11 @@
 import {join} from 'node:path'
 import {Listr, type ListrTask} from 'listr2'
-import type {Clients} from '../clients.js'
+import {createClients, type Clients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import type {Component} from '../core/labels.js'
 import {acquireLock, describeHolder, type LockHolder} from '../core/lock.js'
 import {LOOPBACK_ETCD_URL, configDir, loadSettings, newHostId, saveSettings} from '../core/settings.js'
-import {DEFAULT_SETTINGS, type Settings} from '../core/types.js'
+import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
 import {ensureInfraImage} from '../docker/image.js'
@@ -13,8 +13,9 @@ import type {DockerClient} from '../docker/types.js'
 import {probeProxy} from '../proxy/client.js'
 import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
 import {PkiStore, type TlsIdentity} from '../registry/pki.js'
-import {ensureLocalPki, joinedIdentity, readJoinFile, storeJoin, type JoinFile} from '../registry/provision.js'
-import {componentSpecs, type ComponentSpec, type SpecContext} from './components.js'
+import {ensureLocalPki, joinedIdentity, memberPki, peerUrl, readJoinFile, storeJoin, type JoinFile} from '../registry/provision.js'
+import {unreachable, type EtcdMember} from '../registry/registry.js'
+import {componentSpecs, runsEtcd, type ComponentSpec, type SpecContext} from './components.js'
 import {RunChanges, ensureContainer, ensureNetwork, ensureVolume, type EnsureOutcome} from './containers.js'
 import {probeDns, probeEtcd} from './probes.js'
 
@@ -77,6 +78,8 @@ export function validateRequest(request: UpRequest, saved: Settings): Omit<Setti
 
 interface UpContext {
   clients: Clients
+  /** A learner this run added to the cluster (up --join with a member's file): promoted once its etcd answers, removed if the run fails. */
+  learner?: {id: string; endpoints: string[]}
   docker: DockerClient
   settings: Settings
   tls: SpecContext['tls'] & {root: TlsIdentity | null}
@@ -149,6 +152,10 @@ function componentTask(spec: ComponentSpec): ListrTask<UpContext> {
       task.output = `${outcome}, waiting until it answers`
       const ready = await readiness(context, spec.component, since)
       if (spec.component === 'etcd') {
+        if (context.learner) {
+          task.output = 'promoting this member to a voting one'
+          await promote(context, context.learner)
+        }
         task.output = 'granting this host its etcd user'
         await grantHosts(context)
       }
@@ -166,13 +173,123 @@ function componentTask(spec: ComponentSpec): ListrTask<UpContext> {
 async function registryIdentities(clients: Clients, settings: Settings, joining: JoinFile | undefined): Promise<UpContext['tls']> {
   const store = PkiStore.of(clients.env)
   const hostId = settings.hostId!
-  if (settings.etcdEndpoints.length === 0) {
+  if (settings.etcdMember) {
+    const pki = memberPki(store)
+    return {agent: pki.host, etcd: pki.etcd, root: pki.root}
+  }
+  if (runsEtcd(settings)) {
     const pki = await ensureLocalPki(store, {advertiseIp: settings.advertiseIp, hostId})
     return {agent: pki.host, etcd: pki.etcd, root: pki.root}
   }
   if (joining) storeJoin(store, joining)
   const secure = settings.etcdEndpoints.some((endpoint) => endpoint.startsWith('https:'))
   return {agent: secure ? joinedIdentity(store, hostId) : null, etcd: null, root: null}
+}
+
+/** The root client of the cluster a join file names (this host's own etcd does not run yet). */
+function clusterAdmin(context: Pick<UpContext, 'clients' | 'settings'>, endpoints: string[]) {
+  return context.clients.admin({...context.settings, etcdEndpoints: endpoints})
+}
+
+/** A learner may be promoted only once it has caught up with the leader: etcd says so, and we ask again. */
+async function promote(context: UpContext, learner: {id: string; endpoints: string[]}): Promise<void> {
+  const admin = clusterAdmin(context, learner.endpoints)
+  await waitFor(
+    async () => {
+      try {
+        await admin.promote(learner.id)
+        return true
+      } catch (error) {
+        // Promoted already (a retried run): done. Anything else, "not in sync" first of all: ask again.
+        return /not a learner/i.test((error as Error).message) ? true : undefined
+      }
+    },
+    {
+      interval: 200,
+      message: `this host’s etcd member did not catch up with the cluster: do the other members reach it at ${peerUrl(context.settings.advertiseIp!)} (--advertise-ip)?`,
+      signal: context.signal,
+      timeout: READY_TIMEOUT_MS.etcd,
+    },
+  )
+  context.learner = undefined
+}
+
+/**
+ * up --join with a member's file: adds this host's etcd to the cluster as a learner (it gets no vote,
+ * so the cluster keeps its quorum whatever happens to this run), and says how it starts: under its own
+ * name, into the cluster as it is now. A member already there (an earlier `up` that got that far) is
+ * taken as it is.
+ */
+async function joinAsMember(
+  clients: Clients,
+  settings: Settings,
+  joining: JoinFile,
+): Promise<{settings: Settings; learner?: {id: string; endpoints: string[]}}> {
+  const member = joining.member!
+  const url = peerUrl(member.advertiseIp)
+  const name = `highway-${settings.hostId}`
+  const admin = clusterAdmin({clients, settings}, joining.endpoints)
+  let members: EtcdMember[]
+  let learner: {id: string; endpoints: string[]} | undefined
+  try {
+    members = await admin.members()
+    const existing = members.find((candidate) => candidate.peerUrls.includes(url))
+    if (!existing) {
+      const added = await admin.addLearner(url)
+      members = added.members
+      learner = {endpoints: joining.endpoints, id: added.added.id}
+    } else if (existing.learner) {
+      learner = {endpoints: joining.endpoints, id: existing.id}
+    }
+  } catch (error) {
+    throw unreachable(joining.endpoints, error)
+  }
+  const cluster = members.map((candidate) => `${candidate.peerUrls.includes(url) ? name : candidate.name}=${candidate.peerUrls[0]}`)
+  const peers = members.filter((candidate) => !candidate.peerUrls.includes(url)).flatMap((candidate) => candidate.clientUrls)
+  return {
+    learner,
+    settings: {...settings, etcdEndpoints: [], etcdMember: {initialCluster: cluster.join(','), name}, etcdPeers: peers.length > 0 ? peers : joining.endpoints},
+  }
+}
+
+/**
+ * A join file is one host's identity: a second host joining with it would write the first one's
+ * records under the same keys and lease (each deleting the other's as orphans). Its agent's report,
+ * held by its lease, says the id is alive elsewhere.
+ */
+async function refuseTakenId(env: NodeJS.ProcessEnv, settings: Settings, joining: JoinFile): Promise<void> {
+  // As the file's host, before anything of it is stored here: a refused join leaves this host as it was.
+  const asJoined = createClients(env, {identity: {ca: joining.ca, cert: joining.cert, key: joining.key}})
+  try {
+    const reports = await asJoined
+      .registry(settings)
+      .listAgents()
+      .catch(() => [])
+    const holder = reports.find((report) => report.hostId === joining.hostId)
+    if (holder) {
+      throw new UserError(`host id ${joining.hostId} is in use: host ${holder.hostName}'s agent holds it (a join file is for one host)`, {
+        suggestion: 'make a join file of its own for this host on the first host (`highway join-file --out FILE`)',
+      })
+    }
+  } finally {
+    asJoined.close()
+  }
+}
+
+/**
+ * Where etcd runs here and already answers: the other members' client URLs, for this host's CLI and
+ * agent to fail over to. Best effort: an etcd that does not answer yet keeps what was saved.
+ */
+async function currentPeers(clients: Clients, settings: Settings): Promise<string[] | undefined> {
+  if (!runsEtcd(settings) || !settings.advertiseIp || !PkiStore.of(clients.env).identity('root')) return settings.etcdPeers
+  try {
+    const members = await clients.admin({...settings, etcdPeers: []}).members()
+    const own = `https://${settings.advertiseIp}:${INFRA_PORTS.etcd}`
+    const peers = members.flatMap((member) => member.clientUrls).filter((url) => url !== own && url !== LOOPBACK_ETCD_URL)
+    return peers.length > 0 ? peers : undefined
+  } catch {
+    return settings.etcdPeers
+  }
 }
 
 /** Once etcd answers: its root user, this host's role and user, auth on (a no-op when already so). */
@@ -279,10 +396,34 @@ async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSi
   const requested = validateRequest(joining ? {...request, etcd: joining.endpoints} : request, saved)
   const docker = await clients.docker()
   const hostId = joining?.hostId ?? (saved.hostId || newHostId())
-  const settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway()), hostId}
+  let settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway()), hostId}
+  if (joining && saved.hostId !== joining.hostId) await refuseTakenId(clients.env, {...settings, etcdEndpoints: joining.endpoints}, joining)
+  let learner: UpContext['learner']
+  if (joining?.member) {
+    if (requested.advertiseIp && requested.advertiseIp !== joining.member.advertiseIp) {
+      throw new UserError(`${request.join} makes an etcd member on ${joining.member.advertiseIp}, not on --advertise-ip ${requested.advertiseIp}`, {
+        suggestion: 'give this host’s --advertise-ip to `highway join-file` on the first host, and carry the new file here',
+      })
+    }
+    settings.advertiseIp = joining.member.advertiseIp
+    storeJoin(PkiStore.of(clients.env), joining)
+    ;({learner, settings} = await joinAsMember(clients, settings, joining))
+  } else if (!joining) {
+    settings = {...settings, etcdMember: saved.etcdMember, etcdPeers: (await currentPeers(clients, settings)) ?? []}
+    if (!settings.etcdMember) delete settings.etcdMember
+  }
   const tls = await registryIdentities(clients, settings, joining)
-  const context: UpContext = {clients, changes: new RunChanges(), docker, outcomes: {}, settings, signal, tls}
-  await bringUp(context)
+  const context: UpContext = {clients, changes: new RunChanges(), docker, learner, outcomes: {}, settings, signal, tls}
+  try {
+    await bringUp(context)
+  } catch (error) {
+    // A learner has no vote: removing it needs only the quorum the cluster kept all along.
+    if (context.learner)
+      await clusterAdmin(context, context.learner.endpoints)
+        .removeMember(context.learner.id)
+        .catch(() => {})
+    throw error
+  }
   const changed = (Object.keys(settings) as Array<keyof Settings>).some((key) => JSON.stringify(settings[key]) !== JSON.stringify(saved[key]))
   if (changed) saveSettings(settings, clients.env)
   // dns-setup's runtime-only settings (resolved per link, resolvconf) vanish with a reboot or a new docker0.

@@ -2,13 +2,15 @@
 // machine's engine; hosts B and C are dockerds in network namespaces of their own (see netns-hosts.ts),
 // all three on Docker's default 172.17.0.0/16 with no route between their bridges: the only way from
 // one host to another is the shared segment (10.201.0.0/24), where each host's `--advertise-ip` is.
-// A runs etcd (`up --advertise-ip`); B and C join with `up --join FILE --advertise-ip`, FILE made on A
-// by `highway join-file`. A service is reached by name from the other hosts' shells and containers,
-// and a host cut off the segment loses its routes everywhere within its lease TTL, then registers
-// again when it comes back.
+// A runs etcd (`up --advertise-ip`); B and C join with `up --join FILE`, FILE made on A by `highway
+// join-file --advertise-ip <their address>`, and each adds an etcd member over TLS (etcd's member API):
+// three members, so the registry survives losing any one. A service is reached by name from the other
+// hosts' shells and containers; with any one etcd member stopped, registration and routing go on; a
+// host cut off the segment loses its routes everywhere within its lease TTL, then registers again.
 import {copyFileSync, existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {Status} from '../../src/infra/status.js'
 import type {ServiceRow} from '../../src/service/list.js'
 import {APP_IMAGE, bridgeIp, curl, dig, docker, dockerResult, ensureAppImage, highway, makeEnv, serve, until} from './harness.js'
 import {
@@ -72,16 +74,24 @@ async function routed(what: string, ask: () => Promise<{status: number; body: st
 
 async function joinHost(host: NetnsHost, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<void> {
   const madeOnA = join(envA.HIGHWAY_CONFIG_DIR!, `host-${host.letter}.join`)
-  const made = await highway(['join-file', '--out', madeOnA], envA)
+  const made = await highway(['join-file', '--out', madeOnA, '--advertise-ip', host.address], envA)
   expect(made.code, made.stdout + made.stderr).toBe(0)
+  expect(made.stdout).toContain(`runs etcd member`)
   const carried = join(env.HIGHWAY_CONFIG_DIR!, `host-${host.letter}.join`)
   copyFileSync(madeOnA, carried)
   expect(statSync(carried).mode & 0o777).toBe(0o600)
   const up = await highwayOn(host, ['up', '--join', carried, '--advertise-ip', host.address, ...extra], env)
   expect(up.code, up.stdout + up.stderr).toBe(0)
-  const settings = JSON.parse(readFileSync(join(env.HIGHWAY_CONFIG_DIR!, 'settings.json'), 'utf8')) as {hostId: string; etcdEndpoints: string[]}
-  expect(settings.etcdEndpoints).toEqual([`https://${SWITCH.rootAddress}:2379`])
+  const settings = JSON.parse(readFileSync(join(env.HIGHWAY_CONFIG_DIR!, 'settings.json'), 'utf8')) as {
+    hostId: string
+    etcdEndpoints: string[]
+    etcdPeers: string[]
+  }
+  // It runs a member of its own, and fails over to the members it found.
+  expect(settings.etcdEndpoints).toEqual([])
+  expect(settings.etcdPeers).toContain(`https://${SWITCH.rootAddress}:2379`)
   expect(settings.hostId).toBe((JSON.parse(readFileSync(carried, 'utf8')) as {hostId: string}).hostId)
+  // The CA key never leaves host A.
   expect(existsSync(join(env.HIGHWAY_CONFIG_DIR!, 'pki', 'ca.key'))).toBe(false)
   // The same default bridge as host A's: nothing but the advertise addresses tells the hosts apart.
   expect(await dockerOn(host, 'network', 'inspect', 'bridge', '--format', '{{range .IPAM.Config}}{{.Subnet}}{{end}}')).toBe('172.17.0.0/16')
@@ -120,6 +130,9 @@ beforeAll(async () => {
     expect(nameB).toBe(B.hostname)
     await joinHost(B, envB, ['--lease-ttl', String(LEASE_TTL_B_S)])
     await joinHost(C, envC)
+    // A learns the members that joined since its own `up`: its CLI and agent fail over to them.
+    const again = await highway(['up'], envA)
+    expect(again.code, again.stdout + again.stderr).toBe(0)
     console.log(`[multihost] setup: ${Date.now() - started} ms`)
   } catch (error) {
     await teardown()
@@ -193,6 +206,60 @@ describe('three hosts on one bridge subnet', () => {
     }
   })
 
+  it('runs a three-member etcd cluster over TLS: status shows members, leader, health and this host’s lease', async () => {
+    const status = JSON.parse((await highway(['status', '--json'], envA)).stdout) as Status
+    expect(status.cluster?.members.map((member) => member.peerUrls[0]).sort()).toEqual(
+      [SWITCH.rootAddress, B.address, C.address].map((address) => `https://${address}:2380`).sort(),
+    )
+    expect(status.cluster?.members.every((member) => member.ok && !member.learner)).toBe(true)
+    expect(status.cluster?.members.filter((member) => member.leader)).toHaveLength(1)
+    expect(status.cluster?.lease?.grantedTtl).toBe(10)
+    const onB = JSON.parse((await highwayOn(B, ['status', '--json'], envB)).stdout) as Status
+    expect(onB.cluster?.lease?.grantedTtl).toBe(LEASE_TTL_B_S)
+    // A fourth host would be a client only: three members survive the loss of any one.
+    const fourth = await highway(['join-file', '--out', join(envA.HIGHWAY_CONFIG_DIR!, 'host-d.join'), '--advertise-ip', '10.201.0.9'], envA)
+    expect(fourth.stdout).toContain('etcd at')
+    expect(fourth.stdout).not.toContain('runs etcd member')
+  })
+
+  it('refuses a second host joining with a host id that is alive elsewhere, creating nothing', async () => {
+    const envOther = makeEnv()
+    const carried = join(envOther.HIGHWAY_CONFIG_DIR!, 'reused.join')
+    copyFileSync(join(envB.HIGHWAY_CONFIG_DIR!, `host-${B.letter}.join`), carried)
+    const before = await dockerOn(C, 'ps', '-aq')
+    const result = await highwayOn(C, ['up', '--join', carried], envOther)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(new RegExp(`^highway: host id \\S+ is in use: host ${B.hostname}'s agent holds it`, 'm'))
+    expect(await dockerOn(C, 'ps', '-aq')).toBe(before)
+    expect(existsSync(join(envOther.HIGHWAY_CONFIG_DIR!, 'pki'))).toBe(false)
+  })
+
+  it('goes on registering and routing on every host while any one etcd member is stopped, and the member rejoins', async () => {
+    // Host A's member: the first one, whose CLI and agent now reach the cluster through B's and C's.
+    await docker('stop', 'highway-etcd')
+    try {
+      const run = await highway(['run', '-d', '--name', 'while-a-etcd-down', '-p', '9090', APP_IMAGE, ...serve('registered-without-a-etcd')], envA)
+      expect(run.code, run.stderr).toBe(0)
+      expect((await routed('while-a-etcd-down.local routed on B', () => through(B, 'while-a-etcd-down', 1))).value).toBe('registered-without-a-etcd')
+      expect((await routed('while-a-etcd-down.local routed on C', () => through(C, 'while-a-etcd-down', 1))).value).toBe('registered-without-a-etcd')
+      const status = JSON.parse((await highway(['status', '--json'], envA)).stdout) as Status
+      expect(status.cluster, 'status reads the cluster from the other members').not.toBeNull()
+      expect(status.cluster?.members.filter((member) => !member.ok)).toHaveLength(1)
+    } finally {
+      await docker('start', 'highway-etcd')
+    }
+    await until(
+      'three healthy members again',
+      async () => {
+        const status = JSON.parse((await highway(['status', '--json'], envA)).stdout) as Status
+        return status.cluster?.members.every((member) => member.ok) ? true : undefined
+      },
+      30_000,
+      500,
+    )
+    await dockerResult('rm', '-f', 'while-a-etcd-down')
+  }, 90_000)
+
   it("drops a host's routes everywhere within its lease TTL when it is cut off, and registers them again when it returns", async () => {
     expect((await throughA('remote', 1)).status).toBe(200)
     await setLink(B, false)
@@ -231,4 +298,15 @@ describe('three hosts on one bridge subnet', () => {
     expect(again.value).toBe('hello-from-b')
     console.log(`[multihost] host B back: remote.local routed on A again after ${Date.now() - back} ms`)
   }, 90_000)
+
+  it('takes a member host’s etcd out of the cluster on `down` (member remove), and the others go on', async () => {
+    const down = await highwayOn(C, ['down'], envC)
+    expect(down.code, down.stderr).toBe(0)
+    expect(down.stdout, down.stderr).toMatch(/removed etcd member highway-\S+ from the cluster/)
+    const status = JSON.parse((await highway(['status', '--json'], envA)).stdout) as Status
+    expect(status.cluster?.members.map((member) => member.peerUrls[0]).sort()).toEqual(
+      [SWITCH.rootAddress, B.address].map((address) => `https://${address}:2380`).sort(),
+    )
+    expect((await throughA('remote')).body.trim()).toBe('hello-from-b')
+  }, 60_000)
 })
