@@ -60,11 +60,6 @@ export async function runJoinFile(clients: Clients, path: string, options: JoinF
   let members: EtcdMember[]
   try {
     members = await admin.members()
-    // The first member started before other hosts could join: its peer URL still names loopback, which
-    // would send a new member to itself. Its peer listener is on the advertise address since that `up`.
-    const first = members.find((member) => member.peerUrls.some((url) => url.startsWith('https://127.0.0.1:')))
-    if (first && members.length === 1) await admin.updatePeerUrls(first.id, [own])
-    await admin.grantHosts([hostId])
   } catch (error) {
     throw unreachable(admin.endpoints, error)
   }
@@ -73,6 +68,15 @@ export async function runJoinFile(clients: Clients, path: string, options: JoinF
   }
   const voting = members.filter((member) => !member.learner).length
   const member = memberIp && (options.member ?? voting < WANTED_MEMBERS) ? memberIp : null
+  try {
+    // The first member started before other hosts could join: its peer URL still names loopback, which
+    // would send a new member to itself. Its peer listener is on the advertise address since that `up`.
+    const first = members.find((candidate) => candidate.peerUrls.some((url) => url.startsWith('https://127.0.0.1:')))
+    if (member && first && members.length === 1) await admin.updatePeerUrls(first.id, [own])
+    await admin.grantHosts([hostId])
+  } catch (error) {
+    throw unreachable(admin.endpoints, error)
+  }
   const endpoints = [...new Set(members.flatMap((candidate) => candidate.clientUrls).filter((url) => url !== LOOPBACK_ETCD_URL))]
   if (endpoints.length === 0) endpoints.push(`https://${settings.advertiseIp}:${INFRA_PORTS.etcd}`)
   const join = await makeJoinFile(store, {endpoints, hostId, memberIp: member ?? undefined})
