@@ -1,6 +1,7 @@
 import type {Clients} from '../clients.js'
 import {MANAGED} from '../core/labels.js'
 import {saveSettings} from '../core/settings.js'
+import {waitFor} from '../core/wait.js'
 import type {Settings} from '../core/types.js'
 import {PkiStore} from '../registry/pki.js'
 import {peerUrl} from '../registry/provision.js'
@@ -17,6 +18,8 @@ export interface DownResult {
   /** The etcd member this host ran and took out of the cluster, if any (see leaveCluster). */
   leftCluster?: {member: string; endpoints: string[]}
 }
+
+const REMOVE_TIMEOUT_MS = 15_000
 
 /**
  * Before `down` on a host whose etcd is one member of several: takes that member out of the cluster
@@ -39,11 +42,20 @@ export async function leaveCluster(clients: Clients, settings: Settings): Promis
   if (!own || others.length === 0) return undefined
   const endpoints = others.flatMap((member) => member.clientUrls)
   if (endpoints.length === 0) return undefined
-  try {
-    await admin.removeMember(own.id)
-  } catch (error) {
-    throw unreachable(admin.endpoints, error)
-  }
+  // etcd refuses to remove a member while the ones left have not all been connected for a few seconds
+  // (its strict reconfiguration check: a member that just came back does not count yet); that passes.
+  await waitFor(
+    async () => {
+      try {
+        await admin.removeMember(own.id)
+        return true
+      } catch (error) {
+        if (/not enough started members/i.test((error as Error).message)) return undefined
+        throw unreachable(admin.endpoints, error)
+      }
+    },
+    {interval: 500, message: `etcd did not let member ${own.name || own.id} leave: the others are not all connected`, timeout: REMOVE_TIMEOUT_MS},
+  )
   const {etcdMember: _member, etcdPeers: _peers, ...rest} = settings
   saveSettings({...rest, etcdEndpoints: endpoints}, clients.env)
   return {endpoints, member: own.name || own.id}
