@@ -1,3 +1,4 @@
+import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {Listr, type ListrTask} from 'listr2'
 import {createClients, type Clients} from '../clients.js'
@@ -9,6 +10,7 @@ import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
 import {ensureInfraImage} from '../docker/image.js'
+import {describeDockerHost} from '../docker/client.js'
 import type {DockerClient} from '../docker/types.js'
 import {probeProxy} from '../proxy/client.js'
 import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
@@ -253,6 +255,25 @@ async function joinAsMember(
 }
 
 /**
+ * Services and etcd are published on the advertise address: it must be one of this host's. Checked by
+ * binding it (port 0) where the engine is this machine's (a unix socket); a remote engine's host is
+ * not this one, and Docker's own bind says it there.
+ */
+async function assertLocalAddress(env: NodeJS.ProcessEnv, address: string): Promise<void> {
+  if (!describeDockerHost(env).startsWith('unix://')) return
+  const problem = await new Promise<string | null>((resolve) => {
+    const server = createServer()
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+    server.listen(0, address, () => server.close(() => resolve(null)))
+  })
+  if (problem === 'EADDRNOTAVAIL') {
+    throw new UserError(`--advertise-ip ${address} is not an address of this host`, {
+      suggestion: 'give the address of this host’s interface that the other hosts reach (`ip -4 addr`)',
+    })
+  }
+}
+
+/**
  * A join file is one host's identity: a second host joining with it would write the first one's
  * records under the same keys and lease (each deleting the other's as orphans). Its agent's report,
  * held by its lease, says the id is alive elsewhere.
@@ -397,6 +418,7 @@ async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSi
   const docker = await clients.docker()
   const hostId = joining?.hostId ?? (saved.hostId || newHostId())
   let settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway()), hostId}
+  if (settings.advertiseIp) await assertLocalAddress(clients.env, settings.advertiseIp)
   if (joining && saved.hostId !== joining.hostId) await refuseTakenId(clients.env, {...settings, etcdEndpoints: joining.endpoints}, joining)
   let learner: UpContext['learner']
   if (joining?.member) {
