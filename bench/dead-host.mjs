@@ -2,7 +2,7 @@
 // bridge subnet as this machine's engine, host A: test/e2e/netns-hosts.ts) joins A's registry and runs
 // one service; B is then cut off the segment the hosts share (its link down: to A, a host that died
 // with its whole network, no lease revoke). Measured over ROUNDS rounds, on A's proxy polled every
-// ~10 ms: from the cut to the service's route gone (highway's 404), and from B's return to the route
+// ~10 ms on fresh connections: from the cut to the service's route gone (highway's 404), and from B's return to the route
 // answering again (B's agent re-grants its lease and puts every record again).
 //
 //   node --import tsx bench/dead-host.mjs [ROUNDS]     (default 8; LEASE_TTL=10 seconds, B's lease TTL)
@@ -35,21 +35,13 @@ const ROUNDS = Number(process.argv[2] ?? process.env.ROUNDS ?? 8)
 const LEASE_TTL = Number(process.env.LEASE_TTL ?? 10)
 const B = netnsHost('b', 2)
 
-/** What A's proxy answers for `name`: 200 (routed), 404 (highway's not-found) or 0 (no answer). */
-async function answer(bridgeIp, name) {
-  const response = await fetch(`http://${bridgeIp}/`, {headers: {Host: `${name}.local`}, signal: AbortSignal.timeout(1000)}).catch(() => null)
-  if (!response) return 0
-  await response.arrayBuffer().catch(() => {})
-  return response.status
-}
+const isGone = (answer) => answer.status === 404 && answer.kind === 'not-found'
 
-async function until(bridgeIp, name, status, timeoutMs) {
+/** ms from now until A's proxy (polled every ~10 ms, fresh connections) gives an answer `done` accepts. */
+async function until(settings, done, timeout) {
   const started = now()
-  while (now() - started < timeoutMs) {
-    if ((await answer(bridgeIp, name)) === status) return now() - started
-    await sleep(10)
-  }
-  throw new Error(`${name}.local did not answer ${status} on A within ${timeoutMs} ms`)
+  const {at} = await pollProxy(settings, 'far.local', done, {interval: 10, timeout})
+  return at - started
 }
 
 await bench('dead-host', async ({settings}) => {
@@ -73,7 +65,7 @@ await bench('dead-host', async ({settings}) => {
     if (upB.code !== 0) throw new Error(`up on B failed: ${upB.stderr}`)
     const run = await highwayOn(B, ['run', '-d', '--name', 'far', '-p', '9090', APP_IMAGE, ...busyboxServe('far')], envB)
     if (run.code !== 0) throw new Error(`run on B failed: ${run.stderr}`)
-    await until(settings.bridgeIp, 'far', 200, 15_000)
+    await until(settings, isRouted, 15_000)
 
     const expiry = []
     const back = []
@@ -81,9 +73,9 @@ await bench('dead-host', async ({settings}) => {
       // A random phase against the renewals, so the rounds sample the whole 2/3 TTL .. TTL window.
       await sleep((Math.random() * (LEASE_TTL * 1000)) / 3)
       await setLink(B, false)
-      expiry.push(await until(settings.bridgeIp, 'far', 404, LEASE_TTL * 4000))
+      expiry.push(await until(settings, isGone, LEASE_TTL * 4000))
       await setLink(B, true)
-      back.push(await until(settings.bridgeIp, 'far', 200, 60_000))
+      back.push(await until(settings, isRouted, 60_000))
       log(`round ${round + 1}/${ROUNDS}: routes gone ${fmt(expiry.at(-1), 0)} ms after the cut, back ${fmt(back.at(-1), 0)} ms after the return`)
     }
     const gone = summary(expiry, 0)
