@@ -16,7 +16,7 @@ import {probeProxy} from '../proxy/client.js'
 import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
 import {PkiStore, type TlsIdentity} from '../registry/pki.js'
 import {ensureLocalPki, joinedIdentity, memberPki, peerUrl, readJoinFile, storeJoin, type JoinFile} from '../registry/provision.js'
-import {unreachable, type EtcdMember} from '../registry/registry.js'
+import {unreachable, type EtcdMember, type RegistryAdmin} from '../registry/registry.js'
 import {componentSpecs, runsEtcd, type ComponentSpec, type SpecContext} from './components.js'
 import {RunChanges, ensureContainer, ensureNetwork, ensureVolume, type EnsureOutcome} from './containers.js'
 import {probeDns, probeEtcd} from './probes.js'
@@ -217,6 +217,26 @@ async function promote(context: UpContext, learner: {id: string; endpoints: stri
 }
 
 /**
+ * etcd refuses to change its membership while a member that just started or joined has been connected
+ * for less than a few seconds ("unhealthy cluster", its strict reconfiguration check): asked again
+ * until that passes. Any other refusal is final.
+ */
+async function addLearner(admin: RegistryAdmin, url: string): Promise<{added: EtcdMember; members: EtcdMember[]}> {
+  const outcome = await waitFor(
+    async () => {
+      try {
+        return {added: await admin.addLearner(url)}
+      } catch (error) {
+        return /unhealthy cluster/i.test((error as Error).message) ? undefined : {error}
+      }
+    },
+    {interval: 500, message: 'etcd kept refusing a new member (unhealthy cluster)', timeout: READY_TIMEOUT_MS.etcd},
+  )
+  if ('error' in outcome) throw outcome.error
+  return outcome.added
+}
+
+/**
  * up --join with a member's file: adds this host's etcd to the cluster as a learner (it gets no vote,
  * so the cluster keeps its quorum whatever happens to this run), and says how it starts: under its own
  * name, into the cluster as it is now. A member already there (an earlier `up` that got that far) is
@@ -237,7 +257,7 @@ async function joinAsMember(
     members = await admin.members()
     const existing = members.find((candidate) => candidate.peerUrls.includes(url))
     if (!existing) {
-      const added = await admin.addLearner(url)
+      const added = await addLearner(admin, url)
       members = added.members
       learner = {endpoints: joining.endpoints, id: added.added.id}
     } else if (existing.learner) {
