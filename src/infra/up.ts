@@ -227,7 +227,8 @@ async function addLearner(admin: RegistryAdmin, url: string): Promise<{added: Et
       try {
         return {added: await admin.addLearner(url)}
       } catch (error) {
-        return /unhealthy cluster/i.test((error as Error).message) ? undefined : {error}
+        // etcd3 counts each refusal against the endpoint and stops calling it for a few seconds: that passes too.
+        return /unhealthy cluster|circuit breaker is open/i.test((error as Error).message) ? undefined : {error}
       }
     },
     {interval: 500, message: 'etcd kept refusing a new member (unhealthy cluster)', timeout: READY_TIMEOUT_MS.etcd},
