@@ -14,7 +14,6 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {
   APP_IMAGE,
-  CONFIG_DIR,
   ENV,
   bench,
   busyboxServe,
@@ -55,7 +54,8 @@ await bench('dead-host', async ({settings}) => {
     if (advertised.code !== 0) throw new Error(`highway up --advertise-ip failed: ${advertised.stderr}`)
     await startHost(B)
     await copyImages(B, [await infraImage(), APP_IMAGE])
-    const file = join(CONFIG_DIR, 'bench-b.join')
+    // A file of its own per run: join-file never writes over one.
+    const file = join(mkdtempSync(join(tmpdir(), 'highway-bench-join-')), 'b.join')
     const made = await highway(['join-file', '--out', file], {env: ENV})
     if (made.code !== 0) throw new Error(`join-file failed: ${made.stderr}`)
     copyFileSync(file, join(envB.HIGHWAY_CONFIG_DIR, 'b.join'))
