@@ -264,8 +264,9 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           // A peer's source address may be its host's NAT, not the address its certificate names: the CA is what counts.
           ...(settings.advertiseIp ? ['--experimental-peer-skip-client-san-verification'] : []),
           // One member on one host: short raft timers make it leader (and healthy) in ~0.3 s instead of ~1.4 s.
-          '--heartbeat-interval=10',
-          '--election-timeout=100',
+          // Where other hosts may join, etcd's own defaults: 10 ms heartbeats between busy hosts flap the
+          // leadership, and every new leader extends every lease by its TTL (a dead host's routes stay).
+          ...(settings.advertiseIp ? ['--heartbeat-interval=100', '--election-timeout=1000'] : ['--heartbeat-interval=10', '--election-timeout=100']),
           '--auto-compaction-mode=periodic',
           '--auto-compaction-retention=1h',
           '--log-level=warn',
