@@ -48,15 +48,22 @@ export function createClients(env: NodeJS.ProcessEnv = process.env, options: Cli
   const identity = () => options.identity ?? pki.identity('host')
   const build = (settings: Settings, as: 'host' | 'root') => {
     const endpoints = etcdEndpoints(settings)
-    // The bridge IP is part of what makes a record valid here (see checkRecord).
-    const key = `${as} ${endpoints.join(',')} ${settings.bridgeIp}`
+    // The bridge IP, advertise address and host id are part of what makes a record valid here (see checkRecord).
+    const key = `${as} ${endpoints.join(',')} ${settings.bridgeIp} ${settings.advertiseIp ?? ''} ${settings.hostId ?? ''}`
     let registry = registries.get(key)
     if (!registry) {
       // Plain http is only an etcd the user runs without TLS (`up --etcd http://...`); highway's own speak https.
       const secure = endpoints.some((endpoint) => endpoint.startsWith('https:'))
       const tls = secure ? ((as === 'host' ? identity() : pki.identity('root')) ?? undefined) : undefined
       if (secure && !tls) throw noIdentity(as === 'host' ? 'host' : 'root (administrator)')
-      registry = new EtcdRegistry({bridgeIp: settings.bridgeIp || undefined, callTimeout: REGISTRY_CALL_TIMEOUT_MS, endpoints, tls})
+      registry = new EtcdRegistry({
+        advertiseIp: settings.advertiseIp || undefined,
+        bridgeIp: settings.bridgeIp || undefined,
+        hostId: settings.hostId || undefined,
+        callTimeout: REGISTRY_CALL_TIMEOUT_MS,
+        endpoints,
+        tls,
+      })
       registries.set(key, registry)
     }
     return registry

@@ -33,7 +33,8 @@ export function relaunchUnderLock(scriptUrl) {
   if (process.env.HIGHWAY_BENCH_LOCKED === '1') return
   const script = fileURLToPath(scriptUrl)
   const waited = now()
-  const child = spawnSync('flock', [LOCK, process.execPath, script, ...process.argv.slice(2)], {
+  // execArgv too: a script started with a loader (`node --import tsx`) keeps it under the lock.
+  const child = spawnSync('flock', [LOCK, process.execPath, ...process.execArgv, script, ...process.argv.slice(2)], {
     env: {...process.env, HIGHWAY_BENCH_LOCKED: '1', HIGHWAY_BENCH_LOCK_WAIT_STARTED: String(waited)},
     stdio: 'inherit',
   })

@@ -23,6 +23,8 @@ export interface AgentOptions {
   domain: string
   /** Full reconcile period, in ms. */
   reconcileEvery?: number
+  /** The TTL of the lease that holds this host's records: a dead host's routes leave every proxy within it. */
+  leaseTtlSeconds?: number
   /** How often the agent's report is refreshed in etcd, in ms. */
   reportEvery?: number
   /** Builds the proxy side from a view of every host's records; default: ProxySync on HAProxy. */
@@ -90,7 +92,7 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((message) => console.log(`${new Date().toISOString()} ${message}`))
     this.pause = options.pause ?? backoff
-    this.held = new HeldKeys(options.registry, undefined, this.pause)
+    this.held = new HeldKeys(options.registry, options.leaseTtlSeconds, this.pause)
     this.held.on('lost', () => this.log('etcd lease lost; granting a new one and putting every record again'))
     this.held.on('error', (error: Error) => this.log(`etcd lease: ${error.message}`))
     const records = () => [...this.records.values()]
@@ -327,7 +329,7 @@ export class Agent {
   private async publish(record: ServiceRecord): Promise<void> {
     const key = serviceKey(record)
     // What every reader would skip is not written: no etcd write and no log line on every reconcile.
-    const problem = recordProblem(record, {bridgeIp: this.options.host.bridgeIp})
+    const problem = recordProblem(record, {advertiseIp: this.options.host.advertiseIp, bridgeIp: this.options.host.bridgeIp})
     if (problem) {
       if (this.unpublishable.get(key) !== problem) this.log(`not registering ${shown(record.containerName, 80)} as ${record.name}: ${problem}`)
       this.unpublishable.set(key, problem)

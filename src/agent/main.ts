@@ -30,6 +30,9 @@ async function main(): Promise<void> {
     bridgeIp: required('HIGHWAY_BRIDGE_IP'),
     domain: required('HIGHWAY_DOMAIN'),
     etcdEndpoints: required('HIGHWAY_ETCD').split(','),
+    advertiseIp: process.env.HIGHWAY_ADVERTISE_IP ?? '',
+    hostId: required('HIGHWAY_HOST_ID'),
+    leaseTtl: Number(process.env.HIGHWAY_LEASE_TTL ?? DEFAULT_SETTINGS.leaseTtl),
   }
   // Its etcd identity (host-<id>), which `up` read from the host's PKI directory; none only for an etcd of the user's own without TLS.
   const identity = process.env.HIGHWAY_ETCD_CERT
@@ -38,9 +41,15 @@ async function main(): Promise<void> {
   const clients = createClients(process.env, {identity})
   const docker = await clients.docker()
   // The engine's name is what `ls` shows; the id is highway's own, given by `up` (engines cloned from one image share an ID).
-  const host = {id: required('HIGHWAY_HOST_ID'), name: (await docker.engine.identity()).name}
+  const host = {id: settings.hostId!, name: (await docker.engine.identity()).name}
   const registry = clients.registry(settings)
-  const agent = new Agent({docker, domain: settings.domain, host: {...host, bridgeIp: settings.bridgeIp}, registry})
+  const agent = new Agent({
+    docker,
+    domain: settings.domain,
+    leaseTtlSeconds: settings.leaseTtl,
+    host: {...host, advertiseIp: settings.advertiseIp, bridgeIp: settings.bridgeIp},
+    registry,
+  })
 
   // On SIGTERM the records stay: a restarted agent takes them over, a host gone for good loses them when the lease expires.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -49,7 +58,9 @@ async function main(): Promise<void> {
     })
   }
 
-  console.log(`highway agent on ${host.name} (${host.id}): domain ${settings.domain}, bridge ${settings.bridgeIp}, etcd ${registry.endpoints.join(',')}`)
+  console.log(
+    `highway agent on ${host.name} (${host.id}): domain ${settings.domain}, bridge ${settings.bridgeIp}${settings.advertiseIp ? `, advertised at ${settings.advertiseIp}` : ''}, etcd ${registry.endpoints.join(',')}`,
+  )
   await agent.start()
 }
 

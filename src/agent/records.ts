@@ -8,6 +8,8 @@ export interface HostInfo {
   id: string
   name: string
   bridgeIp: string
+  /** Where other hosts reach this one (`up --advertise-ip`), '' or absent when none does. */
+  advertiseIp?: string
 }
 
 /** What a container's own labels ask of highway, or why they are not honoured. */
@@ -61,20 +63,25 @@ function containerPorts(info: ContainerDetails, declared: string | undefined): s
 }
 
 /**
- * The address other hosts (and the proxy in its own container) use: a binding on the bridge IP or
- * on every address is reached at the bridge IP; a binding on one specific address is reached there.
+ * The address other hosts (and the proxy in its own container) use. With an advertise address, a
+ * binding there (or on every address) is reached there: every host may use the same bridge subnet,
+ * so another host's bridge IP would name the reader's own bridge. Without one, a binding on the
+ * bridge IP or on every address is reached at the bridge IP. A binding on one other address is
+ * reached there.
  */
-function publishedPort(info: ContainerDetails, containerPort: string, bridgeIp: string): PublishedPort {
+function publishedPort(info: ContainerDetails, containerPort: string, host: HostInfo): PublishedPort {
   // An own property only: a port named like an Object.prototype member ("constructor") is no binding.
   const published = info.NetworkSettings.Ports ?? {}
   const bindings = (Object.hasOwn(published, containerPort) ? (published[containerPort] ?? []) : []) as Array<{HostIp: string; HostPort: string}>
+  const everywhere = (candidate: {HostIp: string}) => candidate.HostIp === '0.0.0.0' || candidate.HostIp === ''
+  const outward = host.advertiseIp || host.bridgeIp
   const binding =
-    bindings.find((candidate) => candidate.HostIp === bridgeIp) ??
-    bindings.find((candidate) => candidate.HostIp === '0.0.0.0' || candidate.HostIp === '') ??
+    bindings.find((candidate) => candidate.HostIp === outward) ??
+    bindings.find((candidate) => everywhere(candidate)) ??
+    bindings.find((candidate) => candidate.HostIp === host.bridgeIp) ??
     bindings.find((candidate) => !candidate.HostIp.includes(':'))
-  if (!binding) return {address: bridgeIp, containerPort, port: 0}
-  const address = binding.HostIp === '0.0.0.0' || binding.HostIp === '' ? bridgeIp : binding.HostIp
-  return {address, containerPort, port: Number(binding.HostPort) || 0}
+  if (!binding) return {address: outward, containerPort, port: 0}
+  return {address: everywhere(binding) ? outward : binding.HostIp, containerPort, port: Number(binding.HostPort) || 0}
 }
 
 /**
@@ -91,7 +98,7 @@ export function recordFromContainer(
   const claim = claimFrom(info.Config.Labels, imageLabels)
   if (!claim || 'unusable' in claim) return null
   const {name} = claim
-  const ports = containerPorts(info, claim.ports).map((port) => publishedPort(info, port, host.bridgeIp))
+  const ports = containerPorts(info, claim.ports).map((port) => publishedPort(info, port, host))
   const running = info.State.Running && !info.State.Paused && !info.State.Restarting
   const live = running && ports.length > 0 && ports.every((port) => port.port > 0)
   // Only a failing check holds traffic back: "starting" is routed, so requests reach a container as

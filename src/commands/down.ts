@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {HighwayCommand} from '../cli/base-command.js'
-import {runDown, type DownResult} from '../infra/down.js'
+import {loadSettings} from '../core/settings.js'
+import {leaveCluster, runDown, type DownResult} from '../infra/down.js'
 
 export default class Down extends HighwayCommand {
   static summary = "Remove highway's containers (etcd's data stays unless --purge)"
@@ -12,7 +13,14 @@ export default class Down extends HighwayCommand {
 
   async run(): Promise<DownResult> {
     const {flags} = await this.parse(Down)
-    const result = await runDown(await this.clients.docker(), {purge: flags.purge})
+    const docker = await this.clients.docker()
+    // A cluster that does not answer must not keep this host's containers up: they go, the member stays listed.
+    const leftCluster = await leaveCluster(this.clients, loadSettings(this.clients.env)).catch((error: Error) => {
+      this.warn(`this host's etcd member stays in the cluster: ${error.message}`)
+      return undefined
+    })
+    const result = await runDown(docker, {leftCluster, purge: flags.purge})
+    if (leftCluster) this.log(`removed etcd member ${leftCluster.member} from the cluster; this host now uses ${leftCluster.endpoints.join(', ')}`)
     if (result.containers.length === 0 && result.volumes.length === 0 && result.networks.length === 0) {
       this.log('nothing to remove: highway is not running')
     } else {

@@ -15,7 +15,7 @@ export default class Up extends HighwayCommand {
     '<%= config.bin %> up --domain test',
     '<%= config.bin %> up --bridge-ip 172.18.0.1 --upstream-dns 192.168.1.1',
     '<%= config.bin %> up --advertise-ip 10.0.0.5',
-    '<%= config.bin %> up --join host-b.join',
+    '<%= config.bin %> up --join host-b.join --advertise-ip 10.0.0.6',
   ]
 
   static flags = {
@@ -27,8 +27,12 @@ export default class Up extends HighwayCommand {
     join: Flags.string({
       description: "use another host's etcd, as the host this file names (made there by `highway join-file`); stored, then not needed again",
     }),
+    'lease-ttl': Flags.integer({
+      description: "seconds a dead host's routes stay in the other hosts' proxies (its records' etcd lease) [default: 10, remembered]",
+    }),
     'advertise-ip': Flags.string({
-      description: "also publish this host's etcd on this address, for other hosts' `up --etcd` [default: loopback only; '' to stop]",
+      description:
+        "this host's address for the other hosts: its services (and its etcd, when it runs one) are published there too [default: none, loopback and bridge only; '' to stop]",
     }),
   }
 
@@ -41,6 +45,7 @@ export default class Up extends HighwayCommand {
       domain: flags.domain,
       etcd: flags.etcd,
       join: flags.join,
+      leaseTtl: flags['lease-ttl'],
       upstreamDns: flags['upstream-dns'],
     }
     const interrupted = () => new UserError('interrupted: removed what this run had created', {exitCode: 130})

@@ -37,6 +37,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       ;(settings as Record<string, unknown>)[key] = value
     }
   }
+  // The one object-valued setting, absent on all but the hosts whose etcd joined a cluster.
+  const member = saved.etcdMember as Record<string, unknown> | undefined
+  if (member && typeof member === 'object' && typeof member.name === 'string' && typeof member.initialCluster === 'string') {
+    settings.etcdMember = {initialCluster: member.initialCluster, name: member.name}
+  }
   return settings
 }
 
@@ -59,5 +64,5 @@ export const LOOPBACK_ETCD_URL = `https://127.0.0.1:${INFRA_PORTS.etcd}`
 
 /** Which etcd this host's highway uses: the cluster given to `up --etcd`, else its own. */
 export function etcdEndpoints(settings: Settings): string[] {
-  return settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints : [LOOPBACK_ETCD_URL]
+  return settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints : [LOOPBACK_ETCD_URL, ...(settings.etcdPeers ?? [])]
 }

@@ -17,6 +17,15 @@ export interface Settings {
    * first `up` (or given by `up --join`). Not the Docker engine's ID, which cloned machines share.
    */
   hostId?: string
+  /**
+   * On a host whose etcd joined an existing cluster as a member (`up --join` with a member's file):
+   * its member name and the cluster as it was when it joined (etcd reads both only on its first start).
+   */
+  etcdMember?: {name: string; initialCluster: string}
+  /** Where this host runs etcd: the other members' client URLs, so its CLI and agent go on when its own member is down. */
+  etcdPeers?: string[]
+  /** The TTL of the lease that holds this host's records, in seconds: a dead host's routes leave the other proxies within it. */
+  leaseTtl?: number
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -27,6 +36,8 @@ export const DEFAULT_SETTINGS: Settings = {
   baseImage: 'debian:trixie-slim',
   advertiseIp: '',
   hostId: '',
+  etcdPeers: [],
+  leaseTtl: 10,
 }
 
 /** The ports highway's own components listen on, on the bridge address. */
@@ -34,6 +45,8 @@ export const INFRA_PORTS = {
   http: 80,
   dns: 53,
   etcd: 2379,
+  /** etcd's peer listener, published on the advertise address where other members dial it. */
+  etcdPeer: 2380,
 } as const
 
 /** `unhealthy`: running, but its Docker health check fails; it gets no traffic until it passes again. */

@@ -367,6 +367,8 @@ export function serviceName(parsed: ParsedRun): string | undefined {
 
 export interface Rewrite {
   bridgeIp: string
+  /** This host's address for other hosts (`up --advertise-ip`): bare -p ports are published there too. */
+  advertiseIp?: string
 }
 
 export interface ServicePort {
@@ -483,11 +485,13 @@ export function servicePorts(parsed: ParsedRun): ServicePort[] {
  * The argv for the docker CLI. Our own flags go first so the user's flags, which follow, keep
  * docker's last-one-wins say where they repeat a single-valued flag; list flags such as --dns and
  * --label simply accumulate. Bare -p specs would bind every host interface, so they are pinned to
- * the bridge address, in the token shape the user wrote.
+ * the bridge address, in the token shape the user wrote; with an advertise address, each is also
+ * published there (a -p of our own), where other hosts' proxies reach it whatever their bridge subnet.
  */
 export function dockerRunArgv(parsed: ParsedRun, rewrite: Rewrite): string[] {
   if (parsed.image === '') throw new Error('dockerRunArgv needs a parsed IMAGE (was --help given?)')
   const bridgeIp = assertIPv4(rewrite.bridgeIp, 'bridge address')
+  const advertiseIp = rewrite.advertiseIp ? assertIPv4(rewrite.advertiseIp, 'advertise address') : undefined
 
   const argv = ['run', '--dns', bridgeIp]
   const name = serviceName(parsed)
@@ -506,6 +510,7 @@ export function dockerRunArgv(parsed: ParsedRun, rewrite: Rewrite): string[] {
       throw new Error(`publish spec "${spec}" is not at the end of flags[${tokenIndex}]`)
     }
     flags[tokenIndex] = `${token.slice(0, token.length - spec.length)}${bridgeIp}::${spec}`
+    if (advertiseIp && advertiseIp !== bridgeIp) argv.push('-p', `${advertiseIp}::${spec}`)
   }
 
   return [...argv, ...flags, parsed.image, ...parsed.command]

@@ -3,9 +3,10 @@ import {dnsCommand} from '../dns/dnsmasq.js'
 import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
 import {LOOPBACK_ETCD_URL} from '../core/settings.js'
-import {INFRA_PORTS, type Settings} from '../core/types.js'
+import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import type {ContainerSpec} from '../docker/types.js'
 import {ETCD_SERVER_NAME, type TlsIdentity} from '../registry/pki.js'
+import {peerUrl} from '../registry/provision.js'
 
 /**
  * etcd's data, auth state included. Named for the v2 key layout and its auth: the volume of the
@@ -206,11 +207,31 @@ function container(
   }
 }
 
+/** Whether etcd runs on this host: the first host's, or a member that joined; not on a client-only host. */
+export function runsEtcd(settings: Settings): boolean {
+  return settings.etcdEndpoints.length === 0
+}
+
+/**
+ * etcd's peer listener and cluster: on loopback alone while no other host may join; on the advertise
+ * address once one is given. A member that joined starts into the cluster as it found it (`existing`).
+ */
+function peerFlags(settings: Settings): string[] {
+  const name = settings.etcdMember?.name ?? 'highway'
+  const peer = settings.advertiseIp ? peerUrl(settings.advertiseIp) : `https://127.0.0.1:${INFRA_PORTS.etcdPeer}`
+  return [
+    `--listen-peer-urls=https://${settings.advertiseIp ? '0.0.0.0' : '127.0.0.1'}:${INFRA_PORTS.etcdPeer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=${settings.etcdMember?.initialCluster ?? `${name}=${peer}`}`,
+    ...(settings.etcdMember ? ['--initial-cluster-state=existing'] : []),
+  ]
+}
+
 /** The containers `highway up` runs, in start order. Pure: the same settings give the same specs. */
 export function componentSpecs(context: SpecContext): ComponentSpec[] {
   const {settings} = context
   const specs: ComponentSpec[] = []
-  if (settings.etcdEndpoints.length === 0) {
+  if (runsEtcd(settings)) {
     const tls = context.tls.etcd
     if (!tls) throw new Error('etcd runs on this host but was given no certificate')
     specs.push(
@@ -222,7 +243,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           '-c',
           ETCD_START_SCRIPT,
           'etcd',
-          '--name=highway',
+          `--name=${settings.etcdMember?.name ?? 'highway'}`,
           '--data-dir=/var/lib/etcd/data',
           // 0.0.0.0 inside the container's own namespace, which only the registry network reaches;
           // published on the host's loopback (and the advertise address, when other hosts need it).
@@ -234,17 +255,18 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           `--key-file=${ETCD_TLS_DIR}/etcd.key`,
           `--trusted-ca-file=${ETCD_TLS_DIR}/ca.crt`,
           '--client-cert-auth',
-          // One member has no peers, but its peer listener takes the same rules: nothing in plain text.
-          '--listen-peer-urls=https://127.0.0.1:2380',
-          '--initial-advertise-peer-urls=https://127.0.0.1:2380',
-          '--initial-cluster=highway=https://127.0.0.1:2380',
+          // Peers only where other hosts may join (the advertise address); the same rules: nothing in plain text.
+          ...peerFlags(settings),
           `--peer-cert-file=${ETCD_TLS_DIR}/etcd.crt`,
           `--peer-key-file=${ETCD_TLS_DIR}/etcd.key`,
           `--peer-trusted-ca-file=${ETCD_TLS_DIR}/ca.crt`,
           '--peer-client-cert-auth',
+          // A peer's source address may be its host's NAT, not the address its certificate names: the CA is what counts.
+          ...(settings.advertiseIp ? ['--experimental-peer-skip-client-san-verification'] : []),
           // One member on one host: short raft timers make it leader (and healthy) in ~0.3 s instead of ~1.4 s.
-          '--heartbeat-interval=10',
-          '--election-timeout=100',
+          // Where other hosts may join, etcd's own defaults: 10 ms heartbeats between busy hosts flap the
+          // leadership, and every new leader extends every lease by its TTL (a dead host's routes stay).
+          ...(settings.advertiseIp ? ['--heartbeat-interval=100', '--election-timeout=1000'] : ['--heartbeat-interval=10', '--election-timeout=100']),
           '--auto-compaction-mode=periodic',
           '--auto-compaction-retention=1h',
           '--log-level=warn',
@@ -259,7 +281,12 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         network: REGISTRY_NETWORK,
         ports: [
           {address: '127.0.0.1', port: INFRA_PORTS.etcd, protocol: 'tcp'},
-          ...(settings.advertiseIp ? [{address: settings.advertiseIp, port: INFRA_PORTS.etcd, protocol: 'tcp' as const}] : []),
+          ...(settings.advertiseIp
+            ? [
+                {address: settings.advertiseIp, port: INFRA_PORTS.etcd, protocol: 'tcp' as const},
+                {address: settings.advertiseIp, port: INFRA_PORTS.etcdPeer, protocol: 'tcp' as const},
+              ]
+            : []),
         ],
       }),
     )
@@ -294,12 +321,14 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
       // Its only peer is etcd (Docker is a unix socket, the proxy a shared volume): this host's, on the
       // registry network; another host's, through the default bridge's way out. No registry network is
       // made where no etcd runs: its subnet would be one more that other hosts might route elsewhere.
-      network: settings.etcdEndpoints.length === 0 ? REGISTRY_NETWORK : undefined,
+      network: runsEtcd(settings) ? REGISTRY_NETWORK : undefined,
       env: [
         `HIGHWAY_HOST_ID=${settings.hostId ?? ''}`,
         `HIGHWAY_DOMAIN=${settings.domain}`,
         `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`,
-        `HIGHWAY_ETCD=${settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints.join(',') : AGENT_ETCD_URL}`,
+        ...(settings.advertiseIp ? [`HIGHWAY_ADVERTISE_IP=${settings.advertiseIp}`] : []),
+        ...(settings.leaseTtl && settings.leaseTtl !== DEFAULT_SETTINGS.leaseTtl ? [`HIGHWAY_LEASE_TTL=${settings.leaseTtl}`] : []),
+        `HIGHWAY_ETCD=${(runsEtcd(settings) ? [AGENT_ETCD_URL, ...(settings.etcdPeers ?? [])] : settings.etcdEndpoints).join(',')}`,
         // Its etcd identity, in its environment like everything else `up` tells it (see ETCD_TLS_DIR).
         ...(context.tls.agent
           ? [`HIGHWAY_ETCD_CA=${context.tls.agent.ca}`, `HIGHWAY_ETCD_CERT=${context.tls.agent.cert}`, `HIGHWAY_ETCD_KEY=${context.tls.agent.key}`]

@@ -19,11 +19,61 @@ export interface ComponentStatus {
   image: string | null
 }
 
+export interface MemberStatus {
+  name: string
+  id: string
+  clientUrls: string[]
+  peerUrls: string[]
+  leader: boolean
+  learner: boolean
+  /** What its own /health said, asked at its first client URL from this host. */
+  health: string
+  ok: boolean
+}
+
+/** The registry as a cluster: its members, who leads, and the lease that holds this host's records. */
+export interface ClusterView {
+  members: MemberStatus[]
+  /** Seconds left and granted: a dead host's routes leave the other proxies within the granted TTL. */
+  lease: {id: string; ttl: number; grantedTtl: number} | null
+}
+
 export interface Status {
   domain: string
   bridgeIp: string
+  /** Where other hosts reach this one, '' when none does. */
+  advertiseIp: string
+  hostId: string
   components: ComponentStatus[]
   agent: (AgentReport & {reportAgeMs: number}) | null
+  /** null when etcd did not answer (or is one of the user's own, without TLS). */
+  cluster: ClusterView | null
+}
+
+/** The cluster as the registry lists it, each member's health asked of the member itself. */
+async function clusterView(clients: Clients, settings: Settings): Promise<ClusterView | null> {
+  let listed
+  try {
+    listed = await clients.registry(settings).clusterStatus(settings.hostId ?? '')
+  } catch {
+    // This host's own member down: ask the others alone (the client may keep trying the dead one first).
+    if (!settings.etcdPeers?.length) return null
+    try {
+      listed = await clients.registry({...settings, etcdEndpoints: settings.etcdPeers}).clusterStatus(settings.hostId ?? '')
+    } catch {
+      return null
+    }
+  }
+  const identity = clients.identity()
+  const members = await Promise.all(
+    listed.members.map(async (member): Promise<MemberStatus> => {
+      // A member's client URL may be loopback on the host that runs it; from here, that is this host's own etcd.
+      const url = member.clientUrls.find((candidate) => !candidate.includes('://127.0.0.1:')) ?? member.clientUrls[0]
+      const answer = url ? await health(() => probeEtcd(url, identity)) : {health: 'not started', ok: false}
+      return {...member, ...answer}
+    }),
+  )
+  return {lease: listed.lease, members}
 }
 
 async function health(probe: () => Promise<string>): Promise<{health: string; ok: boolean}> {
@@ -80,5 +130,16 @@ export async function collectStatus(clients: Clients, settings: Settings): Promi
   }
   const agentStatus = components.find((status) => status.component === 'agent')!
   if (agentStatus.state === 'running') Object.assign(agentStatus, agentHealth(agent))
-  return {agent, bridgeIp: settings.bridgeIp, components, domain: settings.domain}
+  const registryUp = components.find((status) => status.component === 'etcd')?.ok || (settings.etcdPeers?.length ?? 0) > 0
+  const secure = etcdEndpoints(settings).some((endpoint) => endpoint.startsWith('https:'))
+  const cluster = registryUp && secure ? await clusterView(clients, settings) : null
+  return {
+    advertiseIp: settings.advertiseIp ?? '',
+    agent,
+    bridgeIp: settings.bridgeIp,
+    cluster,
+    components,
+    domain: settings.domain,
+    hostId: settings.hostId ?? '',
+  }
 }

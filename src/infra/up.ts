@@ -1,20 +1,23 @@
+import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {Listr, type ListrTask} from 'listr2'
-import type {Clients} from '../clients.js'
+import {createClients, type Clients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import type {Component} from '../core/labels.js'
 import {acquireLock, describeHolder, type LockHolder} from '../core/lock.js'
 import {LOOPBACK_ETCD_URL, configDir, loadSettings, newHostId, saveSettings} from '../core/settings.js'
-import type {Settings} from '../core/types.js'
+import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
 import {ensureInfraImage} from '../docker/image.js'
+import {describeDockerHost} from '../docker/client.js'
 import type {DockerClient} from '../docker/types.js'
 import {probeProxy} from '../proxy/client.js'
 import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
 import {PkiStore, type TlsIdentity} from '../registry/pki.js'
-import {ensureLocalPki, joinedIdentity, readJoinFile, storeJoin, type JoinFile} from '../registry/provision.js'
-import {componentSpecs, type ComponentSpec, type SpecContext} from './components.js'
+import {ensureLocalPki, joinedIdentity, memberPki, peerUrl, readJoinFile, storeJoin, type JoinFile} from '../registry/provision.js'
+import {unreachable, type EtcdMember, type RegistryAdmin} from '../registry/registry.js'
+import {componentSpecs, runsEtcd, type ComponentSpec, type SpecContext} from './components.js'
 import {RunChanges, ensureContainer, ensureNetwork, ensureVolume, type EnsureOutcome} from './containers.js'
 import {probeDns, probeEtcd} from './probes.js'
 
@@ -27,6 +30,8 @@ export interface UpRequest {
   etcd?: string[]
   /** '' to stop publishing the registry for other hosts. */
   advertiseIp?: string
+  /** Seconds: a dead host's routes leave the other proxies within this. */
+  leaseTtl?: number
   /** A join file from the host that runs etcd (`highway join-file`): use that etcd, as the host it names. */
   join?: string
 }
@@ -48,6 +53,10 @@ const LOCK_WAIT_MS = 15 * 60_000
 /** How long each component may take to answer before `up` gives up and names it. */
 export const READY_TIMEOUT_MS: Record<Component, number> = {agent: 30_000, dns: 15_000, etcd: 30_000, proxy: 15_000}
 
+/** The agent renews its lease about three times per TTL; below 2 s a busy machine may miss all three. */
+export const MIN_LEASE_TTL = 2
+export const MAX_LEASE_TTL = 3600
+
 /** Everything `up` is told, checked before Docker is touched: bad input creates nothing. */
 export function validateRequest(request: UpRequest, saved: Settings): Omit<Settings, 'bridgeIp'> & {bridgeIp?: string} {
   const domain = assertDomain(request.domain ?? saved.domain)
@@ -57,18 +66,22 @@ export function validateRequest(request: UpRequest, saved: Settings): Omit<Setti
   for (const endpoint of etcdEndpoints) {
     if (!/^https?:\/\/[^\s/]+$/.test(endpoint)) throw new UserError(`invalid --etcd endpoint "${endpoint}": expected a URL such as http://10.0.0.5:2379`)
   }
+  // Where other hosts reach this one: its services (and its etcd, when it runs one) are published there too.
   const advertise = request.advertiseIp ?? saved.advertiseIp ?? ''
   const advertiseIp = advertise === '' ? '' : assertIPv4(advertise, '--advertise-ip')
-  if (advertiseIp && etcdEndpoints.length > 0) {
-    throw new UserError('--advertise-ip publishes this host’s own etcd, and --etcd says this host runs none', {
-      suggestion: 'give --advertise-ip on the host that runs etcd, and --etcd on the others',
+  const leaseTtl = request.leaseTtl ?? saved.leaseTtl ?? DEFAULT_SETTINGS.leaseTtl!
+  if (!Number.isInteger(leaseTtl) || leaseTtl < MIN_LEASE_TTL || leaseTtl > MAX_LEASE_TTL) {
+    throw new UserError(`invalid --lease-ttl ${leaseTtl}: expected whole seconds from ${MIN_LEASE_TTL} to ${MAX_LEASE_TTL}`, {
+      suggestion: `the default is ${DEFAULT_SETTINGS.leaseTtl} s; shorter drops a dead host's routes sooner, and a host cut off that long loses them`,
     })
   }
-  return {advertiseIp, baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, upstreamDns}
+  return {advertiseIp, baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, leaseTtl, upstreamDns}
 }
 
 interface UpContext {
   clients: Clients
+  /** A learner this run added to the cluster (up --join with a member's file): promoted once its etcd answers, removed if the run fails. */
+  learner?: {id: string; endpoints: string[]}
   docker: DockerClient
   settings: Settings
   tls: SpecContext['tls'] & {root: TlsIdentity | null}
@@ -141,6 +154,10 @@ function componentTask(spec: ComponentSpec): ListrTask<UpContext> {
       task.output = `${outcome}, waiting until it answers`
       const ready = await readiness(context, spec.component, since)
       if (spec.component === 'etcd') {
+        if (context.learner) {
+          task.output = 'promoting this member to a voting one'
+          await promote(context, context.learner)
+        }
         task.output = 'granting this host its etcd user'
         await grantHosts(context)
       }
@@ -158,13 +175,163 @@ function componentTask(spec: ComponentSpec): ListrTask<UpContext> {
 async function registryIdentities(clients: Clients, settings: Settings, joining: JoinFile | undefined): Promise<UpContext['tls']> {
   const store = PkiStore.of(clients.env)
   const hostId = settings.hostId!
-  if (settings.etcdEndpoints.length === 0) {
+  if (settings.etcdMember) {
+    const pki = memberPki(store)
+    return {agent: pki.host, etcd: pki.etcd, root: pki.root}
+  }
+  if (runsEtcd(settings)) {
     const pki = await ensureLocalPki(store, {advertiseIp: settings.advertiseIp, hostId})
     return {agent: pki.host, etcd: pki.etcd, root: pki.root}
   }
   if (joining) storeJoin(store, joining)
   const secure = settings.etcdEndpoints.some((endpoint) => endpoint.startsWith('https:'))
   return {agent: secure ? joinedIdentity(store, hostId) : null, etcd: null, root: null}
+}
+
+/** The root client of the cluster a join file names (this host's own etcd does not run yet). */
+function clusterAdmin(context: Pick<UpContext, 'clients' | 'settings'>, endpoints: string[]) {
+  return context.clients.admin({...context.settings, etcdEndpoints: endpoints})
+}
+
+/** A learner may be promoted only once it has caught up with the leader: etcd says so, and we ask again. */
+async function promote(context: UpContext, learner: {id: string; endpoints: string[]}): Promise<void> {
+  const admin = clusterAdmin(context, learner.endpoints)
+  await waitFor(
+    async () => {
+      try {
+        await admin.promote(learner.id)
+        return true
+      } catch (error) {
+        // Promoted already (a retried run): done. Anything else, "not in sync" first of all: ask again.
+        return /not a learner/i.test((error as Error).message) ? true : undefined
+      }
+    },
+    {
+      interval: 200,
+      message: `this host’s etcd member did not catch up with the cluster: do the other members reach it at ${peerUrl(context.settings.advertiseIp!)} (--advertise-ip)?`,
+      signal: context.signal,
+      timeout: READY_TIMEOUT_MS.etcd,
+    },
+  )
+  context.learner = undefined
+}
+
+/**
+ * etcd refuses to change its membership while a member that just started or joined has been connected
+ * for less than a few seconds ("unhealthy cluster", its strict reconfiguration check): asked again
+ * until that passes. Any other refusal is final.
+ */
+async function addLearner(admin: RegistryAdmin, url: string): Promise<{added: EtcdMember; members: EtcdMember[]}> {
+  const outcome = await waitFor(
+    async () => {
+      try {
+        return {added: await admin.addLearner(url)}
+      } catch (error) {
+        // etcd3 counts each refusal against the endpoint and stops calling it for a few seconds: that passes too.
+        return /unhealthy cluster|circuit breaker is open/i.test((error as Error).message) ? undefined : {error}
+      }
+    },
+    {interval: 500, message: 'etcd kept refusing a new member (unhealthy cluster)', timeout: READY_TIMEOUT_MS.etcd},
+  )
+  if ('error' in outcome) throw outcome.error
+  return outcome.added
+}
+
+/**
+ * up --join with a member's file: adds this host's etcd to the cluster as a learner (it gets no vote,
+ * so the cluster keeps its quorum whatever happens to this run), and says how it starts: under its own
+ * name, into the cluster as it is now. A member already there (an earlier `up` that got that far) is
+ * taken as it is.
+ */
+async function joinAsMember(
+  clients: Clients,
+  settings: Settings,
+  joining: JoinFile,
+): Promise<{settings: Settings; learner?: {id: string; endpoints: string[]}}> {
+  const member = joining.member!
+  const url = peerUrl(member.advertiseIp)
+  const name = `highway-${settings.hostId}`
+  const admin = clusterAdmin({clients, settings}, joining.endpoints)
+  let members: EtcdMember[]
+  let learner: {id: string; endpoints: string[]} | undefined
+  try {
+    members = await admin.members()
+    const existing = members.find((candidate) => candidate.peerUrls.includes(url))
+    if (!existing) {
+      const added = await addLearner(admin, url)
+      members = added.members
+      learner = {endpoints: joining.endpoints, id: added.added.id}
+    } else if (existing.learner) {
+      learner = {endpoints: joining.endpoints, id: existing.id}
+    }
+  } catch (error) {
+    throw unreachable(joining.endpoints, error)
+  }
+  const cluster = members.map((candidate) => `${candidate.peerUrls.includes(url) ? name : candidate.name}=${candidate.peerUrls[0]}`)
+  const peers = members.filter((candidate) => !candidate.peerUrls.includes(url)).flatMap((candidate) => candidate.clientUrls)
+  return {
+    learner,
+    settings: {...settings, etcdEndpoints: [], etcdMember: {initialCluster: cluster.join(','), name}, etcdPeers: peers.length > 0 ? peers : joining.endpoints},
+  }
+}
+
+/**
+ * Services and etcd are published on the advertise address: it must be one of this host's. Checked by
+ * binding it (port 0) where the engine is this machine's (a unix socket); a remote engine's host is
+ * not this one, and Docker's own bind says it there.
+ */
+async function assertLocalAddress(env: NodeJS.ProcessEnv, address: string): Promise<void> {
+  if (!describeDockerHost(env).startsWith('unix://')) return
+  const problem = await new Promise<string | null>((resolve) => {
+    const server = createServer()
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+    server.listen(0, address, () => server.close(() => resolve(null)))
+  })
+  if (problem === 'EADDRNOTAVAIL') {
+    throw new UserError(`--advertise-ip ${address} is not an address of this host`, {
+      suggestion: 'give the address of this host’s interface that the other hosts reach (`ip -4 addr`)',
+    })
+  }
+}
+
+/**
+ * A join file is one host's identity: a second host joining with it would write the first one's
+ * records under the same keys and lease (each deleting the other's as orphans). Its agent's report,
+ * held by its lease, says the id is alive elsewhere.
+ */
+async function refuseTakenId(env: NodeJS.ProcessEnv, settings: Settings, joining: JoinFile): Promise<void> {
+  // As the file's host, before anything of it is stored here: a refused join leaves this host as it was.
+  const asJoined = createClients(env, {identity: {ca: joining.ca, cert: joining.cert, key: joining.key}})
+  try {
+    const reports = await asJoined
+      .registry(settings)
+      .listAgents()
+      .catch(() => [])
+    const holder = reports.find((report) => report.hostId === joining.hostId)
+    if (holder) {
+      throw new UserError(`host id ${joining.hostId} is in use: host ${holder.hostName}'s agent holds it (a join file is for one host)`, {
+        suggestion: 'make a join file of its own for this host on the first host (`highway join-file --out FILE`)',
+      })
+    }
+  } finally {
+    asJoined.close()
+  }
+}
+
+/**
+ * Where etcd runs here and already answers: the other members' client URLs, for this host's CLI and
+ * agent to fail over to. Best effort: an etcd that does not answer yet keeps what was saved.
+ */
+async function currentPeers(clients: Clients, settings: Settings): Promise<string[] | undefined> {
+  if (!runsEtcd(settings) || !settings.advertiseIp || !PkiStore.of(clients.env).identity('root')) return settings.etcdPeers
+  try {
+    const members = await clients.admin({...settings, etcdPeers: []}).members()
+    const own = `https://${settings.advertiseIp}:${INFRA_PORTS.etcd}`
+    const peers = members.flatMap((member) => member.clientUrls).filter((url) => url !== own && url !== LOOPBACK_ETCD_URL)
+    return peers.length > 0 ? peers : undefined
+  } catch {
+    return settings.etcdPeers
+  }
 }
 
 /** Once etcd answers: its root user, this host's role and user, auth on (a no-op when already so). */
@@ -264,17 +431,42 @@ export async function runUp(
 async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSignal): Promise<UpResult> {
   // Read again under the lock: the `up` this one waited for may have changed them.
   const saved = loadSettings(clients.env)
-  if (request.join && (request.etcd || request.advertiseIp)) {
-    throw new UserError('--join names the etcd to use: it goes without --etcd and --advertise-ip', {suggestion: 'give --join FILE alone'})
+  if (request.join && request.etcd) {
+    throw new UserError('--join names the etcd to use: it goes without --etcd', {suggestion: 'give --join FILE (and this host’s --advertise-ip)'})
   }
   const joining = request.join ? readJoinFile(request.join) : undefined
-  const requested = validateRequest(joining ? {...request, advertiseIp: '', etcd: joining.endpoints} : request, saved)
+  const requested = validateRequest(joining ? {...request, etcd: joining.endpoints} : request, saved)
   const docker = await clients.docker()
   const hostId = joining?.hostId ?? (saved.hostId || newHostId())
-  const settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway()), hostId}
+  let settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway()), hostId}
+  if (settings.advertiseIp) await assertLocalAddress(clients.env, settings.advertiseIp)
+  if (joining && saved.hostId !== joining.hostId) await refuseTakenId(clients.env, {...settings, etcdEndpoints: joining.endpoints}, joining)
+  let learner: UpContext['learner']
+  if (joining?.member) {
+    if (requested.advertiseIp && requested.advertiseIp !== joining.member.advertiseIp) {
+      throw new UserError(`${request.join} makes an etcd member on ${joining.member.advertiseIp}, not on --advertise-ip ${requested.advertiseIp}`, {
+        suggestion: 'give this host’s --advertise-ip to `highway join-file` on the first host, and carry the new file here',
+      })
+    }
+    settings.advertiseIp = joining.member.advertiseIp
+    storeJoin(PkiStore.of(clients.env), joining)
+    ;({learner, settings} = await joinAsMember(clients, settings, joining))
+  } else if (!joining) {
+    settings = {...settings, etcdMember: saved.etcdMember, etcdPeers: (await currentPeers(clients, settings)) ?? []}
+    if (!settings.etcdMember) delete settings.etcdMember
+  }
   const tls = await registryIdentities(clients, settings, joining)
-  const context: UpContext = {clients, changes: new RunChanges(), docker, outcomes: {}, settings, signal, tls}
-  await bringUp(context)
+  const context: UpContext = {clients, changes: new RunChanges(), docker, learner, outcomes: {}, settings, signal, tls}
+  try {
+    await bringUp(context)
+  } catch (error) {
+    // A learner has no vote: removing it needs only the quorum the cluster kept all along.
+    if (context.learner)
+      await clusterAdmin(context, context.learner.endpoints)
+        .removeMember(context.learner.id)
+        .catch(() => {})
+    throw error
+  }
   const changed = (Object.keys(settings) as Array<keyof Settings>).some((key) => JSON.stringify(settings[key]) !== JSON.stringify(saved[key]))
   if (changed) saveSettings(settings, clients.env)
   // dns-setup's runtime-only settings (resolved per link, resolvconf) vanish with a reboot or a new docker0.

@@ -3,8 +3,18 @@ import {Etcd3, Range, type IKeyValue} from 'etcd3'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
 import {ROOT_USER, hostGrants, hostUser} from './access.js'
 import {ETCD_SERVER_NAME, type TlsIdentity} from './pki.js'
-import type {InvalidRecord, RegistryAdmin, RegistryClient, RegistryLease, ServiceEvent, ServiceListing, ServiceWatch} from './registry.js'
-import {HOSTS, checkRecord, inServiceRange, parseAgentKey, parseAgentReport, type CheckContext} from './schema.js'
+import type {
+  ClusterStatus,
+  EtcdMember,
+  InvalidRecord,
+  RegistryAdmin,
+  RegistryClient,
+  RegistryLease,
+  ServiceEvent,
+  ServiceListing,
+  ServiceWatch,
+} from './registry.js'
+import {HOSTS, agentKey, checkRecord, inServiceRange, parseAgentKey, parseAgentReport, type CheckContext} from './schema.js'
 
 /**
  * The registry on etcd: the only module that knows etcd3 (npm), so it can be swapped for etcd's
@@ -17,8 +27,15 @@ export interface EtcdOptions {
   callTimeout: number
   /** This host's bridge IP: records pointing at highway's own listeners there are invalid (see checkRecord). */
   bridgeIp?: string
+  /** This host's advertise address and id: see CheckContext. */
+  advertiseIp?: string
+  hostId?: string
   /** Mutual TLS: the CA that signed etcd's certificate, and this client's own (its CN is the etcd user). */
   tls?: TlsIdentity
+}
+
+function memberOf(member: {ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner?: boolean}): EtcdMember {
+  return {clientUrls: member.clientURLs ?? [], id: member.ID, learner: Boolean(member.isLearner), name: member.name, peerUrls: member.peerURLs ?? []}
 }
 
 export class EtcdRegistry implements RegistryClient, RegistryAdmin {
@@ -28,7 +45,7 @@ export class EtcdRegistry implements RegistryClient, RegistryAdmin {
 
   constructor(options: EtcdOptions) {
     this.endpoints = options.endpoints
-    this.check = {bridgeIp: options.bridgeIp}
+    this.check = {advertiseIp: options.advertiseIp, bridgeIp: options.bridgeIp, localHostId: options.hostId}
     const {tls} = options
     this.client = new Etcd3({
       hosts: options.endpoints,
@@ -72,6 +89,42 @@ export class EtcdRegistry implements RegistryClient, RegistryAdmin {
     }
     // A no-op once on.
     await this.client.auth.authEnable({})
+  }
+
+  async members(): Promise<EtcdMember[]> {
+    return (await this.client.cluster.memberList({linearizable: true})).members.map((member) => memberOf(member))
+  }
+
+  async addLearner(peerUrl: string): Promise<{added: EtcdMember; members: EtcdMember[]}> {
+    const response = await this.client.cluster.memberAdd({isLearner: true, peerURLs: [peerUrl]})
+    return {added: memberOf(response.member), members: response.members.map((member) => memberOf(member))}
+  }
+
+  async promote(id: string): Promise<void> {
+    await this.client.cluster.memberPromote({ID: id})
+  }
+
+  async updatePeerUrls(id: string, peerUrls: string[]): Promise<void> {
+    await this.client.cluster.memberUpdate({ID: id, peerURLs: peerUrls})
+  }
+
+  async removeMember(id: string): Promise<void> {
+    await this.client.cluster.memberRemove({ID: id})
+  }
+
+  async clusterStatus(hostId: string): Promise<ClusterStatus> {
+    const [status, listed, held] = await Promise.all([
+      this.client.maintenance.status(),
+      this.client.cluster.memberList({}),
+      this.client.get(agentKey(hostId)).exec(),
+    ])
+    const leaseId = held.kvs[0]?.lease
+    const lease = leaseId && leaseId !== '0' ? await this.client.leaseClient.leaseTimeToLive({ID: leaseId}) : null
+    return {
+      answeredBy: status.header.member_id,
+      lease: lease ? {grantedTtl: Number(lease.grantedTTL), id: lease.ID, ttl: Number(lease.TTL)} : null,
+      members: listed.members.map((member) => ({...memberOf(member), leader: member.ID === status.leader})),
+    }
   }
 
   async listServices(): Promise<ServiceListing> {

@@ -1,9 +1,10 @@
 import {EventEmitter} from 'node:events'
+import {DEFAULT_SETTINGS} from '../core/types.js'
 import {backoff} from '../core/wait.js'
 import type {RegistryClient, RegistryLease} from './registry.js'
 
 /** The lease's time to live: a dead host's routes are gone from every proxy within it. */
-export const LEASE_TTL_SECONDS = 10
+export const LEASE_TTL_SECONDS = DEFAULT_SETTINGS.leaseTtl!
 
 /**
  * Keys held under one lease: if the holder dies they expire with it (no stale routes from a dead

@@ -86,7 +86,7 @@ export class PkiStore {
   }
 
   /** An etcd client identity: this CA and that user's certificate and key, or null unless all three are here. */
-  identity(name: 'host' | 'root'): TlsIdentity | null {
+  identity(name: 'etcd' | 'host' | 'root'): TlsIdentity | null {
     const ca = this.cert('ca')
     const pair = ca === null ? null : this.pair(name)
     return ca !== null && pair ? {ca, ...pair} : null

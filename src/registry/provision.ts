@@ -1,6 +1,8 @@
 import {readFileSync, writeFileSync} from 'node:fs'
+import {isIPv4} from 'node:net'
 import {isDeepStrictEqual} from 'node:util'
 import {UserError} from '../core/errors.js'
+import {INFRA_PORTS} from '../core/types.js'
 import {hostUser, ROOT_USER} from './access.js'
 import {createCa, issue, issuedBy, subjectOf, type Subject} from './certificates.js'
 import {ETCD_SERVER_NAME, type KeyPair, type PkiStore, type TlsIdentity} from './pki.js'
@@ -50,6 +52,26 @@ export async function ensureLocalPki(store: PkiStore, options: {hostId: string; 
   }
 }
 
+/** The peer URL of a member on this advertise address. */
+export function peerUrl(advertiseIp: string): string {
+  return `https://${advertiseIp}:${INFRA_PORTS.etcdPeer}`
+}
+
+/**
+ * On a host whose etcd joined the cluster as a member: the identities its join file gave it (etcd's
+ * server and peer certificate, root for the member API, its own host user). No CA key: only the
+ * first host can issue certificates.
+ */
+export function memberPki(store: PkiStore): LocalPki {
+  const [etcd, root, host] = [store.identity('etcd'), store.identity('root'), store.identity('host')]
+  if (!etcd || !root || !host) {
+    throw new UserError('this host runs an etcd member but keeps no certificate for it', {
+      suggestion: 'on the first host, `highway join-file --out FILE --advertise-ip THIS-HOST`; here, `highway up --join FILE`',
+    })
+  }
+  return {etcd, host, root}
+}
+
 /** On a host that uses another host's etcd: the identity its join file gave it. */
 export function joinedIdentity(store: PkiStore, hostId: string): TlsIdentity {
   const identity = store.identity('host')
@@ -73,13 +95,23 @@ export interface JoinFile {
   ca: string
   cert: string
   key: string
+  /**
+   * Present when the host also runs an etcd member: its address (named in its certificate, where the
+   * other members dial it), etcd's server and peer certificate for it, and root's identity (etcd's
+   * member API is root's only). A member holds every record anyway, so root gives it nothing more.
+   */
+  member?: {advertiseIp: string; etcd: {cert: string; key: string}; root: {cert: string; key: string}}
 }
 
-export async function makeJoinFile(store: PkiStore, options: {hostId: string; endpoints: string[]}): Promise<JoinFile> {
+export async function makeJoinFile(store: PkiStore, options: {hostId: string; endpoints: string[]; memberIp?: string}): Promise<JoinFile> {
   const ca = store.pair('ca')
-  if (!ca) throw new UserError('this host keeps no registry CA', {suggestion: 'run `highway join-file` on the host that runs etcd'})
+  if (!ca) throw new UserError('this host keeps no registry CA', {suggestion: 'run `highway join-file` on the host where `highway up` first ran'})
   const {cert, key} = await issue(ca, {commonName: hostUser(options.hostId)})
-  return {ca: ca.cert, cert, endpoints: options.endpoints, highwayJoin: 1, hostId: options.hostId, key}
+  const join: JoinFile = {ca: ca.cert, cert, endpoints: options.endpoints, highwayJoin: 1, hostId: options.hostId, key}
+  if (options.memberIp) {
+    join.member = {advertiseIp: options.memberIp, etcd: await issue(ca, etcdSubject(options.memberIp)), root: await issue(ca, {commonName: ROOT_USER})}
+  }
+  return join
 }
 
 /** Never over an existing file: writing over it would keep that file's permissions. */
@@ -116,6 +148,17 @@ export function readJoinFile(path: string): JoinFile {
   const join = parsed as JoinFile
   if (!issuedBy(join.cert, join.ca) || subjectOf(join.cert).commonName !== hostUser(join.hostId))
     throw bad('its certificate is not host-<hostId> signed by its CA')
+  if (join.member !== undefined) {
+    const {member} = join
+    const pem = (value: unknown) => typeof value === 'string' && value.includes('-----BEGIN ')
+    if (!member || typeof member !== 'object' || typeof member.advertiseIp !== 'string' || !isIPv4(member.advertiseIp)) throw bad('member.advertiseIp')
+    for (const part of ['etcd', 'root'] as const) {
+      if (!member[part] || !pem(member[part].cert) || !pem(member[part].key) || !issuedBy(member[part].cert, join.ca)) throw bad(`member.${part}`)
+    }
+    if (subjectOf(member.root.cert).commonName !== ROOT_USER || !subjectOf(member.etcd.cert).ips.includes(member.advertiseIp)) {
+      throw bad('its member certificates are not root and etcd on member.advertiseIp')
+    }
+  }
   return join
 }
 
@@ -124,4 +167,8 @@ export function storeJoin(store: PkiStore, join: JoinFile): void {
   for (const name of ['ca', 'etcd', 'root'] as const) store.remove(name)
   store.write('ca', {cert: join.ca})
   store.write('host', {cert: join.cert, key: join.key})
+  if (join.member) {
+    store.write('etcd', join.member.etcd)
+    store.write('root', join.member.root)
+  }
 }

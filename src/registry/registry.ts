@@ -59,6 +59,8 @@ export interface RegistryClient {
   /** Every well-formed agent report; a malformed one is left out. */
   listAgents(): Promise<AgentReport[]>
   lease(ttlSeconds: number): RegistryLease
+  /** The cluster's members and its leader, as the member that answers sees them (any etcd user may ask). */
+  clusterStatus(hostId: string): Promise<ClusterStatus>
   /** Returns the revision of the delete. */
   delete(key: string): Promise<string>
   close(): void
@@ -68,12 +70,37 @@ export interface RegistryClient {
  * What bootstrapping and adding hosts need of the registry, with its root identity: nothing else uses it.
  * See access.ts for the users and what each may do.
  */
+/** One member of the etcd cluster, as etcd's member API lists it. */
+export interface EtcdMember {
+  id: string
+  /** '' until the member has started. */
+  name: string
+  peerUrls: string[]
+  clientUrls: string[]
+  learner: boolean
+}
+
+/** What `status` shows of the cluster: its members, who leads, and per member whether it answered. */
+export interface ClusterStatus {
+  members: Array<EtcdMember & {leader: boolean}>
+  /** The member that answered this client's status request (on a member host: its own, when it answers). */
+  answeredBy: string
+  /** The lease holding the given host's records: seconds left of its TTL, or null when it holds nothing (no agent). */
+  lease: {id: string; ttl: number; grantedTtl: number} | null
+}
+
 export interface RegistryAdmin {
   /**
    * Makes etcd's auth what access.ts says for these hosts: role and user root, a role and a user per
    * host, then auth on. Idempotent: running it again, or after a run cut short, ends in the same state.
    */
   grantHosts(hostIds: string[]): Promise<void>
+  /** etcd's member API (root only): list, add a learner (no vote until promoted, so a failed join costs no quorum), promote, update, remove. */
+  members(): Promise<EtcdMember[]>
+  addLearner(peerUrl: string): Promise<{added: EtcdMember; members: EtcdMember[]}>
+  promote(id: string): Promise<void>
+  updatePeerUrls(id: string, peerUrls: string[]): Promise<void>
+  removeMember(id: string): Promise<void>
   close(): void
 }
 

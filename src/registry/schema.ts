@@ -76,6 +76,13 @@ export type RecordCheck = {ok: true; record: ServiceRecord} | {ok: false; reason
 export interface CheckContext {
   /** This host's bridge IP, where highway's own listeners are. */
   bridgeIp?: string
+  /** This host's advertise address: etcd listens there too. */
+  advertiseIp?: string
+  /**
+   * This host's id. Hosts may all use the same bridge subnet, so another host's record pointing at
+   * this host's bridge IP names a port here, not there.
+   */
+  localHostId?: string
 }
 
 const STATES = new Set(['running', 'stopped', 'unhealthy'])
@@ -121,6 +128,9 @@ export function backendProblem(address: string, port: number | null, context: Ch
   if (a >= 224) return `${address} is a multicast, reserved or broadcast address`
   if (context.bridgeIp && address === context.bridgeIp && (port === null || INFRA_PORT_NUMBERS.has(port))) {
     return `${address}${port === null ? '' : `:${port}`} is highway's own listener on the bridge`
+  }
+  if (context.advertiseIp && address === context.advertiseIp && (port === null || INFRA_PORT_NUMBERS.has(port))) {
+    return `${address}${port === null ? '' : `:${port}`} is highway's own listener on the advertise address`
   }
   return null
 }
@@ -175,6 +185,9 @@ export function recordProblem(value: unknown, context: CheckContext = {}): strin
       return `ports[${index}].port ${shown(port.port)} is not a port number (0 when stopped)`
     const refused = backendProblem(port.address, port.port, context)
     if (refused) return `ports[${index}].address: ${refused}`
+    if (context.localHostId && record.hostId !== context.localHostId && context.bridgeIp && port.address === context.bridgeIp) {
+      return `ports[${index}].address: ${port.address} is this host's bridge, not host ${record.hostName}'s (that host needs \`highway up --advertise-ip\`)`
+    }
   }
   if (record.containerIp !== '') {
     // The bridge IP is the gateway, never a container: with the container's own ports it names highway's listeners.

@@ -89,7 +89,7 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   if (parsed.name !== undefined && !name) {
     io.stderr(`highway: ${parsed.name} publishes no port (-p PORT), so it is not routed by name; it still resolves *.${settings.domain}`)
   }
-  const args = dockerRunArgv(parsed, {bridgeIp: settings.bridgeIp})
+  const args = dockerRunArgv(parsed, {advertiseIp: settings.advertiseIp, bridgeIp: settings.bridgeIp})
   if (!parsed.detach) return (await docker(args, io.env, false)).code
 
   const result = await docker(args, io.env, true)

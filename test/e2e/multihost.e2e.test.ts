@@ -1,23 +1,44 @@
-// Two hosts, one etcd: highway's multi-host story end to end. Host A is this machine's engine (it runs
-// etcd, published for other hosts with `up --advertise-ip` on A's end of the veth pair); host B is a
-// second dockerd in its own network namespace (see second-host.ts), whose highway is started with
-// `up --join FILE`, FILE made on A by `highway join-file` and carried to B's config directory. A service
-// on either host is reached by name from the other, through the proxy and through DNS, and a dead
-// host's routes expire with its lease.
+// Three hosts, one registry, one bridge subnet: highway's multi-host story end to end. Host A is this
+// machine's engine; hosts B and C are dockerds in network namespaces of their own (see netns-hosts.ts),
+// all three on Docker's default 172.17.0.0/16 with no route between their bridges: the only way from
+// one host to another is the shared segment (10.201.0.0/24), where each host's `--advertise-ip` is.
+// A runs etcd (`up --advertise-ip`); B and C join with `up --join FILE`, FILE made on A by `highway
+// join-file --advertise-ip <their address>`, and each adds an etcd member over TLS (etcd's member API):
+// three members, so the registry survives losing any one. A service is reached by name from the other
+// hosts' shells and containers; with any one etcd member stopped, registration and routing go on; a
+// host cut off the segment loses its routes everywhere within its lease TTL, then registers again.
 import {copyFileSync, existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {Status} from '../../src/infra/status.js'
 import type {ServiceRow} from '../../src/service/list.js'
-import {APP_IMAGE, bridgeIp, curl, docker, dockerResult, ensureAppImage, highway, makeEnv, serve, until} from './harness.js'
-import {HOST_B, copyImages, curlB, dockerB, highwayB, inB, startHostB, stopHostB} from './second-host.js'
+import {APP_IMAGE, bridgeIp, curl, dig, docker, dockerResult, ensureAppImage, highway, makeEnv, serve, until} from './harness.js'
+import {
+  SWITCH,
+  copyImages,
+  curlOn,
+  dockerOn,
+  highwayOn,
+  inHost,
+  netnsHost,
+  setLink,
+  startHost,
+  startSwitch,
+  stopHost,
+  stopSwitch,
+  type NetnsHost,
+} from './netns-hosts.js'
 
+const B = netnsHost('b', 2)
+const C = netnsHost('c', 3)
 const envA = makeEnv()
 const envB = makeEnv()
-/** The agent's lease TTL (src/registry/etcd.ts, HeldKeys). */
-const LEASE_TTL_MS = 10_000
+const envC = makeEnv()
+/** Host B's lease TTL, shorter than the default (10 s) to show it is B's to choose; A and C keep the default. */
+const LEASE_TTL_B_S = 4
 let ipA: string
-let nameA: string
 let nameB: string
+let nameA: string
 
 type Row = ServiceRow
 
@@ -27,174 +48,265 @@ function parseRows(result: {code: number; stdout: string; stderr: string}): Row[
 }
 
 const lsA = async () => parseRows(await highway(['ls', '--json'], envA))
-const lsB = async () => parseRows(await highwayB(['ls', '--json'], envB))
 
-/** One request through host A's proxy, from host A. */
+/** One request through host A's proxy, from host A's shell. */
 function throughA(name: string, seconds = 5) {
   return curl(`http://${ipA}/`, {Host: `${name}.local`}, ['-m', String(seconds)])
 }
 
-/** One request through host B's proxy, from inside host B's namespace. */
-function throughB(name: string, seconds = 5) {
-  return curlB(`http://${HOST_B.bridgeIp}/`, {Host: `${name}.local`}, seconds)
+/** One request through a namespaced host's own proxy, from that host's shell. */
+function through(host: NetnsHost, name: string, seconds = 5) {
+  return curlOn(host, `http://${host.bridgeIp}/`, {Host: `${name}.local`}, seconds)
+}
+
+/** Waits until `name` answers 200 through `ask`, and returns the body. */
+async function routed(what: string, ask: () => Promise<{status: number; body: string}>): Promise<{value: string; ms: number}> {
+  return until(
+    what,
+    async () => {
+      const answer = await ask()
+      return answer.status === 200 ? answer.body.trim() : undefined
+    },
+    15_000,
+    50,
+  )
+}
+
+async function joinHost(host: NetnsHost, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<void> {
+  const madeOnA = join(envA.HIGHWAY_CONFIG_DIR!, `host-${host.letter}.join`)
+  const made = await highway(['join-file', '--out', madeOnA, '--advertise-ip', host.address], envA)
+  expect(made.code, made.stdout + made.stderr).toBe(0)
+  expect(made.stdout).toContain(`runs etcd member`)
+  const carried = join(env.HIGHWAY_CONFIG_DIR!, `host-${host.letter}.join`)
+  copyFileSync(madeOnA, carried)
+  expect(statSync(carried).mode & 0o777).toBe(0o600)
+  const up = await highwayOn(host, ['up', '--join', carried, '--advertise-ip', host.address, ...extra], env)
+  expect(up.code, up.stdout + up.stderr).toBe(0)
+  const settings = JSON.parse(readFileSync(join(env.HIGHWAY_CONFIG_DIR!, 'settings.json'), 'utf8')) as {
+    hostId: string
+    etcdEndpoints: string[]
+    etcdPeers: string[]
+  }
+  // It runs a member of its own, and fails over to the members it found.
+  expect(settings.etcdEndpoints).toEqual([])
+  expect(settings.etcdPeers).toContain(`https://${SWITCH.rootAddress}:2379`)
+  expect(settings.hostId).toBe((JSON.parse(readFileSync(carried, 'utf8')) as {hostId: string}).hostId)
+  // The CA key never leaves host A.
+  expect(existsSync(join(env.HIGHWAY_CONFIG_DIR!, 'pki', 'ca.key'))).toBe(false)
+  // The same default bridge as host A's: nothing but the advertise addresses tells the hosts apart.
+  expect(await dockerOn(host, 'network', 'inspect', 'bridge', '--format', '{{range .IPAM.Config}}{{.Subnet}}{{end}}')).toBe('172.17.0.0/16')
 }
 
 async function teardown(): Promise<void> {
-  await stopHostB(envB)
+  for (const [host, env] of [
+    [B, envB],
+    [C, envC],
+  ] as const) {
+    await setLink(host, true).catch(() => {})
+    await stopHost(host, env)
+  }
   await dockerResult('rm', '-f', 'local-svc')
   // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
   await highway(['down', '--purge'], envA)
+  await stopSwitch()
 }
 
 beforeAll(async () => {
   const started = Date.now()
   try {
     ipA = await bridgeIp()
+    expect(ipA).toBe('172.17.0.1')
     await ensureAppImage()
     await dockerResult('rm', '-f', 'local-svc')
-    const upA = await highway(['up'], envA)
+    await startSwitch()
+    const upA = await highway(['up', '--advertise-ip', SWITCH.rootAddress], envA)
     expect(upA.code, upA.stdout + upA.stderr).toBe(0)
     const infraImage = (await docker('ps', '--filter', 'label=io.highway.component=proxy', '--format', '{{.Image}}')).split('\n')[0]
     expect(infraImage).toMatch(/^highway\/infra:/)
-
-    await startHostB()
-    // etcd listens on loopback only until asked to serve other hosts, on an address of this host's.
-    const advertise = await highway(['up', '--advertise-ip', HOST_B.hostAddress], envA)
-    expect(advertise.code, advertise.stdout + advertise.stderr).toBe(0)
+    await Promise.all([startHost(B), startHost(C)])
+    await Promise.all([copyImages(B, [infraImage, APP_IMAGE]), copyImages(C, [infraImage, APP_IMAGE])])
     nameA = await docker('info', '--format', '{{.Name}}')
-    nameB = await dockerB('info', '--format', '{{.Name}}')
-    expect(nameB).toBe(HOST_B.hostname)
-    expect(nameB).not.toBe(nameA)
-
-    await copyImages([infraImage, APP_IMAGE])
-    // On A: B's id, etcd user and certificate, in one file; carried to B (same filesystem, B's own config dir).
-    const madeOnA = join(envA.HIGHWAY_CONFIG_DIR!, 'host-b.join')
-    const joinFile = await highway(['join-file', '--out', madeOnA], envA)
-    expect(joinFile.code, joinFile.stdout + joinFile.stderr).toBe(0)
-    const carried = join(envB.HIGHWAY_CONFIG_DIR!, 'host-b.join')
-    copyFileSync(madeOnA, carried)
-    expect(statSync(carried).mode & 0o777).toBe(0o600)
-    const upB = await highwayB(['up', '--join', carried], envB)
-    expect(upB.code, upB.stdout + upB.stderr).toBe(0)
-    // B uses A's etcd at A's advertise address, as the host the file names; it keeps no CA key of its own.
-    const settingsB = JSON.parse(readFileSync(join(envB.HIGHWAY_CONFIG_DIR!, 'settings.json'), 'utf8')) as {hostId: string; etcdEndpoints: string[]}
-    const settingsA = JSON.parse(readFileSync(join(envA.HIGHWAY_CONFIG_DIR!, 'settings.json'), 'utf8')) as {hostId: string}
-    expect(settingsB.etcdEndpoints).toEqual([`https://${HOST_B.hostAddress}:2379`])
-    expect(settingsB.hostId).toBe((JSON.parse(readFileSync(carried, 'utf8')) as {hostId: string}).hostId)
-    // highway names hosts by its own id: two hosts sharing one would be one host to it.
-    expect(settingsB.hostId).not.toBe(settingsA.hostId)
-    expect(existsSync(join(envB.HIGHWAY_CONFIG_DIR!, 'pki', 'ca.key'))).toBe(false)
-    expect(existsSync(join(envB.HIGHWAY_CONFIG_DIR!, 'pki', 'host.key'))).toBe(true)
-    // B runs no etcd of its own: its agent uses A's.
-    expect(await dockerB('ps', '-a', '--filter', 'label=io.highway.managed=true', '--format', '{{.Label "io.highway.component"}}')).not.toContain('etcd')
+    nameB = await dockerOn(B, 'info', '--format', '{{.Name}}')
+    expect(nameB).toBe(B.hostname)
+    await joinHost(B, envB, ['--lease-ttl', String(LEASE_TTL_B_S)])
+    await joinHost(C, envC)
+    // A learns the members that joined since its own `up`: its CLI and agent fail over to them.
+    const again = await highway(['up'], envA)
+    expect(again.code, again.stdout + again.stderr).toBe(0)
     console.log(`[multihost] setup: ${Date.now() - started} ms`)
   } catch (error) {
     await teardown()
     throw error
   }
-}, 300_000)
+}, 400_000)
 
 afterAll(async () => {
   const started = Date.now()
   await teardown()
   console.log(`[multihost] teardown: ${Date.now() - started} ms`)
-}, 180_000)
+}, 240_000)
 
-describe('two hosts, one etcd', () => {
-  it('routes a service on host B from host A, and lists it with host B as its host', async () => {
-    const run = await highwayB(['run', '-d', '--name', 'remote', '-p', '9090', APP_IMAGE, ...serve('hello-from-b')], envB)
+describe('three hosts on one bridge subnet', () => {
+  it("publishes a service on B's advertise address, and routes it by name from A's and C's shells", async () => {
+    const run = await highwayOn(B, ['run', '-d', '--name', 'remote', '-p', '9090', APP_IMAGE, ...serve('hello-from-b')], envB)
     expect(run.code, run.stderr).toBe(0)
-    // `run -d` returned once B's own proxy routes it; A's proxy hears of it through etcd's watch.
-    const routed = await until(
-      'remote.local routed on A',
-      async () => {
-        const answer = await throughA('remote', 1)
-        return answer.status === 200 ? answer.body.trim() : undefined
-      },
-      10_000,
-      20,
-    )
-    expect(routed.value).toBe('hello-from-b')
-    console.log(`[multihost] remote.local routed on A ${routed.ms} ms after run -d returned on B`)
+    const bindings = (await dockerOn(B, 'port', 'remote', '9090/tcp')).split('\n').map((line) => line.trim())
+    const advertised = bindings.find((binding) => binding.startsWith(`${B.address}:`))
+    expect(advertised, bindings.join(' ')).toBeDefined()
+    expect(bindings.some((binding) => binding.startsWith(`${B.bridgeIp}:`))).toBe(true)
+
+    const onA = await routed('remote.local routed on A', () => throughA('remote', 1))
+    expect(onA.value).toBe('hello-from-b')
+    console.log(`[multihost] remote.local routed on A ${onA.ms} ms after run -d returned on B`)
+    const onC = await routed('remote.local routed on C', () => through(C, 'remote', 1))
+    expect(onC.value).toBe('hello-from-b')
+    // The shell's own lookup: A's DNS answers the name with A's bridge IP, where A's proxy listens.
+    expect(await dig('remote.local', ipA)).toEqual([ipA])
 
     const row = (await lsA()).find((candidate) => candidate.name === 'remote')
-    expect(row).toMatchObject({container: 'remote', host: nameB, problem: null, state: 'running', url: 'http://remote.local/'})
-    const [publishedIp, publishedPort] = (await dockerB('port', 'remote', '9090/tcp')).split(':')
-    expect(publishedIp).toBe(HOST_B.bridgeIp)
-    expect(row!.backend).toBe(`${HOST_B.bridgeIp}:${publishedPort}`)
+    // The record carries B's advertise address: B's bridge IP is A's own, and would name a port on A.
+    expect(row).toMatchObject({backend: advertised, container: 'remote', host: nameB, problem: null, state: 'running', url: 'http://remote.local/'})
   })
 
   it("routes a service on host A from host B, through B's proxy", async () => {
     const run = await highway(['run', '-d', '--name', 'local-svc', '-p', '9090', APP_IMAGE, ...serve('hello-from-a')], envA)
     expect(run.code, run.stderr).toBe(0)
-    const routed = await until(
-      'local-svc.local routed on B',
-      async () => {
-        const answer = await throughB('local-svc', 1)
-        return answer.status === 200 ? answer.body.trim() : undefined
-      },
-      10_000,
-      50,
-    )
-    expect(routed.value).toBe('hello-from-a')
-    console.log(`[multihost] local-svc.local routed on B ${routed.ms} ms after run -d returned on A`)
-
-    const row = (await lsB()).find((candidate) => candidate.name === 'local-svc')
-    const publishedPort = (await docker('port', 'local-svc', '9090/tcp')).split(':')[1]
-    expect(row).toMatchObject({backend: `${ipA}:${publishedPort}`, host: nameA, problem: null, state: 'running'})
+    const onB = await routed('local-svc.local routed on B', () => through(B, 'local-svc', 1))
+    expect(onB.value).toBe('hello-from-a')
+    const rows = parseRows(await highwayOn(B, ['ls', '--json'], envB))
+    const published = (await docker('port', 'local-svc', '9090/tcp')).split('\n').find((binding) => binding.startsWith(`${SWITCH.rootAddress}:`))
+    expect(rows.find((candidate) => candidate.name === 'local-svc')).toMatchObject({backend: published, host: nameA, problem: null, state: 'running'})
   })
 
   it('answers every query type for names under the domain on host B itself, never upstream', async () => {
-    // Host B has no upstream resolver it can reach (nothing outside these two hosts is), so a name under
+    // Host B has no upstream resolver it can reach (nothing outside these hosts is), so a name under
     // the domain that dnsmasq forwards (AAAA: `--address` covers A only since dnsmasq 2.86) times out.
     // Resolvers that ask A and AAAA together (glibc, busybox wget) then stall 15 s on every lookup.
     const started = Date.now()
-    const answer = await inB('dig', [`@${HOST_B.bridgeIp}`, '+time=2', '+tries=1', 'local-svc.local', 'AAAA'])
+    const answer = await inHost(B, 'dig', [`@${B.bridgeIp}`, '+time=2', '+tries=1', 'local-svc.local', 'AAAA'])
     expect(answer.stdout, `no answer within ${Date.now() - started} ms`).toMatch(/status: (NOERROR|NXDOMAIN)/)
-    // Only an IPv4 address is registered: no AAAA record, answered here.
     expect(answer.stdout).toMatch(/ANSWER: 0,/)
   })
 
-  it('resolves and reaches a service on the other host by name from inside containers, both ways', async () => {
+  it('resolves and reaches a service on another host by name from inside containers on every host', async () => {
     // `; exit $?` keeps sh as PID 1: `sh -c 'timeout 5 wget ...'` alone execs timeout as PID 1, which
     // ignores the SIGTERM it sends itself, so the 5 s bound would silently not apply.
     const fetchByName = (name: string) => ['run', '--rm', APP_IMAGE, 'sh', '-c', `timeout 5 wget -qO- http://${name}.local/; exit $?`]
-    let started = Date.now()
-    const fromB = await highwayB(fetchByName('local-svc'), envB)
-    expect(fromB.code, fromB.stderr).toBe(0)
-    expect(fromB.stdout.trim()).toBe('hello-from-a')
-    console.log(`[multihost] container on B fetched local-svc.local in ${Date.now() - started} ms (highway run --rm)`)
-    started = Date.now()
-    const fromA = await highway(fetchByName('remote'), envA)
-    expect(fromA.code, fromA.stderr).toBe(0)
-    expect(fromA.stdout.trim()).toBe('hello-from-b')
-    console.log(`[multihost] container on A fetched remote.local in ${Date.now() - started} ms (highway run --rm)`)
+    for (const [who, fetch] of [
+      ['B -> A', () => highwayOn(B, fetchByName('local-svc'), envB)],
+      ['A -> B', () => highway(fetchByName('remote'), envA)],
+      ['C -> B', () => highwayOn(C, fetchByName('remote'), envC)],
+      ['C -> A', () => highwayOn(C, fetchByName('local-svc'), envC)],
+    ] as const) {
+      const started = Date.now()
+      const result = await fetch()
+      expect(result.code, `${who}: ${result.stderr}`).toBe(0)
+      expect(result.stdout.trim(), who).toBe(who.endsWith('A') ? 'hello-from-a' : 'hello-from-b')
+      console.log(`[multihost] container ${who} by name in ${Date.now() - started} ms (highway run --rm)`)
+    }
   })
 
-  it("expires a dead host's routes with its lease", async () => {
-    // Host B dies: its agent is killed hard (no lease revoke) and not restarted by Docker.
-    await dockerB('update', '--restart=no', 'highway-agent')
-    expect((await throughA('remote', 1)).status).toBe(200)
-    await dockerB('kill', 'highway-agent')
-    const killed = Date.now()
-    const expired = await until(
-      'remote.local answers highway 404 on A',
+  it('runs a three-member etcd cluster over TLS: status shows members, leader, health and this host’s lease', async () => {
+    const status = JSON.parse((await highway(['status', '--json'], envA)).stdout) as Status
+    expect(status.cluster?.members.map((member) => member.peerUrls[0]).sort()).toEqual(
+      [SWITCH.rootAddress, B.address, C.address].map((address) => `https://${address}:2380`).sort(),
+    )
+    expect(status.cluster?.members.every((member) => member.ok && !member.learner)).toBe(true)
+    expect(status.cluster?.members.filter((member) => member.leader)).toHaveLength(1)
+    expect(status.cluster?.lease?.grantedTtl).toBe(10)
+    const onB = JSON.parse((await highwayOn(B, ['status', '--json'], envB)).stdout) as Status
+    expect(onB.cluster?.lease?.grantedTtl).toBe(LEASE_TTL_B_S)
+    // A fourth host would be a client only: three members survive the loss of any one.
+    const fourth = await highway(['join-file', '--out', join(envA.HIGHWAY_CONFIG_DIR!, 'host-d.join'), '--advertise-ip', '10.201.0.9'], envA)
+    expect(fourth.stdout).toContain('etcd at')
+    expect(fourth.stdout).not.toContain('runs etcd member')
+  })
+
+  it('refuses a second host joining with a host id that is alive elsewhere, creating nothing', async () => {
+    const envOther = makeEnv()
+    const carried = join(envOther.HIGHWAY_CONFIG_DIR!, 'reused.join')
+    copyFileSync(join(envB.HIGHWAY_CONFIG_DIR!, `host-${B.letter}.join`), carried)
+    const before = await dockerOn(C, 'ps', '-aq')
+    const result = await highwayOn(C, ['up', '--join', carried], envOther)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(new RegExp(`^highway: host id \\S+ is in use: host ${B.hostname}'s agent holds it`, 'm'))
+    expect(await dockerOn(C, 'ps', '-aq')).toBe(before)
+    expect(existsSync(join(envOther.HIGHWAY_CONFIG_DIR!, 'pki'))).toBe(false)
+  })
+
+  it('goes on registering and routing on every host while any one etcd member is stopped, and the member rejoins', async () => {
+    // Host A's member: the first one, whose CLI and agent now reach the cluster through B's and C's.
+    await docker('stop', 'highway-etcd')
+    try {
+      const run = await highway(['run', '-d', '--name', 'while-a-etcd-down', '-p', '9090', APP_IMAGE, ...serve('registered-without-a-etcd')], envA)
+      expect(run.code, run.stderr).toBe(0)
+      expect((await routed('while-a-etcd-down.local routed on B', () => through(B, 'while-a-etcd-down', 1))).value).toBe('registered-without-a-etcd')
+      expect((await routed('while-a-etcd-down.local routed on C', () => through(C, 'while-a-etcd-down', 1))).value).toBe('registered-without-a-etcd')
+      const status = JSON.parse((await highway(['status', '--json'], envA)).stdout) as Status
+      expect(status.cluster, 'status reads the cluster from the other members').not.toBeNull()
+      expect(status.cluster?.members.filter((member) => !member.ok)).toHaveLength(1)
+    } finally {
+      await docker('start', 'highway-etcd')
+    }
+    await until(
+      'three healthy members again',
       async () => {
-        const answer = await throughA('remote', 1)
-        return answer.status === 404 && /x-highway: not-found/i.test(answer.headers) ? answer : undefined
+        const status = JSON.parse((await highway(['status', '--json'], envA)).stdout) as Status
+        return status.cluster?.members.every((member) => member.ok) ? true : undefined
       },
-      // A hang limit, not a figure: the time is logged below (etcd expires the lease after its TTL).
-      LEASE_TTL_MS * 3,
+      30_000,
+      500,
+    )
+    await dockerResult('rm', '-f', 'while-a-etcd-down')
+  }, 90_000)
+
+  it("drops a host's routes everywhere within its lease TTL when it is cut off, and registers them again when it returns", async () => {
+    expect((await throughA('remote', 1)).status).toBe(200)
+    await setLink(B, false)
+    const cut = Date.now()
+    const gone = (ask: () => Promise<{status: number; headers: string}>) => async () => {
+      const answer = await ask()
+      return answer.status === 404 && /x-highway: not-found/i.test(answer.headers) ? answer : undefined
+    }
+    // Hang limits, not figures: the times are logged (etcd expires the lease after its TTL).
+    await until(
+      'remote.local answers highway 404 on A',
+      gone(() => throughA('remote', 1)),
+      LEASE_TTL_B_S * 1000 * 4,
       100,
     )
-    const ms = Date.now() - killed
-    console.log(`[multihost] lease expiry: remote.local gone from A's proxy ${ms} ms after host B's agent was killed (TTL ${LEASE_TTL_MS} ms)`)
-    expect(expired.value.body).toContain('No such service')
-
+    const onA = Date.now() - cut
+    await until(
+      'remote.local answers highway 404 on C',
+      gone(() => through(C, 'remote', 1)),
+      LEASE_TTL_B_S * 1000 * 4,
+      100,
+    )
+    console.log(
+      `[multihost] host B cut off: remote.local gone from A's proxy after ${onA} ms, from C's after ${Date.now() - cut} ms (B's TTL ${LEASE_TTL_B_S} s)`,
+    )
     const rows = await lsA()
-    expect(rows.map((row) => row.name)).not.toContain('remote')
     expect(rows.some((row) => row.host === nameB)).toBe(false)
-    // The live host is untouched.
-    expect((await throughA('local-svc')).body.trim()).toBe('hello-from-a')
+    // The live hosts are untouched.
+    expect((await through(C, 'local-svc')).body.trim()).toBe('hello-from-a')
+
+    await setLink(B, true)
+    const back = Date.now()
+    const again = await routed('remote.local routed on A again', () => throughA('remote', 1)).catch(async (error: Error) => {
+      throw new Error(`${error.message}; B's agent: ${await dockerOn(B, 'logs', '--tail', '20', 'highway-agent').catch(() => '')}`)
+    })
+    expect(again.value).toBe('hello-from-b')
+    console.log(`[multihost] host B back: remote.local routed on A again after ${Date.now() - back} ms`)
+  }, 90_000)
+
+  it('takes a member host’s etcd out of the cluster on `down` (member remove), and the others go on', async () => {
+    const down = await highwayOn(C, ['down'], envC)
+    expect(down.code, down.stderr).toBe(0)
+    expect(down.stdout, down.stderr).toMatch(/removed etcd member highway-\S+ from the cluster/)
+    const status = JSON.parse((await highway(['status', '--json'], envA)).stdout) as Status
+    expect(status.cluster?.members.map((member) => member.peerUrls[0]).sort()).toEqual(
+      [SWITCH.rootAddress, B.address].map((address) => `https://${address}:2380`).sort(),
+    )
+    expect((await throughA('remote')).body.trim()).toBe('hello-from-b')
   }, 60_000)
 })

@@ -69,6 +69,22 @@ describe('recordFromContainer', () => {
     expect(record?.ports).toEqual([{address: '172.30.0.1', containerPort: '8080/tcp', port: 32_768}])
   })
 
+  it('with an advertise address, reaches a service there (its own binding or one on every address), never at the bridge IP other hosts share', () => {
+    const advertised = {...HOST, advertiseIp: '10.0.0.5'}
+    const info = loadInspect('api-running-all-interfaces.json')
+    expect(recordFromContainer(info, advertised, {}, NOW)?.ports).toEqual([{address: '10.0.0.5', containerPort: '8080/tcp', port: 32_768}])
+    info.NetworkSettings.Ports = {
+      '8080/tcp': [
+        {HostIp: BRIDGE_IP, HostPort: '32770'},
+        {HostIp: '10.0.0.5', HostPort: '32771'},
+      ],
+    }
+    expect(recordFromContainer(info, advertised, {}, NOW)?.ports).toEqual([{address: '10.0.0.5', containerPort: '8080/tcp', port: 32_771}])
+    // Published on the bridge alone (labelled by hand): only this host reaches it, and other hosts refuse the record.
+    info.NetworkSettings.Ports = {'8080/tcp': [{HostIp: BRIDGE_IP, HostPort: '32770'}]}
+    expect(recordFromContainer(info, advertised, {}, NOW)?.ports).toEqual([{address: BRIDGE_IP, containerPort: '8080/tcp', port: 32_770}])
+  })
+
   it('treats an empty HostIp like 0.0.0.0', () => {
     const info = loadInspect('api-running-all-interfaces.json')
     info.NetworkSettings.Ports = {'8080/tcp': [{HostIp: '', HostPort: '32770'}]}

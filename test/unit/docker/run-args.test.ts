@@ -499,6 +499,32 @@ describe('dockerRunArgv', () => {
     expect(argvFor(['--publish', '9090', 'img'])).toEqual(['run', '--dns', IP, '--publish', `${IP}::9090`, 'img'])
   })
 
+  it('also publishes a bare -p on the advertise address, where other hosts reach it, and leaves full specs alone', () => {
+    const parsed = parseRunArgs(['--name', 'api', '-p9090', '-p', '53/udp', '-p', '8080:80', 'img'])
+    expect(dockerRunArgv(parsed, {advertiseIp: '10.0.0.5', bridgeIp: IP})).toEqual([
+      'run',
+      '--dns',
+      IP,
+      '--label',
+      'io.highway.service=api',
+      '--label',
+      'io.highway.ports=9090/tcp,53/udp,80/tcp',
+      '-p',
+      '10.0.0.5::9090',
+      '-p',
+      '10.0.0.5::53/udp',
+      '--name',
+      'api',
+      `-p${IP}::9090`,
+      '-p',
+      `${IP}::53/udp`,
+      '-p',
+      '8080:80',
+      'img',
+    ])
+    expect(() => dockerRunArgv(parsed, {advertiseIp: 'nope', bridgeIp: IP})).toThrow(/advertise address/)
+  })
+
   it('keeps the /udp suffix when pinning', () => {
     expect(argvFor(['-p', '53/udp', 'img'])).toEqual(['run', '--dns', IP, '-p', `${IP}::53/udp`, 'img'])
   })

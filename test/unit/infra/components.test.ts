@@ -69,8 +69,46 @@ describe('componentSpecs', () => {
         {HostIp: '127.0.0.1', HostPort: '2379'},
         {HostIp: '10.1.0.1', HostPort: '2379'},
       ],
+      // Where other members dial this one.
+      '2380/tcp': [{HostIp: '10.1.0.1', HostPort: '2380'}],
     })
+    expect(etcd.create.Cmd).toEqual(
+      expect.arrayContaining([
+        '--listen-peer-urls=https://0.0.0.0:2380',
+        '--initial-advertise-peer-urls=https://10.1.0.1:2380',
+        '--initial-cluster=highway=https://10.1.0.1:2380',
+        '--peer-client-cert-auth',
+      ]),
+    )
+    expect(etcd.create.Cmd).not.toContain('--initial-cluster-state=existing')
+    // etcd's own raft timers between hosts; the short ones only where etcd is alone on its host.
+    expect(etcd.create.Cmd).toEqual(expect.arrayContaining(['--heartbeat-interval=100', '--election-timeout=1000']))
+    expect(spec('etcd', specs()).create.Cmd).toEqual(expect.arrayContaining(['--heartbeat-interval=10', '--election-timeout=100']))
     expect(etcd.create.Cmd).toContain('--advertise-client-urls=https://10.1.0.1:2379')
+    // The agent records services at that address, so other hosts need no route to this host's bridge.
+    expect(spec('agent', specs({settings: {advertiseIp: '10.1.0.1'}})).create.Env).toContain('HIGHWAY_ADVERTISE_IP=10.1.0.1')
+    expect(spec('agent', specs()).create.Env?.some((variable) => variable.startsWith('HIGHWAY_ADVERTISE_IP='))).toBe(false)
+    // A lease TTL other than the default reaches the agent; the default adds nothing (an unchanged spec on upgrade).
+    expect(spec('agent', specs({settings: {leaseTtl: 4}})).create.Env).toContain('HIGHWAY_LEASE_TTL=4')
+    expect(spec('agent', specs()).create.Env?.some((variable) => variable.startsWith('HIGHWAY_LEASE_TTL='))).toBe(false)
+  })
+
+  it('runs a member that joined under its own name, into the cluster it found, and its agent fails over to the other members', () => {
+    const settings = {
+      advertiseIp: '10.1.0.2',
+      etcdMember: {initialCluster: 'highway=https://10.1.0.1:2380,highway-b=https://10.1.0.2:2380', name: 'highway-b'},
+      etcdPeers: ['https://10.1.0.1:2379'],
+    }
+    const etcd = spec('etcd', specs({settings}))
+    expect(etcd.create.Cmd).toEqual(
+      expect.arrayContaining([
+        '--name=highway-b',
+        '--initial-cluster=highway=https://10.1.0.1:2380,highway-b=https://10.1.0.2:2380',
+        '--initial-cluster-state=existing',
+        '--initial-advertise-peer-urls=https://10.1.0.2:2380',
+      ]),
+    )
+    expect(spec('agent', specs({settings})).create.Env).toContain('HIGHWAY_ETCD=https://highway-etcd:2379,https://10.1.0.1:2379')
   })
 
   it('publishes etcd on 2379/tcp, the proxy on 80/tcp, dns on 53/udp and 53/tcp, and nothing for the agent', () => {

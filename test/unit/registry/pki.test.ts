@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest'
 import {hostGrants, hostUser} from '../../../src/registry/access.js'
 import {issuedBy, subjectOf} from '../../../src/registry/certificates.js'
 import {PkiStore, pkiDir} from '../../../src/registry/pki.js'
-import {ensureLocalPki, joinedIdentity, makeJoinFile, readJoinFile, storeJoin, writeJoinFile} from '../../../src/registry/provision.js'
+import {ensureLocalPki, joinedIdentity, makeJoinFile, memberPki, readJoinFile, storeJoin, writeJoinFile} from '../../../src/registry/provision.js'
 import {agentKey, hostPrefix, serviceKey} from '../../../src/registry/schema.js'
 import {rejectedUserError, userError} from '../support/user-error.js'
 
@@ -153,6 +153,29 @@ describe('join files', () => {
     const path = joinPath(scratch(), 'b.join')
     writeFileSync(path, change(`${JSON.stringify(join, null, 2)}\n`))
     expect(userError(() => readJoinFile(path)).suggestion).toMatch(/join-file --out/)
+  })
+
+  it('for a member, carry etcd’s certificate for its address and root’s, and give them to the joining host', async () => {
+    const a = store()
+    await ensureLocalPki(a, {advertiseIp: '10.1.0.1', hostId: 'aaaa'})
+    const join = await makeJoinFile(a, {endpoints: ['https://10.1.0.1:2379'], hostId: 'bbbb', memberIp: '10.1.0.2'})
+    expect(subjectOf(join.member!.etcd.cert)).toMatchObject({commonName: 'highway-etcd', ips: ['127.0.0.1', '10.1.0.2']})
+    expect(subjectOf(join.member!.root.cert).commonName).toBe('root')
+    expect(JSON.stringify(join)).not.toContain(a.pair('ca')!.key.split('\n')[1])
+    const path = joinPath(scratch(), 'b.join')
+    writeJoinFile(path, join)
+    expect(readJoinFile(path)).toEqual(join)
+    const b = store()
+    storeJoin(b, join)
+    expect(memberPki(b)).toEqual({
+      etcd: {ca: join.ca, ...join.member!.etcd},
+      host: {ca: join.ca, cert: join.cert, key: join.key},
+      root: {ca: join.ca, ...join.member!.root},
+    })
+    expect(b.pair('ca')).toBeNull()
+    // A member certificate for another address than the file says: refused.
+    writeFileSync(path, JSON.stringify({...join, member: {...join.member, advertiseIp: '10.1.0.3'}}))
+    expect(userError(() => readJoinFile(path)).message).toMatch(/its member certificates are not root and etcd on member\.advertiseIp/)
   })
 
   it('says so when the file is missing', async () => {

@@ -247,6 +247,30 @@ describe('backendProblem', () => {
   })
 })
 
+describe('records of other hosts, where every host uses the same bridge subnet', () => {
+  const remote = makeRecord({ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port: 32_768}]})
+
+  it("refuses another host's record pointing at this host's bridge IP: it would name a port here", () => {
+    expect(checkRecord(key, JSON.stringify(remote), {bridgeIp: BRIDGE_IP, localHostId: 'hostb'})).toEqual({
+      ok: false,
+      reason: `ports[0].address: ${BRIDGE_IP} is this host's bridge, not host ${remote.hostName}'s (that host needs \`highway up --advertise-ip\`)`,
+    })
+  })
+
+  it("accepts this host's own record there, and another host's on its advertise address", () => {
+    expect(checkRecord(key, JSON.stringify(remote), {bridgeIp: BRIDGE_IP, localHostId: 'hosta'}).ok).toBe(true)
+    const advertised = makeRecord({ports: [{address: '10.0.0.5', containerPort: '80/tcp', port: 32_768}]})
+    expect(checkRecord(key, JSON.stringify(advertised), {bridgeIp: BRIDGE_IP, localHostId: 'hostb'}).ok).toBe(true)
+  })
+
+  it("refuses highway's own listeners on this host's advertise address", () => {
+    for (const port of [80, 53, 2379]) {
+      expect(backendProblem('10.0.0.5', port, {advertiseIp: '10.0.0.5'})).toBe(`10.0.0.5:${port} is highway's own listener on the advertise address`)
+    }
+    expect(backendProblem('10.0.0.5', 32_768, {advertiseIp: '10.0.0.5'})).toBeNull()
+  })
+})
+
 describe('parseAgentReport', () => {
   const report: AgentReport = {
     dockerConnected: true,

@@ -1,5 +1,5 @@
 import type {AgentReport, ServiceRecord} from '../../../src/core/types.js'
-import type {InvalidRecord, RegistryClient, RegistryLease, ServiceEvent, ServiceListing, ServiceWatch} from '../../../src/registry/registry.js'
+import type {ClusterStatus, InvalidRecord, RegistryClient, RegistryLease, ServiceEvent, ServiceListing, ServiceWatch} from '../../../src/registry/registry.js'
 import {checkRecord, inServiceRange, parseAgentKey, parseAgentReport, type CheckContext} from '../../../src/registry/schema.js'
 
 /**
@@ -83,6 +83,11 @@ export class FakeRegistry implements RegistryClient {
 
   /** Validates what it reads as EtcdRegistry does, with this host's bridge IP when given. */
   constructor(private readonly check: CheckContext = {}) {}
+
+  /** One member, its own leader: the agent never asks; here for the interface. */
+  async clusterStatus(): Promise<ClusterStatus> {
+    return {answeredBy: '1', lease: null, members: [{clientUrls: this.endpoints, id: '1', leader: true, learner: false, name: 'fake', peerUrls: []}]}
+  }
 
   /** A non-leased write, as another host (or a person with etcdctl) would make. */
   async putRaw(key: string, value: string): Promise<string> {
