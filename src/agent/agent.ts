@@ -98,7 +98,14 @@ export class Agent {
     const records = () => [...this.records.values()]
     this.proxy = options.routes
       ? options.routes(records)
-      : new ProxySync(records, {bridgeIp: options.host.bridgeIp, domain: options.domain, localHostId: options.host.id, log: this.log, runDir: options.runDir})
+      : new ProxySync(records, {
+          advertiseIp: options.host.advertiseIp,
+          bridgeIp: options.host.bridgeIp,
+          domain: options.domain,
+          localHostId: options.host.id,
+          log: this.log,
+          runDir: options.runDir,
+        })
     this.report = {
       dockerConnected: false,
       etcdConnected: false,

@@ -10,8 +10,9 @@ export interface ProxySyncOptions {
   domain: string
   /** This agent's host: its containers are reached directly (see renderProxyConfig). */
   localHostId?: string
-  /** This host's bridge IP: no server may point at highway's own listeners there. */
+  /** This host's bridge IP and advertise address: no server may point at highway's own listeners there. */
   bridgeIp?: string
+  advertiseIp?: string
   runDir?: string
   log: (message: string) => void
   /** Checks a candidate config file; rejects with HAProxy's complaint. Injectable for tests. */
@@ -117,7 +118,13 @@ export class ProxySync {
 
   private async updateOnce(): Promise<void> {
     this.renders++
-    const input = {bridgeIp: this.options.bridgeIp, domain: this.options.domain, localHostId: this.options.localHostId, records: this.records()}
+    const input = {
+      advertiseIp: this.options.advertiseIp,
+      bridgeIp: this.options.bridgeIp,
+      domain: this.options.domain,
+      localHostId: this.options.localHostId,
+      records: this.records(),
+    }
     const live = this.live
     const rendered = renderProxyConfig(input, live?.state)
     if (!live || rendered.state.backends !== live.state.backends) return this.reloadTo(rendered)

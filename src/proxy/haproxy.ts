@@ -37,6 +37,8 @@ export interface ProxyConfigInput {
   localHostId?: string
   /** This host's bridge IP: a server there on one of highway's own ports is dropped. */
   bridgeIp?: string
+  /** This host's advertise address: the same holds there. */
+  advertiseIp?: string
 }
 
 /** A server as the proxy holds it, named `c<first 12 hex digits of its container ID>` in its name's backend. */

@@ -113,3 +113,13 @@ describe('renderProxyConfig drops servers the proxy must never connect to, whate
     expect(rendered.servers).toEqual([`route0/c${IDS.web1.slice(0, 12)}`])
   })
 })
+
+describe('renderProxyConfig on a host with an advertise address', () => {
+  it("drops a server on highway's own ports there, keeps a service's published port", () => {
+    const record = (port: number, containerId: string) =>
+      makeRecord({containerId, containerIp: '', ports: [{address: '10.0.0.7', containerPort: '80/tcp', port}], replica: true})
+    const {config} = renderProxyConfig({advertiseIp: '10.0.0.7', domain: 'local', records: [record(2379, IDS.web1), record(40_000, IDS.web2)]})
+    expect(config).not.toContain('10.0.0.7:2379')
+    expect(config).toContain('10.0.0.7:40000')
+  })
+})
