@@ -16,6 +16,7 @@ export default class Up extends HighwayCommand {
     '<%= config.bin %> up --bridge-ip 172.18.0.1 --upstream-dns 192.168.1.1',
     '<%= config.bin %> up --advertise-ip 10.0.0.5',
     '<%= config.bin %> up --join host-b.join',
+    '<%= config.bin %> up --host-ip 127.0.0.1',
   ]
 
   static flags = {
@@ -26,6 +27,10 @@ export default class Up extends HighwayCommand {
     etcd: Flags.string({description: 'use this etcd cluster (one of your own) instead of starting one (repeat for each endpoint)', multiple: true}),
     join: Flags.string({
       description: "use another host's etcd, as the host this file names (made there by `highway join-file`); stored, then not needed again",
+    }),
+    'host-ip': Flags.string({
+      description:
+        "also publish the DNS and proxy here for this host, whose names then answer this address (127.0.0.1 where the bridge is out of the host's reach: Docker Desktop, rootless, remote) [default: detected; '' for none]",
     }),
     'advertise-ip': Flags.string({
       description: "also publish this host's etcd on this address, for other hosts' `up --etcd` [default: loopback only; '' to stop]",
@@ -40,6 +45,7 @@ export default class Up extends HighwayCommand {
       bridgeIp: flags['bridge-ip'],
       domain: flags.domain,
       etcd: flags.etcd,
+      hostIp: flags['host-ip'],
       join: flags.join,
       upstreamDns: flags['upstream-dns'],
     }
@@ -48,6 +54,7 @@ export default class Up extends HighwayCommand {
     const {resolver, settings} = result
     if (resolver.message) this.log(resolver.status === 'ok' || resolver.status === 'reapplied' ? resolver.message : colour.yellow(resolver.message))
     const unchanged = Object.values(result.outcomes).every((outcome) => outcome === 'unchanged')
-    this.log(colour.green(`highway is up${unchanged ? ' (nothing to change)' : ''}: *.${settings.domain} -> ${settings.bridgeIp}`))
+    const forHost = settings.hostIp ? ` (from this host: ${settings.hostIp})` : ''
+    this.log(colour.green(`highway is up${unchanged ? ' (nothing to change)' : ''}: *.${settings.domain} -> ${settings.bridgeIp}${forHost}`))
   }
 }

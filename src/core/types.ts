@@ -17,6 +17,12 @@ export interface Settings {
    * first `up` (or given by `up --join`). Not the Docker engine's ID, which cloned machines share.
    */
   hostId?: string
+  /**
+   * Where this host reaches highway's DNS and proxy when the bridge address is out of its reach
+   * (Docker Desktop, rootless, a remote engine): '' when it reaches the bridge. Both are then also
+   * published there, and names asked there answer this address (docker/reachability.ts).
+   */
+  hostIp?: string
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -27,6 +33,7 @@ export const DEFAULT_SETTINGS: Settings = {
   baseImage: 'debian:trixie-slim',
   advertiseIp: '',
   hostId: '',
+  hostIp: '',
 }
 
 /** The ports highway's own components listen on, on the bridge address. */

@@ -8,7 +8,7 @@ import {networkInterfaces} from 'node:os'
 import type {Clients} from '../clients.js'
 import {isUserError} from '../core/errors.js'
 import {MANAGED, type Component} from '../core/labels.js'
-import {etcdEndpoints} from '../core/settings.js'
+import {etcdEndpoints, hostSideIp} from '../core/settings.js'
 import {INFRA_PORTS, type Settings} from '../core/types.js'
 import type {DockerClient} from '../docker/types.js'
 import {ONE_SHOT} from '../infra/components.js'
@@ -85,6 +85,8 @@ export interface DoctorOptions {
 export function doctorSteps(clients: Clients, settings: Settings, options: DoctorOptions = {}): CheckStep[] {
   const found: Found = {holders: new Map()}
   const {bridgeIp, domain} = settings
+  // Where this host reaches the DNS and proxy: the bridge, or the host-side address where the bridge is out of reach.
+  const hostIp = hostSideIp(settings)
   const name = probeName(domain)
   const resolverContext = (): ResolverContext => ({
     dnsQuery: defaultDnsQuery,
@@ -144,6 +146,8 @@ export function doctorSteps(clients: Clients, settings: Settings, options: Docto
         .engine.bridgeGateway()
         .catch(() => null)
       if (!isLocalAddress(bridgeIp)) {
+        if (settings.hostIp)
+          return [ok('bridge', `${bridgeIp} is out of this host's reach; this host uses ${settings.hostIp}, where the DNS and proxy are also published`)]
         return [
           {
             detail: `${bridgeIp} is not an address of this host: highway's DNS and proxy cannot listen there, nor this host reach them (an engine in a VM, rootless or remote)`,
@@ -202,7 +206,7 @@ export function doctorSteps(clients: Clients, settings: Settings, options: Docto
       }
       found.detection = detection
       results.push(ok('resolver.mechanism', `this host resolves names with ${detection.description}`))
-      const runtime = await checkRuntimeSetup(context.root, context.runner, settings, {env: context.env, reapply: false})
+      const runtime = await checkRuntimeSetup(context.root, context.runner, {bridgeIp: hostIp, domain}, {env: context.env, reapply: false})
       found.runtimeSetup = runtime
       const setup = 'resolver.dns-setup'
       if (runtime.status === 'none') {
@@ -213,7 +217,7 @@ export function doctorSteps(clients: Clients, settings: Settings, options: Docto
           status: 'warn',
         })
       } else if (runtime.status === 'ok') {
-        results.push(ok(setup, `dns-setup sends .${domain} to ${bridgeIp}, and it still holds`))
+        results.push(ok(setup, `dns-setup sends .${domain} to ${hostIp}, and it still holds`))
       } else {
         const fix =
           runtime.status === 'changed'
@@ -223,7 +227,7 @@ export function doctorSteps(clients: Clients, settings: Settings, options: Docto
               : null
         results.push({detail: runtime.message ?? runtime.status, fix, id: setup, status: 'fail'})
       }
-      const traps = findTraps(detection, domain, bridgeIp).filter((trap) => !trap.handled)
+      const traps = findTraps(detection, domain, hostIp).filter((trap) => !trap.handled)
       if (traps.length === 0) results.push(ok('resolver.traps', `no trap for .${domain} (nss-mdns, multicast DNS, a hosts: line without dns)`))
       for (const trap of traps) {
         results.push({detail: trap.message, fix: trap.fix ?? null, id: `resolver.traps.${trap.kind}`, status: trap.blocking ? 'fail' : 'warn'})
@@ -239,7 +243,7 @@ export function doctorSteps(clients: Clients, settings: Settings, options: Docto
       const context = resolverContext()
       const detection = found.detection!
       const rootFs = new RootFs(context.root, context.fs)
-      const plan = buildPlan({detection, dnsIp: bridgeIp, domain, observed: await observeForApply(context, rootFs, detection, domain, bridgeIp)})
+      const plan = buildPlan({detection, dnsIp: hostIp, domain, observed: await observeForApply(context, rootFs, detection, domain, hostIp)})
       const verified = await verifyResolution(context, detection, plan)
       if (!verified.ok) {
         if (found.runtimeSetup?.status === 'none') {
@@ -250,19 +254,19 @@ export function doctorSteps(clients: Clients, settings: Settings, options: Docto
         return [{detail: verified.summary, fix: null, id: 'host', status: 'fail'}]
       }
       try {
-        const state = await routeState(bridgeIp, name, {timeoutMs: 3000})
+        const state = await routeState(hostIp, name, {timeoutMs: 3000})
         if (state !== 'none') throw new Error(`answered as if ${name} were ${state}`)
       } catch (error) {
         return [
           {
-            detail: `${name} resolves to ${bridgeIp} (${verified.via}), but the proxy there does not answer for it: ${(error as Error).message}`,
+            detail: `${name} resolves to ${hostIp} (${verified.via}), but the proxy there does not answer for it: ${(error as Error).message}`,
             fix: 'docker restart highway-proxy',
             id: 'host',
             status: 'fail',
           },
         ]
       }
-      return [ok('host', `${name} -> ${bridgeIp} through this host's resolver (${verified.via}), and the proxy answers for it`)]
+      return [ok('host', `${name} -> ${hostIp} through this host's resolver (${verified.via}), and the proxy answers for it`)]
     },
   }
 
