@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {HighwayCommand} from '../cli/base-command.js'
 import {colour} from '../cli/output.js'
 import {UserError} from '../core/errors.js'
-import {loadSettings} from '../core/settings.js'
+import {hostSideIp, loadSettings} from '../core/settings.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {
   applyDnsSetup,
@@ -69,7 +69,7 @@ export default class DnsSetup extends HighwayCommand {
 
     const settings = loadSettings()
     const domain = assertDomain(flags.domain ?? settings.domain)
-    const dnsIp = flags['dns-ip'] ? assertIPv4(flags['dns-ip'], '--dns-ip') : settings.bridgeIp
+    const dnsIp = flags['dns-ip'] ? assertIPv4(flags['dns-ip'], '--dns-ip') : hostSideIp(settings)
     if (!dnsIp) {
       throw new UserError('highway does not know its DNS address yet: run `highway up` first', {suggestion: 'or pass --dns-ip <address>'})
     }

@@ -16,6 +16,7 @@ export default class Up extends HighwayCommand {
     '<%= config.bin %> up --bridge-ip 172.18.0.1 --upstream-dns 192.168.1.1',
     '<%= config.bin %> up --advertise-ip 10.0.0.5',
     '<%= config.bin %> up --join host-b.join --advertise-ip 10.0.0.6',
+    '<%= config.bin %> up --host-ip 127.0.0.1',
   ]
 
   static flags = {
@@ -29,6 +30,10 @@ export default class Up extends HighwayCommand {
     }),
     'lease-ttl': Flags.integer({
       description: "seconds a dead host's routes stay in the other hosts' proxies (its records' etcd lease) [default: 10, remembered]",
+    }),
+    'host-ip': Flags.string({
+      description:
+        "also publish the DNS and proxy here for this host, whose names then answer this address (127.0.0.1 where the bridge is out of the host's reach: Docker Desktop, rootless, remote) [default: detected; '' for none]",
     }),
     'advertise-ip': Flags.string({
       description:
@@ -44,6 +49,7 @@ export default class Up extends HighwayCommand {
       bridgeIp: flags['bridge-ip'],
       domain: flags.domain,
       etcd: flags.etcd,
+      hostIp: flags['host-ip'],
       join: flags.join,
       leaseTtl: flags['lease-ttl'],
       upstreamDns: flags['upstream-dns'],
@@ -53,6 +59,7 @@ export default class Up extends HighwayCommand {
     const {resolver, settings} = result
     if (resolver.message) this.log(resolver.status === 'ok' || resolver.status === 'reapplied' ? resolver.message : colour.yellow(resolver.message))
     const unchanged = Object.values(result.outcomes).every((outcome) => outcome === 'unchanged')
-    this.log(colour.green(`highway is up${unchanged ? ' (nothing to change)' : ''}: *.${settings.domain} -> ${settings.bridgeIp}`))
+    const forHost = settings.hostIp ? ` (from this host: ${settings.hostIp})` : ''
+    this.log(colour.green(`highway is up${unchanged ? ' (nothing to change)' : ''}: *.${settings.domain} -> ${settings.bridgeIp}${forHost}`))
   }
 }

@@ -62,6 +62,11 @@ export function newHostId(): string {
 /** The etcd that `up` runs on this host, as the host reaches it: published on loopback only, mutual TLS. */
 export const LOOPBACK_ETCD_URL = `https://127.0.0.1:${INFRA_PORTS.etcd}`
 
+/** Where this host (the CLI, its resolver, its browser) reaches highway's DNS and proxy: the bridge, unless out of reach. */
+export function hostSideIp(settings: Pick<Settings, 'bridgeIp' | 'hostIp'>): string {
+  return settings.hostIp || settings.bridgeIp
+}
+
 /** Which etcd this host's highway uses: the cluster given to `up --etcd`, else its own. */
 export function etcdEndpoints(settings: Settings): string[] {
   return settings.etcdEndpoints.length > 0 ? settings.etcdEndpoints : [LOOPBACK_ETCD_URL, ...(settings.etcdPeers ?? [])]

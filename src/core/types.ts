@@ -26,6 +26,12 @@ export interface Settings {
   etcdPeers?: string[]
   /** The TTL of the lease that holds this host's records, in seconds: a dead host's routes leave the other proxies within it. */
   leaseTtl?: number
+  /**
+   * Where this host reaches highway's DNS and proxy when the bridge address is out of its reach
+   * (Docker Desktop, rootless, a remote engine): '' when it reaches the bridge. Both are then also
+   * published there, and names asked there answer this address (docker/reachability.ts).
+   */
+  hostIp?: string
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -38,6 +44,7 @@ export const DEFAULT_SETTINGS: Settings = {
   hostId: '',
   etcdPeers: [],
   leaseTtl: 10,
+  hostIp: '',
 }
 
 /** The ports highway's own components listen on, on the bridge address. */

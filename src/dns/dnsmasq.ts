@@ -9,7 +9,15 @@ export interface DnsInput {
   bridgeIp: string
   /** Servers for every other name; empty: the container's resolv.conf, which Docker fills from the host's. */
   upstreams: string[]
+  /** Where the host reaches highway when the bridge is out of its reach ('' or absent: it is not). */
+  hostIp?: string
 }
+
+/**
+ * The container port of the second dnsmasq, the host's: published on the host-side address, it
+ * answers that address, so the host is sent where it can connect and containers to the bridge.
+ */
+export const HOST_DNS_CONTAINER_PORT = 1053
 
 /**
  * dnsmasq's command line: every name under the domain answers with the bridge IP (the proxy is
@@ -47,7 +55,17 @@ export function dnsmasqArgs(input: DnsInput): string[] {
  */
 export function dnsCommand(input: DnsInput): string[] {
   const args = dnsmasqArgs(input)
-  if (input.upstreams.length > 0) return args
-  const ip = input.bridgeIp.replaceAll('.', '\\.')
-  return ['sh', '-c', `grep -v '^nameserver[[:space:]]*${ip}[[:space:]]*$' /etc/resolv.conf > ${UPSTREAM_FILE}; exec "$@"`, 'dns', ...args]
+  if (input.upstreams.length > 0 && !input.hostIp) return args
+  const own = [input.bridgeIp, ...(input.hostIp ? [input.hostIp] : [])].map((ip) => `'^nameserver[[:space:]]*${ip.replaceAll('.', '\\.')}[[:space:]]*$'`)
+  // One pattern written as before host-side addresses existed, so an existing DNS container's spec (and hash) stays the same.
+  const patterns = own.length === 1 ? own[0] : own.map((pattern) => `-e ${pattern}`).join(' ')
+  const upstreamFile = input.upstreams.length > 0 ? '' : `grep -v ${patterns} /etc/resolv.conf > ${UPSTREAM_FILE}; `
+  // The host's instance runs beside the containers' one; dnsmasqArgs validated every word, so quoting each is enough.
+  const hostInstance = input.hostIp
+    ? `${dnsmasqArgs({...input, bridgeIp: input.hostIp})
+        .map((arg) => (arg === `--port=${INFRA_PORTS.dns}` ? `--port=${HOST_DNS_CONTAINER_PORT}` : arg))
+        .map((arg) => `'${arg}'`)
+        .join(' ')} & `
+    : ''
+  return ['sh', '-c', `${upstreamFile}${hostInstance}exec "$@"`, 'dns', ...args]
 }

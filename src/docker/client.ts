@@ -13,6 +13,7 @@ import type {
   EventClient,
   EventSubscription,
   HostIdentity,
+  EngineInfo,
   ImageClient,
   NetworkClient,
   VolumeClient,
@@ -126,6 +127,10 @@ class DockerodeEngine implements EngineClient {
 
   async identity(): Promise<HostIdentity> {
     return identityFromInfo((await this.api.info()) as {ID?: string; Name?: string})
+  }
+
+  async info(): Promise<EngineInfo> {
+    return (await this.api.info()) as EngineInfo
   }
 
   async bridgeGateway(): Promise<string> {

@@ -25,6 +25,17 @@ export interface EngineClient {
   identity(): Promise<HostIdentity>
   /** The default bridge's gateway: where highway's listeners bind on this host. */
   bridgeGateway(): Promise<string>
+  /** What `docker info` says of the engine: enough to tell whether this host can reach its bridge (see reachability.ts). */
+  info(): Promise<EngineInfo>
+}
+
+/** The fields of the engine's /info that highway reads (Docker's own names). */
+export interface EngineInfo {
+  Name?: string
+  OperatingSystem?: string
+  KernelVersion?: string
+  /** "name=seccomp,profile=builtin", "name=rootless", ... */
+  SecurityOptions?: string[]
 }
 
 export interface ContainerClient {

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {dnsCommand} from '../dns/dnsmasq.js'
+import {HOST_DNS_CONTAINER_PORT, dnsCommand} from '../dns/dnsmasq.js'
 import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
 import {LOOPBACK_ETCD_URL} from '../core/settings.js'
@@ -40,8 +40,8 @@ export interface ComponentSpec {
   volumes: string[]
   /** The highway network it joins instead of the default bridge, created before it. */
   network: string | null
-  /** Ports it publishes, each on one host address (never every address). */
-  ports: Array<{port: number; protocol: 'tcp' | 'udp'; address: string}>
+  /** Ports it publishes, each on one host address (never every address); to `containerPort` when that differs. */
+  ports: Array<{port: number; protocol: 'tcp' | 'udp'; address: string; containerPort?: number}>
   create: ContainerSpec & {name: string}
   /**
    * A one-shot container that gives a volume written by an older highway (whose components ran as
@@ -156,7 +156,9 @@ export const ETCD_START_SCRIPT =
 
 function publish(ports: ComponentSpec['ports']): NonNullable<ContainerSpec['HostConfig']>['PortBindings'] {
   const bindings: Record<string, Array<{HostIp: string; HostPort: string}>> = {}
-  for (const {address, port, protocol} of ports) (bindings[`${port}/${protocol}`] ??= []).push({HostIp: address, HostPort: String(port)})
+  for (const {address, containerPort, port, protocol} of ports) {
+    ;(bindings[`${containerPort ?? port}/${protocol}`] ??= []).push({HostIp: address, HostPort: String(port)})
+  }
   return bindings
 }
 
@@ -180,7 +182,7 @@ function container(
     Env: options.env,
     User: hardening.user,
     Labels: {[MANAGED]: 'true', [COMPONENT]: component},
-    ExposedPorts: Object.fromEntries(ports.map(({port, protocol}) => [`${port}/${protocol}`, {}])),
+    ExposedPorts: Object.fromEntries(ports.map(({containerPort, port, protocol}) => [`${containerPort ?? port}/${protocol}`, {}])),
     HostConfig: {
       Binds: options.binds,
       NetworkMode: options.network ?? 'bridge',
@@ -225,6 +227,16 @@ function peerFlags(settings: Settings): string[] {
     `--initial-cluster=${settings.etcdMember?.initialCluster ?? `${name}=${peer}`}`,
     ...(settings.etcdMember ? ['--initial-cluster-state=existing'] : []),
   ]
+}
+
+/**
+ * The DNS and proxy published a second time, on the host-side address, when the host cannot reach
+ * the bridge (Settings.hostIp); the DNS to its host instance, which answers that address.
+ */
+function hostSidePorts(settings: Settings, port: number, containerPort: number): ComponentSpec['ports'] {
+  if (!settings.hostIp) return []
+  const protocols: Array<'tcp' | 'udp'> = port === INFRA_PORTS.dns ? ['udp', 'tcp'] : ['tcp']
+  return protocols.map((protocol) => ({address: settings.hostIp!, containerPort, port, protocol}))
 }
 
 /** The containers `highway up` runs, in start order. Pure: the same settings give the same specs. */
@@ -305,13 +317,14 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           `exec haproxy -W -db -S ${MASTER_SOCKET},mode,660 -f ${CONFIG_PATH}`,
       ],
       env: [`HIGHWAY_INITIAL_CONFIG=${initial.config}`],
-      ports: [{address: settings.bridgeIp, port: INFRA_PORTS.http, protocol: 'tcp'}],
+      ports: [{address: settings.bridgeIp, port: INFRA_PORTS.http, protocol: 'tcp'}, ...hostSidePorts(settings, INFRA_PORTS.http, INFRA_PORTS.http)],
     }),
     container('dns', context, {
-      cmd: dnsCommand({bridgeIp: settings.bridgeIp, domain: settings.domain, upstreams: settings.upstreamDns}),
+      cmd: dnsCommand({bridgeIp: settings.bridgeIp, domain: settings.domain, hostIp: settings.hostIp, upstreams: settings.upstreamDns}),
       ports: [
         {address: settings.bridgeIp, port: INFRA_PORTS.dns, protocol: 'udp'},
         {address: settings.bridgeIp, port: INFRA_PORTS.dns, protocol: 'tcp'},
+        ...hostSidePorts(settings, INFRA_PORTS.dns, HOST_DNS_CONTAINER_PORT),
       ],
     }),
     container('agent', context, {

@@ -1,6 +1,6 @@
 import type {Clients} from '../clients.js'
 import {COMPONENTS, type Component} from '../core/labels.js'
-import {etcdEndpoints} from '../core/settings.js'
+import {etcdEndpoints, hostSideIp} from '../core/settings.js'
 import type {AgentReport, Settings} from '../core/types.js'
 import {displayName} from '../docker/client.js'
 import {probeProxy} from '../proxy/client.js'
@@ -104,9 +104,10 @@ export async function collectStatus(clients: Clients, settings: Settings): Promi
     proxy: `${settings.bridgeIp}:80`,
   }
   const probes: Record<Exclude<Component, 'agent'>, () => Promise<string>> = {
-    dns: () => probeDns(settings.bridgeIp, settings.domain),
+    // Where this host reaches them (the bridge, or the host-side address when the bridge is out of reach).
+    dns: () => probeDns(hostSideIp(settings), settings.domain),
     etcd: () => probeEtcd(endpoints[0], clients.identity()),
-    proxy: () => probeProxy(settings.bridgeIp),
+    proxy: () => probeProxy(hostSideIp(settings)),
   }
   const components = await Promise.all(
     COMPONENTS.map(async (component): Promise<ComponentStatus> => {

@@ -5,12 +5,13 @@ import {createClients, type Clients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import type {Component} from '../core/labels.js'
 import {acquireLock, describeHolder, type LockHolder} from '../core/lock.js'
-import {LOOPBACK_ETCD_URL, configDir, loadSettings, newHostId, saveSettings} from '../core/settings.js'
+import {LOOPBACK_ETCD_URL, configDir, hostSideIp, loadSettings, newHostId, saveSettings} from '../core/settings.js'
 import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
 import {ensureInfraImage} from '../docker/image.js'
 import {describeDockerHost} from '../docker/client.js'
+import {LOOPBACK_HOST_IP, bridgeReachability} from '../docker/reachability.js'
 import type {DockerClient} from '../docker/types.js'
 import {probeProxy} from '../proxy/client.js'
 import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
@@ -34,6 +35,8 @@ export interface UpRequest {
   leaseTtl?: number
   /** A join file from the host that runs etcd (`highway join-file`): use that etcd, as the host it names. */
   join?: string
+  /** Where this host reaches the DNS and proxy when the bridge is out of its reach; '' for the bridge; unset: detected. */
+  hostIp?: string
 }
 
 export interface UpResult {
@@ -75,7 +78,8 @@ export function validateRequest(request: UpRequest, saved: Settings): Omit<Setti
       suggestion: `the default is ${DEFAULT_SETTINGS.leaseTtl} s; shorter drops a dead host's routes sooner, and a host cut off that long loses them`,
     })
   }
-  return {advertiseIp, baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, leaseTtl, upstreamDns}
+  const hostIp = request.hostIp === undefined || request.hostIp === '' ? request.hostIp : assertIPv4(request.hostIp, '--host-ip')
+  return {advertiseIp, baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, hostIp, leaseTtl, upstreamDns}
 }
 
 interface UpContext {
@@ -118,7 +122,9 @@ function agentReady(context: UpContext, since: number): Promise<string> {
 }
 
 function readiness(context: UpContext, component: Component, since: number): Promise<string> {
-  const {bridgeIp, domain} = context.settings
+  // Asked where this host reaches them: the bridge, or the host-side address when the bridge is out of reach.
+  const address = hostSideIp(context.settings)
+  const {domain} = context.settings
   const options = {interval: 100, signal: context.signal, timeout: READY_TIMEOUT_MS[component]}
   switch (component) {
     case 'etcd': {
@@ -128,10 +134,10 @@ function readiness(context: UpContext, component: Component, since: number): Pro
       })
     }
     case 'proxy': {
-      return waitFor(() => probeProxy(bridgeIp), {...options, message: `HAProxy did not answer HTTP on ${bridgeIp}:80`})
+      return waitFor(() => probeProxy(address), {...options, message: `HAProxy did not answer HTTP on ${address}:80`})
     }
     case 'dns': {
-      return waitFor(() => probeDns(bridgeIp, domain), {...options, message: `dnsmasq did not answer highway-probe.${domain} on ${bridgeIp}:53`})
+      return waitFor(() => probeDns(address, domain), {...options, message: `dnsmasq did not answer highway-probe.${domain} on ${address}:53`})
     }
     case 'agent': {
       return agentReady(context, since)
@@ -402,6 +408,17 @@ async function bringUp(context: UpContext): Promise<void> {
   await context.changes.commit(context.docker)
 }
 
+/**
+ * The host-side address: as asked (`--host-ip`, '' for none), else as saved, else 127.0.0.1 when
+ * the engine says its bridge is out of this host's reach (docker/reachability.ts), else none.
+ */
+async function hostIpFor(docker: DockerClient, requested: string | undefined, saved: Settings): Promise<string> {
+  if (requested !== undefined) return requested
+  if (saved.hostIp) return saved.hostIp
+  const reach = bridgeReachability(await docker.engine.info(), docker.engine.address)
+  return reach.reachable ? '' : LOOPBACK_HOST_IP
+}
+
 /** Said once when another `up` holds the lock and this one waits for it. */
 function sayWaiting(holder: LockHolder): void {
   process.stderr.write(`waiting for another \`highway up\` (${describeHolder(holder)}) to finish; Ctrl-C to give up\n`)
@@ -438,7 +455,12 @@ async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSi
   const requested = validateRequest(joining ? {...request, etcd: joining.endpoints} : request, saved)
   const docker = await clients.docker()
   const hostId = joining?.hostId ?? (saved.hostId || newHostId())
-  let settings: Settings = {...requested, bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway()), hostId}
+  let settings: Settings = {
+    ...requested,
+    bridgeIp: requested.bridgeIp ?? (await docker.engine.bridgeGateway()),
+    hostId,
+    hostIp: await hostIpFor(docker, requested.hostIp, saved),
+  }
   if (settings.advertiseIp) await assertLocalAddress(clients.env, settings.advertiseIp)
   if (joining && saved.hostId !== joining.hostId) await refuseTakenId(clients.env, {...settings, etcdEndpoints: joining.endpoints}, joining)
   let learner: UpContext['learner']
@@ -470,6 +492,6 @@ async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSi
   const changed = (Object.keys(settings) as Array<keyof Settings>).some((key) => JSON.stringify(settings[key]) !== JSON.stringify(saved[key]))
   if (changed) saveSettings(settings, clients.env)
   // dns-setup's runtime-only settings (resolved per link, resolvconf) vanish with a reboot or a new docker0.
-  const resolver = await checkRuntimeSetup('/', systemRunner(), settings)
+  const resolver = await checkRuntimeSetup('/', systemRunner(), {bridgeIp: hostSideIp(settings), domain: settings.domain})
   return {image: context.image!, outcomes: context.outcomes, resolver, settings}
 }

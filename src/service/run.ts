@@ -1,7 +1,7 @@
 import {spawn} from 'node:child_process'
 import {constants} from 'node:os'
 import {UserError} from '../core/errors.js'
-import {loadSettings} from '../core/settings.js'
+import {hostSideIp, loadSettings} from '../core/settings.js'
 import type {Settings} from '../core/types.js'
 import {waitFor} from '../core/wait.js'
 import {dockerRunArgv, parseRunArgs, serviceName, servicePorts} from '../docker/run-args.js'
@@ -30,7 +30,7 @@ async function routeStateOrNotUp(settings: Settings, name: string, port?: number
   const notUp = new UserError('highway is not up on this host', {suggestion: 'run `highway up` first'})
   if (!settings.bridgeIp) throw notUp
   try {
-    return await routeState(settings.bridgeIp, `${name}.${settings.domain}`, {port})
+    return await routeState(hostSideIp(settings), `${name}.${settings.domain}`, {port})
   } catch (error) {
     const up = await routeState(settings.bridgeIp, PROBE_HOST, {port}).catch(() => null)
     if (up === 'none') return 'routed'
@@ -96,7 +96,7 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   process.stdout.write(result.stdout)
   if (result.code !== 0 || !name) return result.code
   const url = `http://${name}.${settings.domain}/`
-  await waitFor(async () => ((await routeState(settings.bridgeIp, `${name}.${settings.domain}`, {port: io.proxyPort})) === 'routed' ? true : undefined), {
+  await waitFor(async () => ((await routeState(hostSideIp(settings), `${name}.${settings.domain}`, {port: io.proxyPort})) === 'routed' ? true : undefined), {
     interval: 5,
     message: `${url} did not become routable (container ${result.stdout.trim().slice(0, 12)} is running; see \`highway ls\` and \`highway status\`)`,
     timeout: ROUTE_TIMEOUT_MS,

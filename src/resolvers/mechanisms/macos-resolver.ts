@@ -44,7 +44,7 @@ function traps(_detection: unknown, domain: string, dnsIp: string): Trap[] {
       blocking: false,
       handled: false,
       message: `with Docker Desktop the bridge address ${dnsIp} is inside Docker's VM and cannot be reached from macOS`,
-      fix: "publish highway's DNS on 127.0.0.1 and pass `--dns-ip 127.0.0.1`",
+      fix: '`highway up --host-ip 127.0.0.1` (what `up` does by itself on Docker Desktop), then `sudo highway dns-setup` again',
     })
   }
   return traps
