@@ -83,12 +83,14 @@ export async function curl(url: string, headers: Record<string, string> = {}, ex
 
 /** IDs of highway's infrastructure containers, by component. */
 export async function infraContainers(): Promise<Record<string, string>> {
-  const out = await docker('ps', '-a', '--filter', 'label=io.highway.managed=true', '--format', '{{.ID}} {{.Label "io.highway.component"}}')
+  const out = await docker('ps', '-a', '--filter', 'label=io.highway.managed=true', '--format', '{{.Label "io.highway.component"}} {{.ID}}')
+  // The managed label comes with highway's image: only `up` gives the component label (a container
+  // merely run from that image is not one of highway's).
   return Object.fromEntries(
     out
       .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split(' ').reverse()),
+      .map((line) => line.split(' '))
+      .filter(([component]) => component),
   )
 }
 
