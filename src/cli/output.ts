@@ -1,8 +1,16 @@
-import chalk from 'chalk'
+import chalk, {Chalk} from 'chalk'
 import {stripVTControlCharacters} from 'node:util'
 
-/** Colour only when stdout is a terminal (chalk checks, and honours NO_COLOR/FORCE_COLOR). */
-export const colour = chalk
+/**
+ * chalk's level: 0 when stdout is not a terminal, FORCE_COLOR honoured. chalk 5 ignores NO_COLOR,
+ * so it is applied here: set and not empty means no colour (no-color.org), whatever the terminal.
+ */
+export function colourLevel(env: NodeJS.ProcessEnv, detected: number): 0 | 1 | 2 | 3 {
+  return env.NO_COLOR ? 0 : (detected as 0 | 1 | 2 | 3)
+}
+
+/** Colour only on a terminal, and never under NO_COLOR. */
+export const colour = new Chalk({level: colourLevel(process.env, chalk.level)})
 
 /** A plain text table: columns padded to their widest cell, headers dimmed. */
 const visible = (text: string) => stripVTControlCharacters(text).length
