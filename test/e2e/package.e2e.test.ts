@@ -119,6 +119,11 @@ describe('the npm package', () => {
     const help = await installed(['--help'])
     for (const command of ['up', 'run', 'ls', 'status', 'down', 'join-file', 'dns-setup']) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
 
+    // The issue's case: with no services, ls still ends its line, so the prompt starts on a line of its own.
+    const empty = await installed(['ls'])
+    expect(empty.code, empty.stderr).toBe(0)
+    expect(empty.stdout).toMatch(/^no services registered; .*\n$/)
+
     const started = await installed(['run', '-d', '--name', 'packaged', '-p', '9090', APP_IMAGE, ...serve('hello-packaged')])
     expect(started.code, started.stderr).toBe(0)
     expect((await curl(`http://${await bridgeIp()}/`, {Host: 'packaged.local'})).body.trim()).toBe('hello-packaged')
