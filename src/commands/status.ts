@@ -1,5 +1,5 @@
 import {HighwayCommand} from '../cli/base-command.js'
-import {colour, table} from '../cli/output.js'
+import {statusLines} from '../cli/render.js'
 import {loadSettings} from '../core/settings.js'
 import {collectStatus, type Status} from '../infra/status.js'
 
@@ -12,19 +12,7 @@ export default class StatusCommand extends HighwayCommand {
     await this.parse(StatusCommand)
     const settings = loadSettings()
     const status = await collectStatus(this.clients, settings)
-    this.log(`domain ${settings.domain}, bridge ${settings.bridgeIp || '(not set: run highway up)'}`)
-    this.log(
-      table(
-        ['COMPONENT', 'STATE', 'HEALTH', 'ADDRESS', 'IMAGE'],
-        status.components.map((component) => [
-          component.component,
-          component.state,
-          component.ok ? colour.green(component.health) : colour.red(component.health),
-          component.address,
-          component.image ?? '-',
-        ]),
-      ),
-    )
+    for (const line of statusLines(settings, status)) this.log(line)
     return status
   }
 }

@@ -1,5 +1,5 @@
 import {MANAGED} from '../core/labels.js'
-import {displayName} from '../docker/client.js'
+import {displayName} from '../docker/summary.js'
 import type {DockerClient} from '../docker/types.js'
 import {ETCD_VOLUME, LEGACY_ETCD_VOLUMES, PROXY_VOLUME, REGISTRY_NETWORK} from './components.js'
 import {listManaged} from './containers.js'

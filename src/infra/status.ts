@@ -1,8 +1,8 @@
-import type {Clients} from '../clients.js'
+import type {ReadClients} from '../clients.js'
 import {COMPONENTS, type Component} from '../core/labels.js'
 import {etcdEndpoints} from '../core/settings.js'
 import type {AgentReport, Settings} from '../core/types.js'
-import {displayName} from '../docker/client.js'
+import {displayName} from '../docker/summary.js'
 import {probeProxy} from '../proxy/client.js'
 import {listManaged} from './containers.js'
 import {probeDns, probeEtcd} from './probes.js'
@@ -44,7 +44,7 @@ function agentHealth(agent: AgentReport | null): {health: string; ok: boolean} {
 }
 
 /** Each component's container state and the answer to one real request, plus the agent's own report. */
-export async function collectStatus(clients: Clients, settings: Settings): Promise<Status> {
+export async function collectStatus(clients: ReadClients, settings: Settings): Promise<Status> {
   const docker = await clients.docker()
   const endpoints = etcdEndpoints(settings)
   const addresses: Record<Component, string> = {
