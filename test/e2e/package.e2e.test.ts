@@ -28,9 +28,9 @@ const runIn = (dir: string, cmd: string, args: string[], options: {env?: NodeJS.
 const installed = (args: string[]) => runIn(elsewhere, 'highway', args, {env})
 
 beforeAll(async () => {
-  // A clean clone holds exactly the files git would give it: tracked ones, and new ones not ignored
-  // (so uncommitted work is packed as it will be committed); never dist/ or the manifest.
-  const listed = await run('git', ['-C', ROOT, 'ls-files', '-z', '--cached', '--others', '--exclude-standard'])
+  // A clean clone holds exactly the files git tracks (as they are in the work tree, so staged work
+  // is packed as it will be committed); never dist/, the manifest or anything else ignored or new.
+  const listed = await run('git', ['-C', ROOT, 'ls-files', '-z', '--cached'])
   expect(listed.code, listed.stderr).toBe(0)
   for (const file of listed.stdout.split('\0').filter(Boolean)) {
     if (!existsSync(join(ROOT, file))) continue
