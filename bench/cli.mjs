@@ -1,5 +1,6 @@
-// Figure 6: the CLI itself. `highway --version` and `highway ls` wall time against `docker ps`
-// (and `docker --version`, `node -e 0` for scale), interleaved, RUNS of each.
+// Figure 6: the CLI itself. `highway --version`, `highway ls` (its lean path, and the same through
+// oclif) and `highway status` wall time against `docker ps` (and `docker --version`, `node -e 0` for
+// scale), interleaved, RUNS of each.
 //
 //   node bench/cli.mjs [RUNS]      (default 15)
 //
@@ -24,6 +25,8 @@ import {
 } from './lib/common.mjs'
 
 relaunchUnderLock(import.meta.url)
+const oclif = (command) =>
+  `import {execute} from ${JSON.stringify(join(ROOT, 'node_modules', '@oclif', 'core', 'lib', 'index.js'))}; await execute({args: [${JSON.stringify(command)}], dir: ${JSON.stringify(`file://${BIN}`)}})`
 const RUNS = Number(process.argv[2] ?? process.env.RUNS ?? 15)
 
 await bench('cli', async () => {
@@ -36,6 +39,9 @@ await bench('cli', async () => {
   const commands = {
     'highway --version': [process.execPath, [BIN, '--version']],
     'highway ls': [process.execPath, [BIN, 'ls']],
+    'highway status': [process.execPath, [BIN, 'status']],
+    // The same commands through oclif, as before the lean path (src/cli/lean.ts): what it saves.
+    'highway ls (oclif)': [process.execPath, ['--input-type=module', '-e', oclif('ls')]],
     'docker ps': ['docker', ['ps']],
     'docker --version': ['docker', ['--version']],
     'node -e 0': [process.execPath, ['-e', '0']],
@@ -52,10 +58,13 @@ await bench('cli', async () => {
     }
   }
   const results = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, summary(v, 1)]))
-  for (const [k, v] of Object.entries(results)) log(`  ${k.padEnd(18)} p50 ${fmt(v.p50)} ms  (min ${fmt(v.min)}, max ${fmt(v.max)})`)
+  for (const [k, v] of Object.entries(results)) log(`  ${k.padEnd(24)} p50 ${fmt(v.p50)} ms  (min ${fmt(v.min)}, max ${fmt(v.max)})`)
   const ratios = {
     'highway --version / docker ps': +(results['highway --version'].p50 / results['docker ps'].p50).toFixed(2),
     'highway ls / docker ps': +(results['highway ls'].p50 / results['docker ps'].p50).toFixed(2),
+    'highway ls / node -e 0': +(results['highway ls'].p50 / results['node -e 0'].p50).toFixed(2),
+    'highway status / node -e 0': +(results['highway status'].p50 / results['node -e 0'].p50).toFixed(2),
+    'highway ls (oclif) / node -e 0': +(results['highway ls (oclif)'].p50 / results['node -e 0'].p50).toFixed(2),
   }
   for (const [k, v] of Object.entries(ratios)) log(`  ${k}: ${v}`)
 
@@ -65,6 +74,7 @@ await bench('cli', async () => {
     'etcd3 (gRPC)': "await import('etcd3')",
     dockerode: "await import('dockerode')",
     'dist/commands/ls.js (all of ls)': `await import(${JSON.stringify(join(ROOT, 'dist', 'commands', 'ls.js'))})`,
+    'dist/cli/lean.js (lean ls)': `await import(${JSON.stringify(join(ROOT, 'dist', 'cli', 'lean.js'))})`,
   }
   const importMs = {}
   for (const [name, code] of Object.entries(imports)) {

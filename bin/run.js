@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `highway run IMAGE ...` skips oclif's start-up and its argv scan: a `--help` or `-d` after IMAGE
-// belongs to the container, and `run` must start about as fast as `docker run` itself.
+// belongs to the container, and `run` must start about as fast as `docker run` itself. `ls` skips it
+// too: it is asked at the prompt, often.
 const argv = process.argv.slice(2)
 let handled = false
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
@@ -9,6 +10,14 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   const {version} = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   console.log(`highway/${version} ${process.platform}-${process.arch} node-${process.version}`)
   handled = true
+}
+if (!handled && argv[0] === 'ls') {
+  // Without oclif, dockerode or etcd3 (src/cli/lean.ts).
+  const {isLean, leanMain} = await import('../dist/cli/lean.js')
+  if (isLean(argv, process.env)) {
+    process.exitCode = await leanMain(argv)
+    handled = true
+  }
 }
 if (!handled && argv[0] === 'run' && argv.length > 1) {
   const {main} = await import('../dist/service/main.js')

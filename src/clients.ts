@@ -2,10 +2,10 @@ import {UserError} from './core/errors.js'
 import {etcdEndpoints} from './core/settings.js'
 import type {Settings} from './core/types.js'
 import {createDockerClient} from './docker/client.js'
-import type {DockerClient} from './docker/types.js'
+import type {DockerClient, DockerReader} from './docker/types.js'
 import {EtcdRegistry} from './registry/etcd.js'
 import {PkiStore, type TlsIdentity} from './registry/pki.js'
-import type {RegistryAdmin, RegistryClient} from './registry/registry.js'
+import {REGISTRY_CALL_TIMEOUT_MS, type RegistryAdmin, type RegistryClient, type RegistryReader} from './registry/registry.js'
 
 /**
  * The composition root: the one place highway's clients of the outside world are built. Every
@@ -14,15 +14,21 @@ import type {RegistryAdmin, RegistryClient} from './registry/registry.js'
  * (docker/types.ts, registry/registry.ts), which the agent's tests fill with in-memory fakes.
  */
 
-/** Deadline of every registry call. A refused connection fails at once; this bounds a hung one. */
-export const REGISTRY_CALL_TIMEOUT_MS = 3000
+export {REGISTRY_CALL_TIMEOUT_MS}
 
 export interface ClientOptions {
   /** The registry identity to use instead of this host's from the PKI directory (the agent gets its own from `up`). */
   identity?: TlsIdentity
 }
 
-export interface Clients {
+/** What `ls` takes: Clients, or cli/lean.ts's lighter clients of the same engine and etcd. */
+export interface ReadClients {
+  docker(): Promise<DockerReader>
+  registry(settings: Settings): RegistryReader
+  identity(): TlsIdentity | null
+}
+
+export interface Clients extends ReadClients {
   readonly env: NodeJS.ProcessEnv
   /** The engine, once it has answered a ping (else a one-line UserError saying how to start it). */
   docker(): Promise<DockerClient>

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provisions what the test suite needs on a fresh Debian machine, and is quick when it is all there:
 # a Docker engine that answers, the Debian base image highway builds on, and the clients the
-# end-to-end tests check with (dig, curl, busybox for tiny application images, wrk for benchmarks).
+# end-to-end tests check with (dig, curl, busybox for tiny application images, wrk for benchmarks,
+# zsh for the completion test, Debian's docker-compose for the compose test).
 set -euo pipefail
 
 BASE_IMAGE="${HIGHWAY_BASE_IMAGE:-debian:trixie-slim}"
@@ -18,6 +19,8 @@ command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 command -v wrk >/dev/null 2>&1 || need_pkgs+=(wrk)
 command -v unshare >/dev/null 2>&1 || need_pkgs+=(util-linux)
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+command -v zsh >/dev/null 2>&1 || need_pkgs+=(zsh)
+command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive

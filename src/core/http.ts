@@ -1,4 +1,4 @@
-import {request as plainRequest, type IncomingMessage} from 'node:http'
+import {request as plainRequest, type IncomingMessage, type RequestOptions} from 'node:http'
 import {request as tlsRequest} from 'node:https'
 
 /**
@@ -21,8 +21,17 @@ export interface ClientTls {
 }
 
 export function httpGet(address: string, port: number, host: string, path = '/', timeoutMs = 2000, tls?: ClientTls): Promise<HttpAnswer> {
+  return get({headers: {host}, host: address, path, port}, `${address}:${port}`, timeoutMs, tls)
+}
+
+/** The same GET over a unix socket (the Docker engine's API). */
+export function httpGetSocket(socketPath: string, path: string, timeoutMs = 2000): Promise<HttpAnswer> {
+  return get({path, socketPath}, socketPath, timeoutMs)
+}
+
+function get(target: RequestOptions, where: string, timeoutMs: number, tls?: ClientTls): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const options = {agent: false as const, headers: {host}, host: address, method: 'GET', path, port}
+    const options = {agent: false as const, method: 'GET', ...target}
     const onResponse = (res: IncomingMessage) => {
       let body = ''
       res.setEncoding('utf8')
@@ -34,7 +43,7 @@ export function httpGet(address: string, port: number, host: string, path = '/',
       res.on('error', reject)
     }
     const req = tls ? tlsRequest({...options, ...tls}, onResponse) : plainRequest(options, onResponse)
-    const deadline = setTimeout(() => req.destroy(new Error(`no answer from ${address}:${port} within ${timeoutMs} ms`)), timeoutMs)
+    const deadline = setTimeout(() => req.destroy(new Error(`no answer from ${where} within ${timeoutMs} ms`)), timeoutMs)
     req.on('error', (error) => {
       clearTimeout(deadline)
       reject(error)

@@ -1,6 +1,8 @@
 import Docker from 'dockerode'
 import {UserError} from '../core/errors.js'
 import {eachLine, followStream} from './streams.js'
+import {API_VERSION, describeDockerHost, dockerSocketPath, engineUnreachable, REQUEST_TIMEOUT_MS} from './summary.js'
+export {DEFAULT_DOCKER_SOCKET, describeDockerHost, displayName, dockerSocketPath, engineUnreachable, imageLabelsOf} from './summary.js'
 import type {
   BuildRequest,
   ContainerClient,
@@ -24,40 +26,12 @@ import type {
  * DOCKER_HOST (and its TLS variables) itself; API 1.41 is what Debian's engine speaks, and newer
  * engines still accept it.
  */
-export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock'
-const API_VERSION = 'v1.41'
-/** Per-request deadline; the event stream uses a client without one, since it would cut the stream. */
-const REQUEST_TIMEOUT_MS = 30_000
-
-export function describeDockerHost(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DOCKER_HOST || `unix://${DEFAULT_DOCKER_SOCKET}`
-}
-
-export function dockerSocketPath(env: NodeJS.ProcessEnv = process.env): string {
-  const host = describeDockerHost(env)
-  return host.startsWith('unix://') ? host.slice('unix://'.length) : DEFAULT_DOCKER_SOCKET
-}
-
 export function isNotFound(error: unknown): boolean {
   return (error as {statusCode?: number}).statusCode === 404
 }
 
 export function isConflict(error: unknown): boolean {
   return (error as {statusCode?: number}).statusCode === 409
-}
-
-/** How people know a container: its name without Docker's leading slash, else its short ID. */
-export function displayName(container: Pick<ContainerSummary, 'Id' | 'Names'>): string {
-  return container.Names[0]?.replace(/^\//, '') ?? container.Id.slice(0, 12)
-}
-
-/** The labels of each distinct image these containers run, asked once per image (null: it cannot be read). */
-export async function imageLabelsOf(
-  images: ImageClient,
-  containers: Array<Pick<ContainerSummary, 'ImageID'>>,
-): Promise<Map<string, Record<string, string> | null>> {
-  const ids = [...new Set(containers.map((container) => container.ImageID))]
-  return new Map(await Promise.all(ids.map(async (id) => [id, await images.labels(id)] as const)))
 }
 
 /** The first host address of an IPv4 subnet: where Docker puts a bridge's gateway unless told otherwise. */
@@ -115,13 +89,7 @@ class DockerodeEngine implements EngineClient {
     try {
       await this.api.ping()
     } catch (error) {
-      const detail = (error as NodeJS.ErrnoException).code ?? (error as Error).message
-      throw new UserError(`cannot reach the Docker engine at ${this.address} (${detail})`, {
-        suggestion: this.env.DOCKER_HOST
-          ? 'check that DOCKER_HOST points at a running engine, or unset it to use the local socket'
-          : 'start Docker (for example `sudo systemctl start docker` or `sudo dockerd &`) and try again',
-        cause: error,
-      })
+      throw engineUnreachable(this.env, error)
     }
   }
 

@@ -55,6 +55,12 @@ export interface ContainerClient {
   remove(id: string): Promise<void>
 }
 
+/** What reading highway's state needs of the engine (`ls`, `status`): labelled containers and image labels. */
+export interface DockerReader {
+  containers: Pick<ContainerClient, 'list'>
+  images: Pick<ImageClient, 'labels'>
+}
+
 export interface VolumeClient {
   /** The volume's labels, or null when it does not exist. */
   labels(name: string): Promise<Record<string, string> | null>

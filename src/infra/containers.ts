@@ -1,7 +1,7 @@
 import {UserError} from '../core/errors.js'
 import {COMPONENT, labelsSetAtCreate, MANAGED, SPEC, type Component} from '../core/labels.js'
-import {displayName, imageLabelsOf} from '../docker/client.js'
-import type {ContainerSpec, ContainerSummary, DockerClient} from '../docker/types.js'
+import {displayName, imageLabelsOf} from '../docker/summary.js'
+import type {ContainerSpec, ContainerSummary, DockerClient, DockerReader} from '../docker/types.js'
 import type {ComponentSpec} from './components.js'
 
 export type EnsureOutcome = 'created' | 'recreated' | 'started' | 'unchanged'
@@ -18,7 +18,7 @@ const ONE_SHOT_TIMEOUT_MS = 60_000
  * it, so the component label must have been given at create. (highway's own image carries
  * io.highway.managed itself, so that one label cannot tell; only `up` sets the component.)
  */
-export async function listManaged(docker: DockerClient, component?: Component): Promise<ContainerSummary[]> {
+export async function listManaged(docker: DockerReader, component?: Component): Promise<ContainerSummary[]> {
   const labelled = await docker.containers.list(component ? [`${MANAGED}=true`, `${COMPONENT}=${component}`] : [`${MANAGED}=true`])
   const images = await imageLabelsOf(docker.images, labelled)
   return labelled.filter((container) => labelsSetAtCreate(container.Labels, images.get(container.ImageID) ?? null)[COMPONENT] !== undefined)

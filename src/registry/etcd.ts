@@ -1,20 +1,21 @@
 import {randomBytes} from 'node:crypto'
 import {Etcd3, Range, type IKeyValue} from 'etcd3'
-import type {AgentReport, ServiceRecord} from '../core/types.js'
+import type {AgentReport} from '../core/types.js'
 import {ROOT_USER, hostGrants, hostUser} from './access.js'
 import {ETCD_SERVER_NAME, type TlsIdentity} from './pki.js'
-import type {
-  ClusterStatus,
-  EtcdMember,
-  InvalidRecord,
-  RegistryAdmin,
-  RegistryClient,
-  RegistryLease,
-  ServiceEvent,
-  ServiceListing,
-  ServiceWatch,
+import {
+  agentReports,
+  serviceListing,
+  type ClusterStatus,
+  type EtcdMember,
+  type RegistryAdmin,
+  type RegistryClient,
+  type RegistryLease,
+  type ServiceEvent,
+  type ServiceListing,
+  type ServiceWatch,
 } from './registry.js'
-import {HOSTS, agentKey, checkRecord, inServiceRange, parseAgentKey, parseAgentReport, type CheckContext} from './schema.js'
+import {HOSTS, agentKey, checkRecord, inServiceRange, type CheckContext} from './schema.js'
 
 /**
  * The registry on etcd: the only module that knows etcd3 (npm), so it can be swapped for etcd's
@@ -129,23 +130,13 @@ export class EtcdRegistry implements RegistryClient, RegistryAdmin {
 
   async listServices(): Promise<ServiceListing> {
     const response = await this.client.getAll().prefix(HOSTS).exec()
-    const records = new Map<string, ServiceRecord>()
-    const invalid: InvalidRecord[] = []
-    for (const kv of response.kvs) {
-      const key = kv.key.toString()
-      // Agent reports share the hosts' prefix: only keys in a services range are records.
-      if (!inServiceRange(key)) continue
-      const check = checkRecord(key, kv.value.toString(), this.check)
-      if (check.ok) records.set(key, check.record)
-      else invalid.push({key, reason: check.reason, revision: kv.mod_revision})
-    }
-    return {invalid, records, revision: response.header.revision}
+    const kvs = response.kvs.map((kv) => ({key: kv.key.toString(), modRevision: kv.mod_revision, value: kv.value.toString()}))
+    return serviceListing(kvs, response.header.revision, this.check)
   }
 
   async listAgents(): Promise<AgentReport[]> {
     const values = await this.client.getAll().prefix(HOSTS).strings()
-    // Only agent keys; the report's own check makes sure it names the host whose key holds it.
-    return Object.entries(values).flatMap(([key, value]) => (parseAgentKey(key) ? (parseAgentReport(value, key) ?? []) : []))
+    return agentReports(Object.entries(values).map(([key, value]) => ({key, value})))
   }
 
   async delete(key: string): Promise<string> {

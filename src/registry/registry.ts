@@ -1,5 +1,6 @@
 import {UserError} from '../core/errors.js'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
+import {checkRecord, inServiceRange, parseAgentKey, parseAgentReport, type CheckContext} from './schema.js'
 
 /**
  * What highway needs of its registry: list at a revision, watch from the next one, writes held by
@@ -66,6 +67,12 @@ export interface RegistryClient {
   close(): void
 }
 
+/** Deadline of every registry call. A refused connection fails at once; this bounds a hung one. */
+export const REGISTRY_CALL_TIMEOUT_MS = 3000
+
+/** What reading the registry needs (`ls`, `status`): the listings, nothing that writes or watches. */
+export type RegistryReader = Pick<RegistryClient, 'endpoints' | 'listServices' | 'listAgents'>
+
 /**
  * What bootstrapping and adding hosts need of the registry, with its root identity: nothing else uses it.
  * See access.ts for the users and what each may do.
@@ -110,4 +117,30 @@ export function unreachable(endpoints: string[], error: unknown): UserError {
     suggestion: 'run `highway up` (or `highway status` to see which component is down)',
     cause: error,
   })
+}
+
+/** One key-value pair of a listing of the hosts' prefix, as text; the revision of its last change. */
+export interface ListedKey {
+  key: string
+  value: string
+  modRevision?: string
+}
+
+/** The service records among the hosts' keys (one bad value never hides the others), read at `revision`. */
+export function serviceListing(kvs: Array<ListedKey & {modRevision: string}>, revision: string, check: CheckContext): ServiceListing {
+  const records = new Map<string, ServiceRecord>()
+  const invalid: InvalidRecord[] = []
+  for (const kv of kvs) {
+    // Agent reports share the hosts' prefix: only keys in a services range are records.
+    if (!inServiceRange(kv.key)) continue
+    const checked = checkRecord(kv.key, kv.value, check)
+    if (checked.ok) records.set(kv.key, checked.record)
+    else invalid.push({key: kv.key, reason: checked.reason, revision: kv.modRevision})
+  }
+  return {invalid, records, revision}
+}
+
+/** The well-formed agent reports among the hosts' keys; a report's own check makes sure it names the host whose key holds it. */
+export function agentReports(kvs: ListedKey[]): AgentReport[] {
+  return kvs.flatMap(({key, value}) => (parseAgentKey(key) ? (parseAgentReport(value, key) ?? []) : []))
 }

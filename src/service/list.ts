@@ -1,9 +1,9 @@
 import {claimFrom, standings} from '../agent/records.js'
-import type {Clients} from '../clients.js'
+import type {ReadClients} from '../clients.js'
 import {UserError} from '../core/errors.js'
 import {SERVICE} from '../core/labels.js'
 import type {ServiceRecord, Settings} from '../core/types.js'
-import {displayName, imageLabelsOf} from '../docker/client.js'
+import {displayName, imageLabelsOf} from '../docker/summary.js'
 import type {ContainerSummary} from '../docker/types.js'
 import {unreachable, type InvalidRecord} from '../registry/registry.js'
 import {parseServiceKey} from '../registry/schema.js'
@@ -112,7 +112,7 @@ export function serviceRows(
 }
 
 /** `highway ls`: every record in the registry, joined with this host's labelled containers. */
-export async function listServices(clients: Clients, settings: Settings): Promise<ServiceRow[]> {
+export async function listServices(clients: ReadClients, settings: Settings): Promise<ServiceRow[]> {
   if (!settings.bridgeIp) throw new UserError('highway is not set up on this host', {suggestion: 'run `highway up` first'})
   const docker = await clients.docker()
   const registry = clients.registry(settings)
