@@ -7,18 +7,19 @@ export default class Down extends HighwayCommand {
   static examples = ['<%= config.bin %> down', '<%= config.bin %> down --purge']
   static enableJsonFlag = true
   static flags = {
-    purge: Flags.boolean({description: "also remove etcd's data volume: every registration is lost"}),
+    purge: Flags.boolean({description: "also remove etcd's data volume (every registration is lost) and highway's images"}),
   }
 
   async run(): Promise<DownResult> {
     const {flags} = await this.parse(Down)
     const result = await runDown(await this.clients.docker(), {purge: flags.purge})
-    if (result.containers.length === 0 && result.volumes.length === 0 && result.networks.length === 0) {
+    if (result.containers.length === 0 && result.volumes.length === 0 && result.networks.length === 0 && result.images.length === 0) {
       this.log('nothing to remove: highway is not running')
     } else {
       if (result.containers.length > 0) this.log(`removed ${result.containers.join(', ')}`)
       if (result.volumes.length > 0) this.log(`removed volume ${result.volumes.join(', ')}`)
       if (result.networks.length > 0) this.log(`removed network ${result.networks.join(', ')}`)
+      if (result.images.length > 0) this.log(`removed image${result.images.length > 1 ? 's' : ''} ${result.images.join(', ')}`)
     }
     return result
   }
