@@ -13,7 +13,9 @@ const load = (name) => {
   const file = join(RESULTS_DIR, `${name}.json`)
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null
 }
-const r = Object.fromEntries(['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'evidence'].map((n) => [n, load(n)]))
+const r = Object.fromEntries(
+  ['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'footprint', 'evidence'].map((n) => [n, load(n)]),
+)
 const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : Number(v).toFixed(d))
 const ms = (v, d = 1) => `${f(v, d)} ms`
 const sg = (v, d = 3) => (v >= 0 ? '+' : '') + f(v, d)
@@ -267,6 +269,22 @@ rows.push(
         'none (a failed `up` stops the script)',
       ]
     : ['7', '`highway up`', 'n/a', 'reported', 'not run', '', ''],
+)
+const fp = r.footprint
+const idleMax = fp ? Math.max(...Object.values(fp.idle).map((x) => x.total)) : NaN
+const rssMax = fp ? Math.max(...Object.values(fp.memory).map((x) => x.total)) : NaN
+rows.push(
+  fp
+    ? [
+        '8',
+        `footprint: idle CPU (0 / ${fp.idleServices} services), RSS (0 / ${fp.idleServices} / ${count(fp.services)}), image`,
+        `${f(fp.idle[0].total, 2)}% / ${f(fp.idle[fp.idleServices].total, 2)}% of a core; ${f(fp.memory[0].total)} / ${f(fp.memory[fp.idleServices].total)} / ${f(fp.memory[fp.services].total)} MiB; ${f(fp.image.mb)} MB`,
+        T.footprint.text,
+        yes(idleMax <= T.footprint.idleCpuPercent && rssMax < T.footprint.rssMiB),
+        `CPU ${sg(idleMax - T.footprint.idleCpuPercent, 2)} points, RSS ${sg(rssMax - T.footprint.rssMiB, 1)} MiB`,
+        'none (nothing is called)',
+      ]
+    : ['8', 'footprint', 'n/a', T.footprint.text, 'not run', '', ''],
 )
 out.push(
   '## Summary',
@@ -527,6 +545,35 @@ if (up) {
   )
 } else out.push(missing('up'), '')
 
+// ---- 8 ---------------------------------------------------------------------------------------
+out.push('## 8. Footprint', '', '`node bench/footprint.mjs [IDLE_S]` (default 60 s per idle window; `IDLE_SERVICES=20`, `SERVICES=1000`).', '')
+if (fp) {
+  const components = Object.keys(fp.idle[0].percent)
+  const counts = Object.keys(fp.memory)
+  out.push(
+    "What highway costs while nothing happens. CPU: each container's cgroup CPU time over the idle window",
+    '(nothing is called; the window starts a few seconds after the last change), as % of one core. Memory: the',
+    "cgroup's RSS (anonymous memory, not the page cache of the image's files). The 1,000 services are fake records",
+    'of another host in etcd, as in section 5.',
+    '',
+    table(
+      ['component', ...Object.keys(fp.idle).map((n) => `idle CPU, ${n} services`), ...counts.map((n) => `RSS, ${count(Number(n))} services`)],
+      [
+        ...components.map((c) => [c, ...Object.values(fp.idle).map((x) => `${f(x.percent[c], 3)}%`), ...counts.map((n) => `${f(fp.memory[n].mib[c])} MiB`)]),
+        ['**all**', ...Object.values(fp.idle).map((x) => `**${f(x.total, 3)}%**`), ...counts.map((n) => `**${f(fp.memory[n].total)} MiB**`)],
+      ],
+    ),
+    '',
+    `Infrastructure image \`${fp.image.image}\`: **${f(fp.image.mb)} MB**; its layers of 0.1 MB or more (\`docker history\`):`,
+    '',
+    table(
+      ['MB', 'step'],
+      fp.image.layers.map((layer) => [f(layer.mb), layer.step ? `\`${layer.step.replaceAll('|', '\\|')}\`` : '(the base image)']),
+    ),
+    '',
+  )
+} else out.push(missing('footprint'), '')
+
 // ---- evidence ----------------------------------------------------------------------------------
 const ev = r.evidence
 out.push('## Supporting measurements', '', '`node bench/evidence.mjs`: measured to back the analysis below, not figures of their own.', '')
@@ -581,6 +628,7 @@ out.push(
       ['`bench/scale.mjs`', '5: 1,000 services', 'services (1000)'],
       ['`bench/cli.mjs`', '6: `--version`, `ls` vs `docker ps`', 'runs (15)'],
       ['`bench/up.mjs`', '7: `up` already up, from stopped', 'already-up runs (7)'],
+      ['`bench/footprint.mjs`', '8: idle CPU, memory, image size', 'seconds per idle window (60)'],
       ['`bench/evidence.mjs`', 'supporting measurements for the analysis', ''],
     ],
   ),
