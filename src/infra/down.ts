@@ -17,9 +17,10 @@ export interface DownResult {
  * Removes highway's containers, found by label (never by name alone, so a user's container called
  * highway-proxy survives) and only those `up` created (listManaged: a user's image that carries
  * highway's labels survives too). The proxy's runtime volume and the registry network go too;
- * etcd's data and highway's images (every one no container still uses) only with `purge`.
+ * etcd's data and highway's images (every one no container still uses) only with `purge`, the
+ * images not with `keepImages`.
  */
-export async function runDown(docker: DockerClient, options: {purge: boolean}): Promise<DownResult> {
+export async function runDown(docker: DockerClient, options: {purge: boolean; keepImages?: boolean}): Promise<DownResult> {
   const result: DownResult = {containers: [], images: [], networks: [], volumes: []}
   for (const container of await listManaged(docker)) {
     await docker.containers.remove(container.Id)
@@ -34,6 +35,6 @@ export async function runDown(docker: DockerClient, options: {purge: boolean}): 
     await docker.networks.remove(REGISTRY_NETWORK)
     result.networks.push(REGISTRY_NETWORK)
   }
-  if (options.purge) result.images = await removeUnusedImages(docker, null)
+  if (options.purge && !options.keepImages) result.images = await removeUnusedImages(docker, null)
   return result
 }

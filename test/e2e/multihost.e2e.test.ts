@@ -8,7 +8,7 @@ import {copyFileSync, existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {ServiceRow} from '../../src/service/list.js'
-import {APP_IMAGE, bridgeIp, curl, docker, dockerResult, ensureAppImage, highway, makeEnv, serve, until} from './harness.js'
+import {APP_IMAGE, bridgeIp, curl, docker, dockerResult, ensureAppImage, highway, makeEnv, PURGE_KEEPING_IMAGES, serve, until} from './harness.js'
 import {HOST_B, copyImages, curlB, dockerB, highwayB, inB, startHostB, stopHostB} from './second-host.js'
 
 const envA = makeEnv()
@@ -42,8 +42,7 @@ function throughB(name: string, seconds = 5) {
 async function teardown(): Promise<void> {
   await stopHostB(envB)
   await dockerResult('rm', '-f', 'local-svc')
-  // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
-  await highway(['down', '--purge'], envA)
+  await highway(PURGE_KEEPING_IMAGES, envA)
 }
 
 beforeAll(async () => {

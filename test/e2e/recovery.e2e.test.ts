@@ -9,7 +9,6 @@ import {HOSTS, parseServiceKey} from '../../src/registry/schema.js'
 import type {ServiceRow} from '../../src/service/list.js'
 import {
   APP_IMAGE,
-  ROOT,
   bridgeIp,
   clearOfReconcile,
   curl,
@@ -19,8 +18,10 @@ import {
   highway,
   infraImage,
   makeEnv,
+  PURGE_KEEPING_IMAGES,
   reloadCount,
   removeServices,
+  ROOT,
   serve,
   sleep,
   until,
@@ -58,8 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeServices()
-  // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 // ---- keep-alive clients through reloads ---------------------------------------------------------

@@ -291,6 +291,13 @@ describe('runDown', () => {
     expect(docker.imageState.has('highway/infra:1')).toBe(false)
   })
 
+  it('keeps highway’s images with --purge --keep-images', async () => {
+    const docker = engine()
+    docker.imageState.set('highway/infra:1', {'io.highway.managed': 'true'})
+    expect((await runDown(docker, {keepImages: true, purge: true})).images).toEqual([])
+    expect(docker.imageState.has('highway/infra:1')).toBe(true)
+  })
+
   it('removes etcd’s volume of an earlier highway with --purge, and only with it', async () => {
     const docker = engine()
     await docker.volumes.create('highway-etcd-data', {'io.highway.managed': 'true'})
