@@ -8,14 +8,16 @@
 // ns), read before and after the idle window: `docker stats` samples too coarsely for a fraction of
 // a percent. Memory is the cgroup's RSS (anonymous memory: what the processes hold, not the page
 // cache of the image's files, which the kernel can drop). Nothing is called during a window; each
-// starts SETTLE_S seconds after the last change, so the reloads that change caused are over.
+// starts SETTLE_S seconds after the last change, so the reloads that change caused are over. A
+// container that only sleeps is measured in the same windows: what the accounting itself reads
+// for a process that does nothing (it should be 0).
 //
 // The 1,000 services are fake records written straight into etcd under the real schema, as
 // bench/scale.mjs does (see there): another host's records, all pointing at one real backend.
 import {randomBytes} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
-import {Etcd3} from 'etcd3'
 import {
+  ENV,
   APP_IMAGE,
   BENCH_LABEL,
   NODE_BACKEND,
@@ -35,7 +37,7 @@ import {
   relaunchUnderLock,
   sleep,
 } from './lib/common.mjs'
-import {CONTAINERS, LOOPBACK_ETCD_URL, serviceKey} from './lib/highway.mjs'
+import {CONTAINERS, createClients, loadSettings, serviceKey} from './lib/highway.mjs'
 
 relaunchUnderLock(import.meta.url)
 const IDLE_S = Number(process.argv[2] ?? process.env.IDLE_S ?? 60)
@@ -44,6 +46,7 @@ const SERVICES = Number(process.env.SERVICES ?? 1000)
 const SETTLE_S = Number(process.env.SETTLE_S ?? 5)
 const FAKE_HOST = 'benchfakehost'
 const COMPONENTS = Object.keys(CONTAINERS)
+const BASELINE = 'bench-footprint-sleep'
 
 /** The container's cgroup directory for `controller` (cgroup v1, Docker's cgroupfs layout), or its v2 directory. */
 function cgroupDir(controller, id) {
@@ -76,19 +79,19 @@ async function ids() {
 
 /** Per component and in total: % of one core over the window. */
 async function idleCpu(label) {
-  const containers = await ids()
+  const containers = {...(await ids()), baseline: await dockerOut('inspect', '--format', '{{.Id}}', BASELINE)}
+  const measured = [...COMPONENTS, 'baseline']
   await sleep(SETTLE_S * 1000)
-  const before = Object.fromEntries(COMPONENTS.map((c) => [c, cpuNs(containers[c])]))
+  const before = Object.fromEntries(measured.map((c) => [c, cpuNs(containers[c])]))
   const started = now()
   await sleep(IDLE_S * 1000)
-  const after = Object.fromEntries(COMPONENTS.map((c) => [c, cpuNs(containers[c])]))
+  const after = Object.fromEntries(measured.map((c) => [c, cpuNs(containers[c])]))
   const seconds = (now() - started) / 1000
-  const percent = Object.fromEntries(COMPONENTS.map((c) => [c, +((after[c] - before[c]) / 1e9 / seconds / 0.01).toFixed(3)]))
-  const total = +Object.values(percent)
-    .reduce((a, b) => a + b, 0)
-    .toFixed(3)
+  const percent = Object.fromEntries(measured.map((c) => [c, +((after[c] - before[c]) / 1e9 / seconds / 0.01).toFixed(3)]))
+  const total = +COMPONENTS.reduce((sum, c) => sum + percent[c], 0).toFixed(3)
   log(
-    `[${label}] idle CPU over ${seconds.toFixed(1)} s, % of one core: ${COMPONENTS.map((c) => `${c} ${fmt(percent[c], 3)}`).join(', ')}; total ${fmt(total, 3)}`,
+    `[${label}] idle CPU over ${seconds.toFixed(1)} s, % of one core: ${COMPONENTS.map((c) => `${c} ${fmt(percent[c], 3)}`).join(', ')}; ` +
+      `total ${fmt(total, 3)} (a sleeping container: ${fmt(percent.baseline, 3)})`,
   )
   return {seconds: +seconds.toFixed(1), percent, total}
 }
@@ -125,13 +128,23 @@ async function imageSize(image) {
   }
   log(`image ${image}: ${(bytes / 1e6).toFixed(1)} MB`)
   for (const layer of layers) log(`    ${fmt(layer.mb).padStart(7)} MB  ${layer.step}`)
-  return {image, mb: +(bytes / 1e6).toFixed(1), layers}
+  // Where the bytes go inside it: the largest directories three levels down, in MB (10^6).
+  const du = (await dockerOut('run', '--rm', '--label', BENCH_LABEL, image, 'du', '-x', '-B1', '-d', '3', '/'))
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .map(([size, dir]) => ({dir, mb: +(Number(size) / 1e6).toFixed(1)}))
+    .filter((entry) => entry.dir !== '/' && entry.mb >= 5)
+    .sort((a, b) => b.mb - a.mb)
+    .slice(0, 15)
+  log(`largest directories: ${du.map((entry) => `${entry.dir} ${fmt(entry.mb)}`).join(', ')}`)
+  return {image, mb: +(bytes / 1e6).toFixed(1), layers, du}
 }
 
 await bench('footprint', async ({settings: cfg}) => {
   const image = await infraImage()
   const size = await imageSize(image)
 
+  await must('docker', ['run', '-d', '--label', BENCH_LABEL, '--name', BASELINE, image, 'sleep', 'infinity'])
   const idle = {}
   const mem = {}
   idle[0] = await idleCpu('0 services')
@@ -151,7 +164,9 @@ await bench('footprint', async ({settings: cfg}) => {
   // The fake services' one real server: a plain container, not a highway service itself.
   await must('docker', ['run', '-d', '--label', BENCH_LABEL, '--name', 'bench-footprint-backend', '-p', `${cfg.bridgeIp}::9090`, image, ...NODE_BACKEND])
   const backendPort = await publishedPort('bench-footprint-backend')
-  const etcd = new Etcd3({hosts: LOOPBACK_ETCD_URL})
+  // As etcd's root user, through highway's own registry client, as bench/scale.mjs does (see there).
+  const clients = createClients(ENV)
+  const etcd = clients.admin(loadSettings(ENV))
   const lease = etcd.lease(60)
   try {
     await lease.grant()
@@ -160,7 +175,7 @@ await bench('footprint', async ({settings: cfg}) => {
       await Promise.all(
         fakes.slice(i, i + 100).map((name) => {
           const record = {
-            schema: 1,
+            schema: 2,
             name,
             state: 'running',
             ports: [{containerPort: '9090/tcp', address: cfg.bridgeIp, port: backendPort}],
@@ -169,9 +184,11 @@ await bench('footprint', async ({settings: cfg}) => {
             containerId: randomBytes(32).toString('hex'),
             containerName: name,
             containerIp: '',
+            createdAt: '2026-01-01T00:00:00.000000000Z',
+            replica: false,
             updatedAt: new Date().toISOString(),
           }
-          return lease.put(serviceKey(record)).value(JSON.stringify(record))
+          return lease.put(serviceKey(record), JSON.stringify(record))
         }),
       )
     }
@@ -181,7 +198,7 @@ await bench('footprint', async ({settings: cfg}) => {
     mem[SERVICES] = await memory(`${SERVICES} services`)
   } finally {
     await lease.revoke().catch((error) => console.error(`lease revoke failed (the records expire in 60 s): ${error.message}`))
-    etcd.close()
+    clients.close()
   }
 
   const idleMax = Math.max(...Object.values(idle).map((x) => x.total))
