@@ -1,7 +1,10 @@
 // Images left behind: `up` removes highway's own older infrastructure images that no container uses,
 // `down --purge` the current one too, and neither touches a user's image. Real engine, real builds.
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {docker, dockerResult, highway, makeEnv, run} from './harness.js'
+import {docker, dockerResult, highway, makeEnv, PURGE_KEEPING_IMAGES, run} from './harness.js'
 
 const env = makeEnv()
 const STALE = 'highway/infra:e2e-footprint-stale'
@@ -9,6 +12,8 @@ const IN_USE = 'highway/infra:e2e-footprint-in-use'
 const USERS = 'highway-test/users-infra:e2e-footprint'
 const USERS_CONTAINER = 'e2e-footprint-user'
 let current: string
+// down --purge removes the image every other file runs: a copy loaded back afterwards spares the next file a build.
+const saved = join(mkdtempSync(join(tmpdir(), 'highway-e2e-footprint-')), 'infra.tar')
 
 /** Builds `tag` FROM `base` with one label of its own: it inherits io.highway.managed=true from highway's image. */
 async function buildFrom(base: string, tag: string): Promise<void> {
@@ -26,8 +31,11 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  await highway(PURGE_KEEPING_IMAGES, env)
   await dockerResult('rm', '-f', USERS_CONTAINER)
   for (const tag of [STALE, IN_USE, USERS]) await dockerResult('rmi', tag)
+  if ((await dockerResult('image', 'inspect', current)).code !== 0) await run('docker', ['load', '--quiet', '--input', saved])
+  rmSync(join(saved, '..'), {force: true, recursive: true})
 })
 
 describe('images left behind', () => {
@@ -54,6 +62,8 @@ describe('images left behind', () => {
   })
 
   it('down --purge removes the current image too, and still no user’s', async () => {
+    const copy = await run('docker', ['save', '--output', saved, current])
+    expect(copy.code, copy.stderr).toBe(0)
     const down = await highway(['down', '--purge'], env)
     expect(down.code, down.stdout + down.stderr).toBe(0)
     expect(down.stdout).toMatch(new RegExp(`^removed images? .*${current.replace(/[.]/g, '\\.')}`, 'm'))
