@@ -137,7 +137,13 @@ async function imageSize(image) {
     .sort((a, b) => b.mb - a.mb)
     .slice(0, 15)
   log(`largest directories: ${du.map((entry) => `${entry.dir} ${fmt(entry.mb)}`).join(', ')}`)
-  return {image, mb: +(bytes / 1e6).toFixed(1), layers, du}
+  const files = (await dockerOut('run', '--rm', '--label', BENCH_LABEL, image, 'find', '/', '-xdev', '-type', 'f', '-size', '+3M', '-printf', '%s %p\\n'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => ({file: line.slice(line.indexOf(' ') + 1), mb: +(Number(line.slice(0, line.indexOf(' '))) / 1e6).toFixed(1)}))
+    .sort((a, b) => b.mb - a.mb)
+  log(`largest files: ${files.map((entry) => `${entry.file} ${fmt(entry.mb)}`).join(', ')}`)
+  return {image, mb: +(bytes / 1e6).toFixed(1), layers, du, files}
 }
 
 await bench('footprint', async ({settings: cfg}) => {

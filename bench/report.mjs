@@ -559,7 +559,11 @@ if (fp) {
     table(
       ['component', ...Object.keys(fp.idle).map((n) => `idle CPU, ${n} services`), ...counts.map((n) => `RSS, ${count(Number(n))} services`)],
       [
-        ...components.map((c) => [c, ...Object.values(fp.idle).map((x) => `${f(x.percent[c], 3)}%`), ...counts.map((n) => `${f(fp.memory[n].mib[c])} MiB`)]),
+        ...components.map((c) => [
+          c === 'baseline' ? 'a sleeping container (not in the total)' : c,
+          ...Object.values(fp.idle).map((x) => `${f(x.percent[c], 3)}%`),
+          ...counts.map((n) => (c === 'baseline' ? '' : `${f(fp.memory[n].mib[c])} MiB`)),
+        ]),
         ['**all**', ...Object.values(fp.idle).map((x) => `**${f(x.total, 3)}%**`), ...counts.map((n) => `**${f(fp.memory[n].total)} MiB**`)],
       ],
     ),
@@ -571,6 +575,8 @@ if (fp) {
       fp.image.layers.map((layer) => [f(layer.mb), layer.step ? `\`${layer.step.replaceAll('|', '\\|')}\`` : '(the base image)']),
     ),
     '',
+    ...(fp.image.du ? [`Its largest directories (MB): ${fp.image.du.map((entry) => `\`${entry.dir}\` ${f(entry.mb)}`).join(', ')}.`, ''] : []),
+    ...(fp.image.files ? [`Its files over 3 MB (MB): ${fp.image.files.map((entry) => `\`${entry.file}\` ${f(entry.mb)}`).join(', ')}.`, ''] : []),
   )
 } else out.push(missing('footprint'), '')
 
