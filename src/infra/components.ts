@@ -248,9 +248,9 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           // only when it knows it is alone: at its first start, or restarting from a raft snapshot.
           // Without one (etcd's default takes one every 100,000 entries) a restart waits a whole
           // randomised timeout, 5-10 ticks: a snapshot every 20 entries makes every restart the fast
-          // kind, so 50 ms ticks elect in 50-250 ms where 10 ms ones took 100-200 after a reboot.
-          '--heartbeat-interval=50',
-          '--election-timeout=250',
+          // kind, so 40 ms ticks elect in 40-200 ms where 10 ms ones took 100-200 after a reboot.
+          '--heartbeat-interval=40',
+          '--election-timeout=200',
           '--snapshot-count=20',
           // Its store commits pending writes every interval (WAL has them already): wake every 10 s, not 100 ms.
           '--backend-batch-interval=10s',
