@@ -14,7 +14,7 @@ const load = (name) => {
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null
 }
 const r = Object.fromEntries(
-  ['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'churn', 'replace', 'evidence'].map((n) => [n, load(n)]),
+  ['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'churn', 'replace', 'footprint', 'evidence'].map((n) => [n, load(n)]),
 )
 const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : Number(v).toFixed(d))
 const ms = (v, d = 1) => `${f(v, d)} ms`
@@ -312,6 +312,22 @@ if (rp) {
     ])
   }
 } else rows.push(['9', 'redeploys and replica stops', 'n/a', T.reload.text, 'not run', '', ''])
+const fp = r.footprint
+const idleMax = fp ? Math.max(...Object.values(fp.idle).map((x) => x.total)) : NaN
+const rssMax = fp ? Math.max(...Object.values(fp.memory).map((x) => x.total)) : NaN
+rows.push(
+  fp
+    ? [
+        '10',
+        `footprint: idle CPU (0 / ${fp.idleServices} services), RSS (0 / ${fp.idleServices} / ${count(fp.services)}), image`,
+        `${f(fp.idle[0].total, 2)}% / ${f(fp.idle[fp.idleServices].total, 2)}% of a core; ${f(fp.memory[0].total)} / ${f(fp.memory[fp.idleServices].total)} / ${f(fp.memory[fp.services].total)} MiB; ${f(fp.image.mb)} MB`,
+        T.footprint.text,
+        yes(idleMax <= T.footprint.idleCpuPercent && rssMax < T.footprint.rssMiB),
+        `CPU ${sg(idleMax - T.footprint.idleCpuPercent, 2)} points, RSS ${sg(rssMax - T.footprint.rssMiB, 1)} MiB`,
+        'none (nothing is called)',
+      ]
+    : ['10', 'footprint', 'n/a', T.footprint.text, 'not run', '', ''],
+)
 out.push(
   '## Summary',
   '',
@@ -620,6 +636,39 @@ if (rp) {
     '',
   )
 } else out.push(missing('replace'), '')
+out.push('## 10. Footprint', '', '`node bench/footprint.mjs [IDLE_S]` (default 60 s per idle window; `IDLE_SERVICES=20`, `SERVICES=1000`).', '')
+if (fp) {
+  const components = Object.keys(fp.idle[0].percent)
+  const counts = Object.keys(fp.memory)
+  out.push(
+    "What highway costs while nothing happens. CPU: each container's cgroup CPU time over the idle window",
+    '(nothing is called; the window starts a few seconds after the last change), as % of one core. Memory: the',
+    "cgroup's RSS (anonymous memory, not the page cache of the image's files). The 1,000 services are fake records",
+    'of another host in etcd, as in section 5.',
+    '',
+    table(
+      ['component', ...Object.keys(fp.idle).map((n) => `idle CPU, ${n} services`), ...counts.map((n) => `RSS, ${count(Number(n))} services`)],
+      [
+        ...components.map((c) => [
+          c === 'baseline' ? 'a sleeping container (not in the total)' : c,
+          ...Object.values(fp.idle).map((x) => `${f(x.percent[c], 3)}%`),
+          ...counts.map((n) => (c === 'baseline' ? '' : `${f(fp.memory[n].mib[c])} MiB`)),
+        ]),
+        ['**all**', ...Object.values(fp.idle).map((x) => `**${f(x.total, 3)}%**`), ...counts.map((n) => `**${f(fp.memory[n].total)} MiB**`)],
+      ],
+    ),
+    '',
+    `Infrastructure image \`${fp.image.image}\`: **${f(fp.image.mb)} MB**; its layers of 0.1 MB or more (\`docker history\`):`,
+    '',
+    table(
+      ['MB', 'step'],
+      fp.image.layers.map((layer) => [f(layer.mb), layer.step ? `\`${layer.step.replaceAll('|', '\\|')}\`` : '(the base image)']),
+    ),
+    '',
+    ...(fp.image.du ? [`Its largest directories (MB): ${fp.image.du.map((entry) => `\`${entry.dir}\` ${f(entry.mb)}`).join(', ')}.`, ''] : []),
+    ...(fp.image.files ? [`Its files over 3 MB (MB): ${fp.image.files.map((entry) => `\`${entry.file}\` ${f(entry.mb)}`).join(', ')}.`, ''] : []),
+  )
+} else out.push(missing('footprint'), '')
 
 // ---- evidence ----------------------------------------------------------------------------------
 const ev = r.evidence
@@ -675,6 +724,7 @@ out.push(
       ['`bench/scale.mjs`', '5: 1,000 services', 'services (1000)'],
       ['`bench/cli.mjs`', '6: `--version`, `ls` vs `docker ps`', 'runs (15)'],
       ['`bench/up.mjs`', '7: `up` already up, from stopped', 'already-up runs (7)'],
+      ['`bench/footprint.mjs`', '8: idle CPU, memory, image size', 'seconds per idle window (60)'],
       ['`bench/evidence.mjs`', 'supporting measurements for the analysis', ''],
     ],
   ),

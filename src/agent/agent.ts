@@ -25,7 +25,10 @@ export interface AgentOptions {
   reconcileEvery?: number
   /** The TTL of the lease that holds this host's records: a dead host's routes leave every proxy within it. */
   leaseTtlSeconds?: number
-  /** How often the agent's report is refreshed in etcd, in ms. */
+  /**
+   * An extra refresh of the agent's report in etcd, in ms; none by default: every reconcile (at
+   * start, every `reconcileEvery`, after a reconnect) publishes it, and its lease keeps it alive between.
+   */
   reportEvery?: number
   /** Builds the proxy side from a view of every host's records; default: ProxySync on HAProxy. */
   routes?: (records: () => ServiceRecord[]) => RouteTarget
@@ -123,10 +126,9 @@ export class Agent {
     await this.syncFromEtcd()
     await this.subscribeToDocker()
     await this.reconcile('start')
-    this.timers.push(
-      setInterval(() => this.background('periodic reconcile', () => this.reconcile('periodic')), this.options.reconcileEvery ?? 30_000),
-      setInterval(() => this.background('status report', () => this.publishReport()), this.options.reportEvery ?? 5000),
-    )
+    // The only timer of the agent's own: nothing else polls (Docker and etcd push their changes).
+    this.timers.push(setInterval(() => this.background('periodic reconcile', () => this.reconcile('periodic')), this.options.reconcileEvery ?? 30_000))
+    if (this.options.reportEvery) this.timers.push(setInterval(() => this.background('status report', () => this.publishReport()), this.options.reportEvery))
   }
 
   async stop(): Promise<void> {

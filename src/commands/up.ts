@@ -58,6 +58,8 @@ export default class Up extends HighwayCommand {
     const result = await interruptible(interrupted, (signal) => runUp(this.clients, request, signal))
     const {resolver, settings} = result
     if (resolver.message) this.log(resolver.status === 'ok' || resolver.status === 'reapplied' ? resolver.message : colour.yellow(resolver.message))
+    if (result.images.removed.length > 0) this.log(`removed older image${result.images.removed.length > 1 ? 's' : ''} ${result.images.removed.join(', ')}`)
+    if (result.images.error) this.log(colour.yellow(`could not remove older highway images: ${result.images.error}`))
     const unchanged = Object.values(result.outcomes).every((outcome) => outcome === 'unchanged')
     const forHost = settings.hostIp ? ` (from this host: ${settings.hostIp})` : ''
     this.log(colour.green(`highway is up${unchanged ? ' (nothing to change)' : ''}: *.${settings.domain} -> ${settings.bridgeIp}${forHost}`))

@@ -17,6 +17,7 @@ import type {
   HostIdentity,
   EngineInfo,
   ImageClient,
+  ImageSummary,
   NetworkClient,
   VolumeClient,
 } from './types.js'
@@ -203,9 +204,20 @@ class DockerodeImages implements ImageClient {
     return (await unlessNotFound(this.api.getImage(reference).inspect()))?.Id ?? null
   }
 
-  async list(labels: string[]): Promise<Array<{id: string; tags: string[]; labels: Record<string, string>}>> {
+  async list(labels: string[]): Promise<ImageSummary[]> {
     const images = await this.api.listImages({filters: {label: labels}})
-    return images.map((image) => ({id: image.Id, labels: image.Labels ?? {}, tags: image.RepoTags ?? []}))
+    // A dangling image is listed with the tag `<none>:<none>`: that names nothing.
+    return images.map((image) => ({id: image.Id, labels: image.Labels ?? {}, tags: (image.RepoTags ?? []).filter((tag) => tag !== '<none>:<none>')}))
+  }
+
+  async removeTag(reference: string): Promise<boolean> {
+    try {
+      await unlessNotFound(this.api.getImage(reference).remove({force: false, noprune: false}))
+      return true
+    } catch (error) {
+      if (isConflict(error)) return false
+      throw error
+    }
   }
 
   async labels(image: string): Promise<Record<string, string> | null> {

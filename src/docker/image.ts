@@ -4,7 +4,7 @@ import {join, relative} from 'node:path'
 import {UserError} from '../core/errors.js'
 import {PACKAGE_ROOT, VERSION} from '../core/package-info.js'
 import {MANAGED} from '../core/labels.js'
-import type {ImageClient} from './types.js'
+import type {DockerClient, ImageClient, ImageSummary} from './types.js'
 
 /** The build context `npm run build` writes: Dockerfile, the bundled agent and etcd3's protos. */
 export const IMAGE_CONTEXT = join(PACKAGE_ROOT, 'dist', 'agent-image')
@@ -98,4 +98,32 @@ export async function ensureInfraImage(
     throw new UserError(`building ${tag} failed: ${(error as Error).message}`, {cause: error})
   }
   return tag
+}
+
+/**
+ * An image highway built: its label, and every tag in highway's repository. The label alone is not
+ * enough: an image a user builds FROM highway's inherits it, and is the user's.
+ */
+export function isHighwayImage(image: ImageSummary): boolean {
+  return image.labels[MANAGED] === 'true' && image.tags.length > 0 && image.tags.every((tag) => tag.startsWith(`${IMAGE_REPOSITORY}:`))
+}
+
+/**
+ * Removes highway's infrastructure images that no container uses (running or stopped, highway's or
+ * anyone's), except `keep`; returns the tags removed. Never forced: a container created from one in
+ * the meantime makes the engine refuse, and that image stays.
+ */
+export async function removeUnusedImages(docker: Pick<DockerClient, 'containers' | 'images'>, keep: string | null): Promise<string[]> {
+  const used = new Set<string>()
+  for (const container of await docker.containers.list([])) {
+    used.add(container.ImageID)
+    used.add(container.Image)
+  }
+  const removed: string[] = []
+  for (const image of await docker.images.list([`${MANAGED}=true`])) {
+    if (!isHighwayImage(image) || (keep !== null && image.tags.includes(keep))) continue
+    if (used.has(image.id) || image.tags.some((tag) => used.has(tag))) continue
+    for (const tag of image.tags) if (await docker.images.removeTag(tag)) removed.push(tag)
+  }
+  return removed
 }

@@ -87,12 +87,24 @@ export interface BuildRequest {
   labels: Record<string, string>
 }
 
+export interface ImageSummary {
+  id: string
+  /** `repository:tag` references; none for a dangling image. */
+  tags: string[]
+  labels: Record<string, string>
+}
+
 export interface ImageClient {
   exists(reference: string): Promise<boolean>
   /** The image's ID (`sha256:...`, a digest of its config and so of its contents), or null when it is not on the engine. */
   id(reference: string): Promise<string | null>
   /** Images carrying every one of `labels` (`key` or `key=value`), with their tags and labels. */
-  list(labels: string[]): Promise<Array<{id: string; tags: string[]; labels: Record<string, string>}>>
+  list(labels: string[]): Promise<ImageSummary[]>
+  /**
+   * Removes one tag (`repository:tag`), never forced: the image goes with its last tag. Resolves
+   * false when the engine refuses because a container uses the image; a tag already gone counts as removed.
+   */
+  removeTag(reference: string): Promise<boolean>
   /**
    * The labels baked into an image (its ID or a reference), null when it does not exist: a
    * container's labels include these, and only the ones set when it was created are its own.

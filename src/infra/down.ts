@@ -7,6 +7,7 @@ import {PkiStore} from '../registry/pki.js'
 import {peerUrl} from '../registry/provision.js'
 import {unreachable, type EtcdMember} from '../registry/registry.js'
 import {displayName} from '../docker/summary.js'
+import {removeUnusedImages} from '../docker/image.js'
 import type {DockerClient} from '../docker/types.js'
 import {ETCD_VOLUME, LEGACY_ETCD_VOLUMES, PROXY_VOLUME, REGISTRY_NETWORK, runsEtcd} from './components.js'
 import {listManaged} from './containers.js'
@@ -15,6 +16,8 @@ export interface DownResult {
   containers: string[]
   volumes: string[]
   networks: string[]
+  /** highway's infrastructure images removed (with `purge` only). */
+  images: string[]
   /** The etcd member this host ran and took out of the cluster, if any (see leaveCluster). */
   leftCluster?: {member: string; endpoints: string[]}
 }
@@ -65,10 +68,14 @@ export async function leaveCluster(clients: Clients, settings: Settings): Promis
  * Removes highway's containers, found by label (never by name alone, so a user's container called
  * highway-proxy survives) and only those `up` created (listManaged: a user's image that carries
  * highway's labels survives too). The proxy's runtime volume and the registry network go too;
- * etcd's data only with `purge`.
+ * etcd's data and highway's images (every one no container still uses) only with `purge`, the
+ * images not with `keepImages`.
  */
-export async function runDown(docker: DockerClient, options: {purge: boolean; leftCluster?: DownResult['leftCluster']}): Promise<DownResult> {
-  const result: DownResult = {containers: [], networks: [], volumes: []}
+export async function runDown(
+  docker: DockerClient,
+  options: {purge: boolean; keepImages?: boolean; leftCluster?: DownResult['leftCluster']},
+): Promise<DownResult> {
+  const result: DownResult = {containers: [], images: [], networks: [], volumes: []}
   for (const container of await listManaged(docker)) {
     await docker.containers.remove(container.Id)
     result.containers.push(displayName(container))
@@ -84,5 +91,6 @@ export async function runDown(docker: DockerClient, options: {purge: boolean; le
     await docker.networks.remove(REGISTRY_NETWORK)
     result.networks.push(REGISTRY_NETWORK)
   }
+  if (options.purge && !options.keepImages) result.images = await removeUnusedImages(docker, null)
   return result
 }

@@ -9,7 +9,7 @@ import {LOOPBACK_ETCD_URL, configDir, hostSideIp, loadSettings, newHostId, saveS
 import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import {assertDomain, assertIPv4} from '../core/validate.js'
 import {waitFor} from '../core/wait.js'
-import {ensureInfraImage} from '../docker/image.js'
+import {ensureInfraImage, removeUnusedImages} from '../docker/image.js'
 import {describeDockerHost} from '../docker/client.js'
 import {LOOPBACK_HOST_IP, bridgeReachability} from '../docker/reachability.js'
 import type {DockerClient} from '../docker/types.js'
@@ -46,6 +46,8 @@ export interface UpResult {
   outcomes: Partial<Record<Component, EnsureOutcome>>
   /** dns-setup's runtime-only settings, checked (and put back where allowed). */
   resolver: RuntimeCheck
+  /** highway's older infrastructure images no container used any more, removed; why that failed, if it did (the run still succeeded). */
+  images: {removed: string[]; error?: string}
 }
 
 /** The lock file serialising `up` runs, in the config directory. */
@@ -493,5 +495,11 @@ async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSi
   if (changed) saveSettings(settings, clients.env)
   // dns-setup's runtime-only settings (resolved per link, resolvconf) vanish with a reboot or a new docker0.
   const resolver = await checkRuntimeSetup('/', systemRunner(), {bridgeIp: hostSideIp(settings), domain: settings.domain})
-  return {image: context.image!, outcomes: context.outcomes, resolver, settings}
+  // Each code change or version builds a new tag beside the old ones: after the swap, none of the old
+  // ones is used by highway (a user's container still on one keeps it).
+  const images = await removeUnusedImages(docker, context.image!).then(
+    (removed) => ({removed}),
+    (error: Error) => ({error: error.message, removed: []}),
+  )
+  return {image: context.image!, images, outcomes: context.outcomes, resolver, settings}
 }

@@ -15,6 +15,7 @@ import {
   highway,
   infraContainers,
   makeEnv,
+  PURGE_KEEPING_IMAGES,
   removeServices,
   serve,
   until,
@@ -94,7 +95,7 @@ afterAll(async () => {
     .catch(() => {})
   etcd?.close()
   await removeServices()
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 describe('malformed records in etcd', () => {

@@ -6,7 +6,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {ServiceRow} from '../../src/service/list.js'
-import {APP_IMAGE, bridgeIp, curl, dig, ensureAppImage, highway, makeEnv, removeServices, ROOT, run, until} from './harness.js'
+import {APP_IMAGE, bridgeIp, curl, dig, ensureAppImage, highway, makeEnv, PURGE_KEEPING_IMAGES, removeServices, ROOT, run, until} from './harness.js'
 
 const env = makeEnv()
 const dir = mkdtempSync(join(tmpdir(), 'highway-compose-'))
@@ -41,7 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await compose('down', '--timeout', '1')
   await removeServices()
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 describe('docker-compose', () => {

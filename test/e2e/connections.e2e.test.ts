@@ -3,7 +3,21 @@
 // name stopping. Every route change reaches HAProxy through its runtime API: no reload at all.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {echoServerSource, openWebSocket} from '../../bench/lib/websocket.mjs'
-import {APP_IMAGE, bridgeIp, curl, docker, ensureAppImage, highway, infraImage, makeEnv, reloadCount, removeServices, serve, until} from './harness.js'
+import {
+  APP_IMAGE,
+  bridgeIp,
+  curl,
+  docker,
+  ensureAppImage,
+  highway,
+  infraImage,
+  makeEnv,
+  PURGE_KEEPING_IMAGES,
+  reloadCount,
+  removeServices,
+  serve,
+  until,
+} from './harness.js'
 import {describeLoad, startLoad, type LoadResult} from '../support/load-clients.mjs'
 import {wrk} from './wrk.js'
 
@@ -40,7 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeServices()
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 describe('a WebSocket through the proxy', () => {

@@ -9,7 +9,7 @@ import {copyFileSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {APP_IMAGE, BIN, bridgeIp, docker, ensureAppImage, highway, makeEnv, removeServices, run, serve} from './harness.js'
+import {APP_IMAGE, BIN, bridgeIp, docker, ensureAppImage, highway, makeEnv, PURGE_KEEPING_IMAGES, removeServices, run, serve} from './harness.js'
 
 const env = makeEnv()
 const DOMAIN = 'local'
@@ -99,8 +99,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (upstream) await docker('rm', '-f', upstream)
   await removeServices()
-  // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
   rmSync(work, {recursive: true, force: true})
 })
 

@@ -9,7 +9,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {DoctorReport} from '../../src/doctor/report.js'
-import {APP_IMAGE, BIN, bridgeIp, docker, ensureAppImage, highway, makeEnv, removeServices, run, serve, until} from './harness.js'
+import {APP_IMAGE, BIN, bridgeIp, docker, ensureAppImage, highway, makeEnv, PURGE_KEEPING_IMAGES, removeServices, run, serve, until} from './harness.js'
 
 const env = makeEnv()
 let ip: string
@@ -49,7 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeServices()
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 describe('highway doctor', () => {

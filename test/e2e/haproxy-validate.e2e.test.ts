@@ -6,7 +6,7 @@ import {basename, join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {renderProxyConfig, type RenderedProxyConfig} from '../../src/proxy/haproxy.js'
 import {BRIDGE_IP, IDS, makeRecord} from '../unit/support/highway-fixtures.js'
-import {docker, highway, infraContainers, makeEnv, run} from './harness.js'
+import {docker, highway, infraContainers, makeEnv, PURGE_KEEPING_IMAGES, run} from './harness.js'
 
 const env = makeEnv()
 const dirs: string[] = []
@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const dir of dirs) rmSync(dir, {force: true, recursive: true})
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 /** Writes the config and its map where the container expects them (/run/highway) and runs `haproxy -c`. */

@@ -30,6 +30,12 @@ export function makeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {...process.env, HIGHWAY_CONFIG_DIR: dir, NO_COLOR: '1', ...extra}
 }
 
+/**
+ * A test file's teardown: highway's containers, volumes and network go (the suite leaves nothing
+ * behind, test/e2e/global-setup.ts), its image stays, so the next file's `up` starts without a build.
+ */
+export const PURGE_KEEPING_IMAGES = ['down', '--purge', '--keep-images']
+
 export function highway(args: string[], env: NodeJS.ProcessEnv, options: {timeout?: number; input?: string} = {}): Promise<Result> {
   return run(process.execPath, [BIN, ...args], {env, ...options})
 }

@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {DoctorReport} from '../../src/doctor/report.js'
-import {APP_IMAGE, BIN, ROOT, bridgeIp, dig, docker, ensureAppImage, highway, makeEnv, removeServices, run, serve} from './harness.js'
+import {APP_IMAGE, BIN, ROOT, bridgeIp, dig, docker, ensureAppImage, highway, makeEnv, PURGE_KEEPING_IMAGES, removeServices, run, serve} from './harness.js'
 
 const env = makeEnv()
 const work = mkdtempSync(join(tmpdir(), 'highway-host-ip-'))
@@ -82,7 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
   engineSide?.kill()
   await removeServices()
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
   rmSync(work, {force: true, recursive: true})
 })
 

@@ -4,7 +4,21 @@ import {spawn} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {BIN, bridgeIp, curl, dig, digStatus, docker, ensureAppImage, highway, infraContainers, makeEnv, until} from './harness.js'
+import {
+  BIN,
+  bridgeIp,
+  curl,
+  dig,
+  digStatus,
+  docker,
+  ensureAppImage,
+  highway,
+  infraContainers,
+  infraImage,
+  makeEnv,
+  PURGE_KEEPING_IMAGES,
+  until,
+} from './harness.js'
 
 const env = makeEnv()
 let ip: string
@@ -282,10 +296,13 @@ describe('highway down', () => {
     }
   })
 
-  it('removes the etcd volume with --purge', async () => {
+  it('removes the etcd volume with --purge, and keeps the image with --keep-images', async () => {
     expect((await highway(['up'], env)).code).toBe(0)
-    const purge = await highway(['down', '--purge'], env)
+    const image = await infraImage()
+    const purge = await highway(PURGE_KEEPING_IMAGES, env)
     expect(purge.code).toBe(0)
+    expect(purge.stdout).not.toMatch(/removed image/)
     expect(await docker('volume', 'ls', '-q', '--filter', 'label=io.highway.managed=true')).toBe('')
+    expect(await docker('image', 'inspect', '--format', '{{.Id}}', image)).toMatch(/^sha256:/)
   })
 })

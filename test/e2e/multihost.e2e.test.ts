@@ -12,7 +12,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Status} from '../../src/infra/status.js'
 import type {ServiceRow} from '../../src/service/list.js'
-import {APP_IMAGE, bridgeIp, curl, dig, docker, dockerResult, ensureAppImage, highway, makeEnv, serve, until} from './harness.js'
+import {APP_IMAGE, bridgeIp, curl, dig, docker, dockerResult, ensureAppImage, highway, makeEnv, PURGE_KEEPING_IMAGES, serve, until} from './harness.js'
 import {
   SWITCH,
   copyImages,
@@ -106,8 +106,7 @@ async function teardown(): Promise<void> {
     await stopHost(host, env)
   }
   await dockerResult('rm', '-f', 'local-svc')
-  // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
-  await highway(['down', '--purge'], envA)
+  await highway(PURGE_KEEPING_IMAGES, envA)
   await stopSwitch()
 }
 

@@ -3,7 +3,21 @@
 // purpose, and labels baked into an image neither register a container nor make it highway's.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {ServiceRow} from '../../src/service/list.js'
-import {APP_IMAGE, bridgeIp, curl, docker, dockerResult, ensureAppImage, highway, makeEnv, removeServices, run, serve, until} from './harness.js'
+import {
+  APP_IMAGE,
+  bridgeIp,
+  curl,
+  docker,
+  dockerResult,
+  ensureAppImage,
+  highway,
+  makeEnv,
+  PURGE_KEEPING_IMAGES,
+  removeServices,
+  run,
+  serve,
+  until,
+} from './harness.js'
 
 const env = makeEnv()
 let ip: string
@@ -71,7 +85,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await removeServices()
   await removeContainers('impostor')
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
   await dockerResult('rmi', BAKED_SERVICE, IMPOSTOR)
 })
 

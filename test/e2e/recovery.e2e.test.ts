@@ -14,6 +14,7 @@ import {
   highway,
   infraImage,
   makeEnv,
+  PURGE_KEEPING_IMAGES,
   reloadCount,
   removeServices,
   serve,
@@ -55,8 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeServices()
-  // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 // ---- keep-alive clients through route changes-----------------------------------------------------

@@ -5,7 +5,7 @@
 // etcd is reachable: the connect is what tells; test/e2e/registry-tls.e2e.test.ts covers the TLS).
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {bridgeIp, docker, dockerResult, ensureAppImage, highway, infraContainers, makeEnv, run} from './harness.js'
+import {bridgeIp, docker, dockerResult, ensureAppImage, highway, infraContainers, makeEnv, PURGE_KEEPING_IMAGES, run} from './harness.js'
 
 const env = makeEnv()
 const OTHER_NETWORK = 'highway-e2e-neighbours'
@@ -42,7 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dockerResult('network', 'rm', OTHER_NETWORK)
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 describe('the registry is closed to neighbours', () => {

@@ -4,7 +4,22 @@
 import {spawn} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {describeLoad, startLoad, type LoadResult} from '../support/load-clients.mjs'
-import {APP_IMAGE, BIN, bridgeIp, curl, docker, dockerResult, ensureAppImage, highway, infraImage, makeEnv, removeServices, sleep, until} from './harness.js'
+import {
+  APP_IMAGE,
+  BIN,
+  bridgeIp,
+  curl,
+  docker,
+  dockerResult,
+  ensureAppImage,
+  highway,
+  infraImage,
+  makeEnv,
+  PURGE_KEEPING_IMAGES,
+  removeServices,
+  sleep,
+  until,
+} from './harness.js'
 
 const env = makeEnv()
 let ip: string
@@ -51,7 +66,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await removeServices()
   await docker('rm', '-f', 'plain').catch(() => '')
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 describe('run --replace', () => {

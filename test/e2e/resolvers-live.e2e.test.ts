@@ -10,7 +10,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {REGISTRY_NETWORK} from '../../src/infra/components.js'
-import {APP_IMAGE, ROOT, bridgeIp, docker, dockerResult, ensureAppImage, highway, makeEnv, removeServices, serve} from './harness.js'
+import {APP_IMAGE, ROOT, bridgeIp, docker, dockerResult, ensureAppImage, highway, makeEnv, PURGE_KEEPING_IMAGES, removeServices, serve} from './harness.js'
 
 const env = makeEnv()
 const DOMAIN = 'local'
@@ -243,7 +243,7 @@ afterAll(async () => {
   const all = [...containers, ...started]
   if (all.length > 0) await docker('rm', '-f', ...all)
   await removeServices()
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 describe('systemd-resolved with the stub resolv.conf', () => {

@@ -2,7 +2,7 @@
 // the real proxy and DNS, from the host (curl) and from other containers (busybox wget).
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {ServiceRow} from '../../src/service/list.js'
-import {APP_IMAGE, bridgeIp, curl, dig, docker, ensureAppImage, highway, makeEnv, removeServices, serve, until} from './harness.js'
+import {APP_IMAGE, bridgeIp, curl, dig, docker, ensureAppImage, highway, makeEnv, PURGE_KEEPING_IMAGES, removeServices, serve, until} from './harness.js'
 
 const env = makeEnv()
 let ip: string
@@ -42,8 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeServices()
-  // --purge: etcd's volume too, so the suite leaves nothing behind (test/e2e/global-setup.ts).
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 describe('highway run -d', () => {

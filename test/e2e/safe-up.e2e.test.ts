@@ -5,7 +5,21 @@ import {cpSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {APP_IMAGE, bridgeIp, curl, dig, docker, ensureAppImage, highway, infraContainers, makeEnv, removeServices, serve, until} from './harness.js'
+import {
+  APP_IMAGE,
+  bridgeIp,
+  curl,
+  dig,
+  docker,
+  ensureAppImage,
+  highway,
+  infraContainers,
+  makeEnv,
+  PURGE_KEEPING_IMAGES,
+  removeServices,
+  serve,
+  until,
+} from './harness.js'
 
 const env = makeEnv()
 let ip: string
@@ -39,7 +53,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeServices()
-  await highway(['down', '--purge'], env)
+  await highway(PURGE_KEEPING_IMAGES, env)
 })
 
 describe('a failed up leaves the highway it found', () => {

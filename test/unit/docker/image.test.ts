@@ -3,9 +3,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {PassThrough} from 'node:stream'
 import {describe, expect, it} from 'vitest'
-import {ensureInfraImage, imageTag} from '../../../src/docker/image.js'
+import {ensureInfraImage, imageTag, isHighwayImage, removeUnusedImages} from '../../../src/docker/image.js'
 import {followStream} from '../../../src/docker/streams.js'
 import type {BuildRequest, ImageClient} from '../../../src/docker/types.js'
+import {FakeDocker} from '../support/fake-docker.js'
 import {rejectedUserError} from '../support/user-error.js'
 
 /** Feeds `chunks` into a fresh stream (as Buffers, like the engine's HTTP body) and follows it. */
@@ -126,7 +127,7 @@ describe('followStream', () => {
 /**
  * An engine's image store in memory: names point at IDs, a pull or a build adds one. A fake, because
  * "the same base name with other contents on another host" needs two engines; the e2e suite builds
- * the real image.
+ * the real image. A tag's removal is refused while a container uses the image (`usedBy`), as the engine refuses it.
  */
 class FakeImages implements ImageClient {
   readonly tags = new Map<string, string>()
@@ -155,6 +156,23 @@ class FakeImages implements ImageClient {
     return [...ids]
       .map((id) => ({id, labels: this.labelsOf.get(id) ?? {}, tags: [...this.tags].filter(([, tagId]) => tagId === id).map(([tag]) => tag)}))
       .filter((image) => labels.every((label) => image.labels[label.split('=')[0]] === label.split('=').slice(1).join('=')))
+  }
+
+  usedBy: (id: string) => boolean = () => false
+
+  /** An image of `id` under `tags`, with `labels`. */
+  add(id: string, tags: string[], labels: Record<string, string> = {}): void {
+    for (const tag of tags) this.tags.set(tag, id)
+    this.labelsOf.set(id, labels)
+  }
+
+  async removeTag(reference: string): Promise<boolean> {
+    const id = this.tags.get(reference)
+    if (id === undefined) return true
+    const lastTag = [...this.tags.values()].filter((tagId) => tagId === id).length === 1
+    if (lastTag && this.usedBy(id)) return false
+    this.tags.delete(reference)
+    return true
   }
 
   async pull(reference: string): Promise<void> {
@@ -268,5 +286,73 @@ describe('ensureInfraImage', () => {
     expect(error.message).toMatch(/^base image debian:trixie-slim is not on this engine and could not be pulled \(pull access denied/)
     expect(error.suggestion).toContain('debootstrap')
     expect(images.builds).toEqual([])
+  })
+})
+
+describe('removeUnusedImages', () => {
+  const OLD = 'highway/infra:0.1.0-0000000001'
+  const CURRENT = 'highway/infra:0.1.0-0000000002'
+  const managed = {'io.highway.managed': 'true'}
+
+  /** FakeDocker's containers over an image store with tags and IDs. */
+  function engine() {
+    const docker = new FakeDocker()
+    const images = new FakeImages()
+    images.usedBy = (id) => [...docker.state.values()].some((container) => (images.tags.get(container.image) ?? container.image) === id)
+    images.add('sha256:old', [OLD], managed)
+    images.add('sha256:current', [CURRENT], managed)
+    images.add('sha256:debian', ['debian:trixie-slim'])
+    return {containers: docker.containers, images}
+  }
+
+  it('removes highway’s images no container uses, keeping the current one', async () => {
+    const docker = engine()
+    await docker.containers.create({Image: CURRENT, Labels: managed, name: 'highway-proxy'})
+    expect(await removeUnusedImages(docker, CURRENT)).toEqual([OLD])
+    expect([...docker.images.tags.keys()].sort()).toEqual(['debian:trixie-slim', CURRENT])
+  })
+
+  it('removes the current one too when told to keep none, unless a container still uses it', async () => {
+    expect(await removeUnusedImages(engine(), null)).toEqual([OLD, CURRENT])
+    const used = engine()
+    await used.containers.create({Image: CURRENT, Labels: managed, name: 'highway-proxy'})
+    expect(await removeUnusedImages(used, null)).toEqual([OLD])
+  })
+
+  it('keeps an old image any container uses, by tag or by ID, running or not, highway’s or a user’s', async () => {
+    const docker = engine()
+    await docker.containers.create({Image: OLD, name: 'someone-s'})
+    expect(await removeUnusedImages(docker, CURRENT)).toEqual([])
+    const byId = engine()
+    await byId.containers.create({Image: 'sha256:old', name: 'by-id'})
+    expect(await removeUnusedImages(byId, CURRENT)).toEqual([])
+  })
+
+  it('never touches a user’s image that carries the label in another repository, or untagged', async () => {
+    const docker = engine()
+    docker.images.add('sha256:users', ['myteam/tools:1'], managed)
+    docker.images.add('sha256:both', ['highway/infra:0.1.0-0000000003', 'myteam/infra:copy'], managed)
+    docker.images.add('sha256:unlabelled', ['highway/infra:handmade'])
+    docker.images.labelsOf.set('sha256:dangling', managed)
+    expect(await removeUnusedImages(docker, CURRENT)).toEqual([OLD])
+    expect(docker.images.tags.has('myteam/tools:1')).toBe(true)
+    expect(docker.images.tags.has('highway/infra:0.1.0-0000000003')).toBe(true)
+    expect(docker.images.tags.has('highway/infra:handmade')).toBe(true)
+  })
+
+  it('removes every tag of an old image, and leaves one the engine refuses (a container created meanwhile)', async () => {
+    const docker = engine()
+    docker.images.add('sha256:twice', ['highway/infra:0.1.0-a', 'highway/infra:0.1.0-b'], managed)
+    const refused = docker.images.removeTag.bind(docker.images)
+    docker.images.removeTag = async (reference) => (reference === OLD ? false : refused(reference))
+    expect(await removeUnusedImages(docker, CURRENT)).toEqual(['highway/infra:0.1.0-a', 'highway/infra:0.1.0-b'])
+    expect(docker.images.tags.has(OLD)).toBe(true)
+  })
+
+  it('says whether a summary is highway’s own image', () => {
+    expect(isHighwayImage({id: 'x', labels: managed, tags: [CURRENT]})).toBe(true)
+    expect(isHighwayImage({id: 'x', labels: {}, tags: [CURRENT]})).toBe(false)
+    expect(isHighwayImage({id: 'x', labels: managed, tags: []})).toBe(false)
+    expect(isHighwayImage({id: 'x', labels: managed, tags: ['highway/infrastructure:1']})).toBe(false)
   })
 })

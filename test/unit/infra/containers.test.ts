@@ -171,12 +171,12 @@ describe('ensureContainer', () => {
     await ensureNetwork(docker, 'highway-registry', created)
     expect(created.networks).toEqual(['highway-registry'])
     expect(docker.networkState.get('highway-registry')).toEqual({'io.highway.managed': 'true'})
-    expect(await runDown(docker, {purge: false})).toEqual({containers: [], networks: ['highway-registry'], volumes: []})
+    expect(await runDown(docker, {purge: false})).toEqual({containers: [], images: [], networks: ['highway-registry'], volumes: []})
 
     await docker.networks.create('highway-registry', {})
     const error = await rejectedUserError(() => ensureNetwork(docker, 'highway-registry', new RunChanges()))
     expect(error.message).toBe("a Docker network named highway-registry exists and is not highway's")
-    expect(await runDown(docker, {purge: false})).toEqual({containers: [], networks: [], volumes: []})
+    expect(await runDown(docker, {purge: false})).toEqual({containers: [], images: [], networks: [], volumes: []})
   })
 
   it('names the container that holds a taken port, and keeps what it created for the rollback', async () => {
@@ -232,7 +232,7 @@ describe('only containers highway created are highway’s', () => {
     const docker = withImages()
     const user = await docker.containers.create({Image: 'impostor', Labels: {}, name: 'my-proxy'})
     await ensureContainer(docker, specFor('proxy'), new RunChanges())
-    expect(await runDown(docker, {purge: false})).toEqual({containers: ['highway-proxy'], networks: [], volumes: []})
+    expect(await runDown(docker, {purge: false})).toEqual({containers: ['highway-proxy'], images: [], networks: [], volumes: []})
     expect([...docker.state.keys()]).toEqual([user])
   })
 
@@ -278,22 +278,37 @@ describe('runDown', () => {
     await ensureContainer(docker, specFor('proxy'), created)
     await ensureContainer(docker, specFor('dns'), created)
     const bystander = docker.runService('api')
-    expect(await runDown(docker, {purge: false})).toEqual({containers: ['highway-proxy', 'highway-dns'], networks: [], volumes: ['highway-proxy-run']})
+    docker.imageState.set('highway/infra:1', {'io.highway.managed': 'true'})
+    expect(await runDown(docker, {purge: false})).toEqual({
+      containers: ['highway-proxy', 'highway-dns'],
+      images: [],
+      networks: [],
+      volumes: ['highway-proxy-run'],
+    })
     expect([...docker.state.keys()]).toEqual([bystander.id])
-    expect(await runDown(docker, {purge: true})).toEqual({containers: [], networks: [], volumes: ['highway-etcd-v2']})
+    expect(docker.imageState.has('highway/infra:1')).toBe(true)
+    expect(await runDown(docker, {purge: true})).toEqual({containers: [], images: ['highway/infra:1'], networks: [], volumes: ['highway-etcd-v2']})
+    expect(docker.imageState.has('highway/infra:1')).toBe(false)
+  })
+
+  it('keeps highway’s images with --purge --keep-images', async () => {
+    const docker = engine()
+    docker.imageState.set('highway/infra:1', {'io.highway.managed': 'true'})
+    expect((await runDown(docker, {keepImages: true, purge: true})).images).toEqual([])
+    expect(docker.imageState.has('highway/infra:1')).toBe(true)
   })
 
   it('removes etcd’s volume of an earlier highway with --purge, and only with it', async () => {
     const docker = engine()
     await docker.volumes.create('highway-etcd-data', {'io.highway.managed': 'true'})
     expect((await runDown(docker, {purge: false})).volumes).toEqual([])
-    expect(await runDown(docker, {purge: true})).toEqual({containers: [], networks: [], volumes: ['highway-etcd-data']})
+    expect(await runDown(docker, {purge: true})).toEqual({containers: [], images: [], networks: [], volumes: ['highway-etcd-data']})
   })
 
   it('leaves a volume of the same name that highway did not create', async () => {
     const docker = engine()
     await docker.volumes.create('highway-etcd-v2', {})
-    expect(await runDown(docker, {purge: true})).toEqual({containers: [], networks: [], volumes: []})
+    expect(await runDown(docker, {purge: true})).toEqual({containers: [], images: [], networks: [], volumes: []})
     expect(docker.volumeState.has('highway-etcd-v2')).toBe(true)
   })
 })

@@ -237,6 +237,13 @@ export class FakeDocker {
       [...this.imageState]
         .filter(([, imageLabels]) => labels.every((label) => matches(imageLabels, label)))
         .map(([tag, imageLabels]) => ({id: `sha256:${tag}`, labels: {...imageLabels}, tags: [tag]})),
+    // Refused while any container uses the image, as the engine refuses it without force.
+    removeTag: async (reference) => {
+      if (!this.imageState.has(reference)) return true
+      if ([...this.state.values()].some((container) => container.image === reference)) return false
+      this.imageState.delete(reference)
+      return true
+    },
     labels: async (image) => {
       this.imageReads.push(image)
       return this.missingImages.has(image) ? null : {...this.imageState.get(image)}
