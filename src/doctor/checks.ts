@@ -372,7 +372,23 @@ export function doctorSteps(clients: Clients, settings: Settings, options: Docto
     needs: ['components.settings'],
     async run() {
       const endpoints = etcdEndpoints(settings)
-      return Promise.all(
+      // Where etcd runs as several members (hosts joined with a member's file), each one's health as it says itself.
+      const cluster = found.status?.cluster
+      const members = cluster && cluster.members.length > 1 ? cluster.members : []
+      const memberResults = members.map((member): Result =>
+        member.ok
+          ? ok(
+              `registry.member.${member.name || member.id}`,
+              `member ${member.name || member.id} (${member.leader ? 'leader' : member.learner ? 'learner' : 'follower'}): ${member.health}`,
+            )
+          : {
+              detail: `member ${member.name || member.id} at ${member.clientUrls.join(',') || member.peerUrls.join(',')}: ${member.health}`,
+              fix: 'run `highway up` on the host of that member (the cluster goes on while a majority answers)',
+              id: `registry.member.${member.name || member.id}`,
+              status: 'warn',
+            },
+      )
+      const endpointResults = await Promise.all(
         endpoints.map(async (endpoint): Promise<Result> => {
           const id = `registry.${endpoint}`
           try {
@@ -386,6 +402,7 @@ export function doctorSteps(clients: Clients, settings: Settings, options: Docto
           }
         }),
       )
+      return [...endpointResults, ...memberResults]
     },
   }
 

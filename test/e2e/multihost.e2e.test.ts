@@ -244,6 +244,11 @@ describe('three hosts on one bridge subnet', () => {
       const status = JSON.parse((await highway(['status', '--json'], envA)).stdout) as Status
       expect(status.cluster, 'status reads the cluster from the other members').not.toBeNull()
       expect(status.cluster?.members.filter((member) => !member.ok)).toHaveLength(1)
+      // doctor names the member that is down, with what brings it back; the others answer.
+      const doctor = JSON.parse((await highway(['doctor', '--json'], envA)).stdout) as {checks: Array<{id: string; status: string; fix: string | null}>}
+      const members = doctor.checks.filter((check) => check.id.startsWith('registry.member.'))
+      expect(members.map((check) => check.status).sort()).toEqual(['ok', 'ok', 'warn'])
+      expect(members.find((check) => check.status === 'warn')?.fix).toMatch(/highway up/)
     } finally {
       await docker('start', 'highway-etcd')
     }
