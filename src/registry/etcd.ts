@@ -56,8 +56,11 @@ export class EtcdRegistry implements RegistryClient, RegistryAdmin {
         // Watches and lease keepalives are streams that must outlive any deadline.
         context.isStream ? {} : {deadline: Date.now() + options.callTimeout},
       grpcOptions: {
-        'grpc.keepalive_time_ms': 10_000,
-        'grpc.keepalive_timeout_ms': 5000,
+        // A member that vanished without closing (its host cut off) must be noticed, and its watch moved
+        // to another member, well within a lease TTL: a ping every 5 s (etcd's floor,
+        // --grpc-keepalive-min-time), given up after 2 s.
+        'grpc.keepalive_time_ms': 5000,
+        'grpc.keepalive_timeout_ms': 2000,
         'grpc.keepalive_permit_without_calls': 1,
         ...(tls && {'grpc.ssl_target_name_override': ETCD_SERVER_NAME}),
       },
