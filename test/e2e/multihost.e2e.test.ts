@@ -36,6 +36,12 @@ const envB = makeEnv()
 const envC = makeEnv()
 /** Host B's lease TTL, shorter than the default (10 s) to show it is B's to choose; A and C keep the default. */
 const LEASE_TTL_B_S = 4
+/**
+ * A hang limit, not a figure (the times are logged). A cut-off host that runs an etcd member loses its
+ * routes later than its TTL: a new leader extends every lease, and a watch on the vanished member
+ * moves to another one first (issue 11's note has the figures).
+ */
+const HOST_GONE_LIMIT_MS = 60_000
 let ipA: string
 let nameB: string
 let nameA: string
@@ -268,40 +274,43 @@ describe('three hosts on one bridge subnet', () => {
     expect((await throughA('remote', 1)).status).toBe(200)
     await setLink(B, false)
     const cut = Date.now()
-    const gone = (ask: () => Promise<{status: number; headers: string}>) => async () => {
-      const answer = await ask()
-      return answer.status === 404 && /x-highway: not-found/i.test(answer.headers) ? answer : undefined
+    try {
+      const gone = (ask: () => Promise<{status: number; headers: string}>) => async () => {
+        const answer = await ask()
+        return answer.status === 404 && /x-highway: not-found/i.test(answer.headers) ? answer : undefined
+      }
+      // Hang limits, not figures: the times are logged (etcd expires the lease after its TTL).
+      await until(
+        'remote.local answers highway 404 on A',
+        gone(() => throughA('remote', 1)),
+        HOST_GONE_LIMIT_MS,
+        100,
+      )
+      const onA = Date.now() - cut
+      await until(
+        'remote.local answers highway 404 on C',
+        gone(() => through(C, 'remote', 1)),
+        HOST_GONE_LIMIT_MS,
+        100,
+      )
+      console.log(
+        `[multihost] host B cut off: remote.local gone from A's proxy after ${onA} ms, from C's after ${Date.now() - cut} ms (B's TTL ${LEASE_TTL_B_S} s)`,
+      )
+      const rows = await lsA()
+      expect(rows.some((row) => row.host === nameB)).toBe(false)
+      // The live hosts are untouched.
+      expect((await through(C, 'local-svc')).body.trim()).toBe('hello-from-a')
+    } finally {
+      // Whatever failed above, the next tests need B back.
+      await setLink(B, true)
     }
-    // Hang limits, not figures: the times are logged (etcd expires the lease after its TTL).
-    await until(
-      'remote.local answers highway 404 on A',
-      gone(() => throughA('remote', 1)),
-      LEASE_TTL_B_S * 1000 * 4,
-      100,
-    )
-    const onA = Date.now() - cut
-    await until(
-      'remote.local answers highway 404 on C',
-      gone(() => through(C, 'remote', 1)),
-      LEASE_TTL_B_S * 1000 * 4,
-      100,
-    )
-    console.log(
-      `[multihost] host B cut off: remote.local gone from A's proxy after ${onA} ms, from C's after ${Date.now() - cut} ms (B's TTL ${LEASE_TTL_B_S} s)`,
-    )
-    const rows = await lsA()
-    expect(rows.some((row) => row.host === nameB)).toBe(false)
-    // The live hosts are untouched.
-    expect((await through(C, 'local-svc')).body.trim()).toBe('hello-from-a')
-
-    await setLink(B, true)
     const back = Date.now()
     const again = await routed('remote.local routed on A again', () => throughA('remote', 1)).catch(async (error: Error) => {
       throw new Error(`${error.message}; B's agent: ${await dockerOn(B, 'logs', '--tail', '20', 'highway-agent').catch(() => '')}`)
     })
     expect(again.value).toBe('hello-from-b')
     console.log(`[multihost] host B back: remote.local routed on A again after ${Date.now() - back} ms`)
-  }, 90_000)
+  }, 180_000)
 
   it('takes a member host’s etcd out of the cluster on `down` (member remove), and the others go on', async () => {
     const down = await highwayOn(C, ['down'], envC)
