@@ -3,21 +3,7 @@
 // name stopping. Every route change reaches HAProxy through its runtime API: no reload at all.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {echoServerSource, openWebSocket} from '../../bench/lib/websocket.mjs'
-import {
-  APP_IMAGE,
-  bridgeIp,
-  curl,
-  docker,
-  ensureAppImage,
-  highway,
-  infraImage,
-  makeEnv,
-  PURGE_KEEPING_IMAGES,
-  reloadCount,
-  removeServices,
-  serve,
-  until,
-} from './harness.js'
+import {APP_IMAGE, curl, docker, downPurged, highway, infraImage, makeEnv, reloadCount, serve, until, upFresh} from './harness.js'
 import {describeLoad, startLoad, type LoadResult} from '../support/load-clients.mjs'
 import {wrk} from './wrk.js'
 
@@ -43,18 +29,12 @@ async function run(args: string[]): Promise<void> {
 const through = (name: string, seconds = 1) => curl(`http://${ip}/`, {Host: `${name}.local`}, ['-m', String(seconds)])
 
 beforeAll(async () => {
-  ip = await bridgeIp()
-  await ensureAppImage()
-  await removeServices()
-  await highway(['down'], env)
-  const up = await highway(['up'], env)
-  expect(up.code, up.stderr).toBe(0)
+  ip = await upFresh(env)
   image = await infraImage()
 })
 
 afterAll(async () => {
-  await removeServices()
-  await highway(PURGE_KEEPING_IMAGES, env)
+  await downPurged(env)
 })
 
 describe('a WebSocket through the proxy', () => {

@@ -105,6 +105,23 @@ export async function removeServices(): Promise<void> {
   if (ids) await docker('rm', '-f', ...ids.split('\n'))
 }
 
+/** A suite's start: no service containers, highway down, then up with the suite's config dir; resolves to the bridge IP. */
+export async function upFresh(env: NodeJS.ProcessEnv): Promise<string> {
+  const ip = await bridgeIp()
+  await ensureAppImage()
+  await removeServices()
+  await highway(['down'], env)
+  const up = await highway(['up'], env)
+  if (up.code !== 0) throw new Error(`highway up failed (exit ${up.code}): ${up.stderr}`)
+  return ip
+}
+
+/** A suite's end: no service containers, and highway down with its data (see PURGE_KEEPING_IMAGES). */
+export async function downPurged(env: NodeJS.ProcessEnv): Promise<void> {
+  await removeServices()
+  await highway(PURGE_KEEPING_IMAGES, env)
+}
+
 export async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 5000, intervalMs = 20): Promise<{value: T; ms: number}> {
   const start = Date.now()
   let last: unknown

@@ -5,21 +5,19 @@ import {HOSTS, parseServiceKey} from '../../src/registry/schema.js'
 import type {ServiceRow} from '../../src/service/list.js'
 import {
   APP_IMAGE,
-  bridgeIp,
   clearOfReconcile,
   curl,
   docker,
-  ensureAppImage,
+  downPurged,
   etcdAs,
   highway,
   infraImage,
   makeEnv,
-  PURGE_KEEPING_IMAGES,
   reloadCount,
-  removeServices,
   serve,
   sleep,
   until,
+  upFresh,
 } from './harness.js'
 import {startLoad} from '../support/load-clients.mjs'
 import {wrk} from './wrk.js'
@@ -46,17 +44,11 @@ async function runService(name: string, image: string, command: string[]): Promi
 }
 
 beforeAll(async () => {
-  ip = await bridgeIp()
-  await ensureAppImage()
-  await removeServices()
-  await highway(['down'], env)
-  const up = await highway(['up'], env)
-  expect(up.code, up.stderr).toBe(0)
+  ip = await upFresh(env)
 })
 
 afterAll(async () => {
-  await removeServices()
-  await highway(PURGE_KEEPING_IMAGES, env)
+  await downPurged(env)
 })
 
 // ---- keep-alive clients through route changes-----------------------------------------------------

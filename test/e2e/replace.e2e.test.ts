@@ -4,22 +4,7 @@
 import {spawn} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {describeLoad, startLoad, type LoadResult} from '../support/load-clients.mjs'
-import {
-  APP_IMAGE,
-  BIN,
-  bridgeIp,
-  curl,
-  docker,
-  dockerResult,
-  ensureAppImage,
-  highway,
-  infraImage,
-  makeEnv,
-  PURGE_KEEPING_IMAGES,
-  removeServices,
-  sleep,
-  until,
-} from './harness.js'
+import {APP_IMAGE, BIN, curl, docker, dockerResult, downPurged, highway, infraImage, makeEnv, sleep, until, upFresh} from './harness.js'
 
 const env = makeEnv()
 let ip: string
@@ -53,20 +38,14 @@ async function apiContainers(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  ip = await bridgeIp()
-  await ensureAppImage()
-  await removeServices()
-  await highway(['down'], env)
-  const up = await highway(['up'], env)
-  expect(up.code, up.stderr).toBe(0)
+  ip = await upFresh(env)
   // highway's own image has node: a keep-alive server that drains on SIGTERM, which busybox httpd is not.
   image = await infraImage()
 })
 
 afterAll(async () => {
-  await removeServices()
   await docker('rm', '-f', 'plain').catch(() => '')
-  await highway(PURGE_KEEPING_IMAGES, env)
+  await downPurged(env)
 })
 
 describe('run --replace', () => {
