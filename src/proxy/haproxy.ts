@@ -170,9 +170,10 @@ const NO_SERVER_PAGES = [
   STOPPED_PAGE.replace('http-request return', 'http-error'),
 ]
 
+/** How often HAProxy checks a server it found down (say, checked before its app listened) again, not every 2 s. */
+export const DOWN_RECHECK_MS = 100
 /** The options of every server, whether written in the config or added at runtime. */
-// A server found down (say, checked before its app listened) is rechecked every 100 ms, not 2 s.
-export const SERVER_OPTIONS = 'check inter 2s downinter 100ms fastinter 100ms fall 2 rise 1'
+export const SERVER_OPTIONS = `check inter 2s downinter ${DOWN_RECHECK_MS}ms fastinter ${DOWN_RECHECK_MS}ms fall 2 rise 1`
 
 export const serverName = (id: string) => `c${id}`
 

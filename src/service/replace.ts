@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto'
+import {setTimeout as delay} from 'node:timers/promises'
 import {constants} from 'node:os'
 import {createClients} from '../clients.js'
 import {UserError} from '../core/errors.js'
@@ -9,6 +10,7 @@ import type {Settings} from '../core/types.js'
 import {waitFor} from '../core/wait.js'
 import {dockerRunArgv, servicePorts, type ParsedRun} from '../docker/run-args.js'
 import type {ContainerDetails, ContainerSummary, DockerClient} from '../docker/types.js'
+import {DOWN_RECHECK_MS} from '../proxy/haproxy.js'
 import type {RegistryClient} from '../registry/registry.js'
 
 /**
@@ -190,6 +192,10 @@ async function swap(parsed: ParsedRun, settings: Settings, io: ReplaceIo, {docke
         },
         {interval: 100, message: `${temporary} was not ready`, signal: abort.signal, timeout: timeoutMs},
       )
+      // The proxy checks the new server too: one it checked before its app listened (it had just
+      // started) is down until its next check, at most DOWN_RECHECK_MS after the app answers. The old
+      // server must not leave before that, or the name is left with no server for that moment.
+      if (last.ready) await delay(2 * DOWN_RECHECK_MS, undefined, {signal: abort.signal})
     } catch (error) {
       failure = error
     }
