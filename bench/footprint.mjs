@@ -33,7 +33,7 @@ import {
   log,
   must,
   now,
-  publishedPort,
+  containerIp,
   relaunchUnderLock,
   sleep,
 } from './lib/common.mjs'
@@ -169,7 +169,9 @@ await bench('footprint', async ({settings: cfg}) => {
 
   // The fake services' one real server: a plain container, not a highway service itself.
   await must('docker', ['run', '-d', '--label', BENCH_LABEL, '--name', 'bench-footprint-backend', '-p', `${cfg.bridgeIp}::9090`, image, ...NODE_BACKEND])
-  const backendPort = await publishedPort('bench-footprint-backend')
+  // Another host's records may not name this host's bridge (the registry refuses them), so the fake
+  // host's services are at the backend's own address.
+  const backendAddress = await containerIp('bench-footprint-backend')
   // As etcd's root user, through highway's own registry client, as bench/scale.mjs does (see there).
   const clients = createClients(ENV)
   const etcd = clients.admin(loadSettings(ENV))
@@ -184,7 +186,7 @@ await bench('footprint', async ({settings: cfg}) => {
             schema: 2,
             name,
             state: 'running',
-            ports: [{containerPort: '9090/tcp', address: cfg.bridgeIp, port: backendPort}],
+            ports: [{containerPort: '9090/tcp', address: backendAddress, port: 9090}],
             hostId: FAKE_HOST,
             hostName: 'bench-fake-host',
             containerId: randomBytes(32).toString('hex'),
