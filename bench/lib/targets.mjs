@@ -12,7 +12,7 @@ export const TARGETS = {
   reload: {failed: 0, text: '0'},
   /** Figure 8 (issue 10): every long-lived connection open for the whole churn, every message answered. */
   churn: {text: 'all open, 0 unanswered'},
-  /** Figure 8 (issue 17): idle CPU of highway's containers together, % of one core, and their RSS. */
+  /** Figure 10 (issue 17): idle CPU of highway's containers together, % of one core, and their RSS. */
   footprint: {idleCpuPercent: 0.5, rssMiB: 100, text: '<= 0.5% of a core idle, < 100 MiB'},
 }
-export const TARGETS_SOURCE = 'issue 5 (figure 8: issue 17)'
+export const TARGETS_SOURCE = 'issue 5 (figures 8 and 9: issue 10; figure 10: issue 17)'
