@@ -38,10 +38,10 @@ const envC = makeEnv()
 const LEASE_TTL_B_S = 4
 /**
  * A hang limit, not a figure (the times are logged). A cut-off host that runs an etcd member loses its
- * routes later than its TTL: a new leader extends every lease, and a watch on the vanished member
- * moves to another one first (issue 11's note has the figures).
+ * routes later than its TTL, sometimes far later (56 s at a 4 s TTL in one run): a new leader extends
+ * every lease, and a watch on the vanished member moves to another one first (issue 11 is open for it).
  */
-const HOST_GONE_LIMIT_MS = 60_000
+const HOST_GONE_LIMIT_MS = 150_000
 let ipA: string
 let nameB: string
 let nameA: string
@@ -310,7 +310,7 @@ describe('three hosts on one bridge subnet', () => {
     })
     expect(again.value).toBe('hello-from-b')
     console.log(`[multihost] host B back: remote.local routed on A again after ${Date.now() - back} ms`)
-  }, 180_000)
+  }, 400_000)
 
   it('takes a member host’s etcd out of the cluster on `down` (member remove), and the others go on', async () => {
     const down = await highwayOn(C, ['down'], envC)
