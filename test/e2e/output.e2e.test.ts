@@ -9,8 +9,10 @@ const ESC = '\x1b'
 const env = makeEnv({NO_COLOR: undefined})
 
 /** `highway ARGS` on a pseudo-terminal; what the terminal showed (script turns each \n into \r\n). */
+/** A user's terminal: no CI variable either (chalk takes a CI run for a log, not a terminal, and colours nothing). */
 async function onTerminal(args: string, extra: NodeJS.ProcessEnv = {}): Promise<string> {
-  const result = await run('script', ['-qec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], {env: {...env, ...extra}})
+  const {CI: _ci, ...terminal} = env
+  const result = await run('script', ['-qec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], {env: {...terminal, ...extra}})
   return result.stdout
 }
 
