@@ -6,6 +6,7 @@
 import {runProcess} from '../core/process.js'
 import {displayName} from '../docker/client.js'
 import type {DockerClient} from '../docker/types.js'
+import {WILDCARD_ADDRESSES, containerOnPort} from '../infra/containers.js'
 
 export interface PortHolder {
   /** "container web (nginx)" or "dnsmasq (pid 812)". */
@@ -19,8 +20,6 @@ export interface Listener {
   port: number
   processes: Array<{name: string; pid: number}>
 }
-
-const WILDCARDS = new Set(['0.0.0.0', '*', '[::]', '::'])
 
 /** Parses `ss -H -l -n -p` lines: "UNCONN 0 0 172.17.0.1:53 0.0.0.0:* users:(("dnsmasq",pid=812,fd=4))". */
 export function parseListeners(output: string): Listener[] {
@@ -42,13 +41,11 @@ export function parseListeners(output: string): Listener[] {
 
 /** The listeners in `listeners` that keep anyone else from binding `address:port`. */
 export function blocking(listeners: Listener[], address: string, port: number): Listener[] {
-  return listeners.filter((listener) => listener.port === port && (listener.address === address || WILDCARDS.has(listener.address)))
+  return listeners.filter((listener) => listener.port === port && (listener.address === address || WILDCARD_ADDRESSES.has(listener.address)))
 }
 
 export async function findPortHolder(docker: DockerClient, address: string, port: number, protocol: 'tcp' | 'udp'): Promise<PortHolder | null> {
-  const container = (await docker.containers.listRunning()).find((candidate) =>
-    candidate.Ports.some((binding) => binding.PublicPort === port && binding.Type === protocol && (binding.IP === address || WILDCARDS.has(binding.IP))),
-  )
+  const container = await containerOnPort(docker, address, port, protocol)
   if (container) return {description: `container ${displayName(container)} (${container.Image})`, release: `docker stop ${displayName(container)}`}
   const ss = await runProcess('ss', ['-H', '-l', '-n', '-p', protocol === 'udp' ? '-u' : '-t'])
   if (ss.code !== 0) return null

@@ -90,11 +90,21 @@ export async function ensureNetwork(docker: DockerClient, name: string, changes:
   changes.networks.push(name)
 }
 
+/** Addresses a listener holds every address of: the bridge's included. */
+export const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '*', '[::]', '::'])
+
+/** The running container that publishes `address:port` (or that port on every address), if Docker knows one. */
+export async function containerOnPort(docker: DockerClient, address: string, port: number, protocol: string): Promise<ContainerSummary | undefined> {
+  return (await docker.containers.listRunning()).find((container) =>
+    container.Ports.some(
+      (binding) => binding.PublicPort === port && binding.Type === protocol && (binding.IP === address || WILDCARD_ADDRESSES.has(binding.IP)),
+    ),
+  )
+}
+
 /** Names what holds a port on the bridge IP: another container when Docker knows, else a host process. */
 async function portHolder(docker: DockerClient, address: string, port: number, protocol: string): Promise<string> {
-  const holder = (await docker.containers.listRunning()).find((container) =>
-    container.Ports.some((binding) => binding.PublicPort === port && binding.Type === protocol && (binding.IP === address || binding.IP === '0.0.0.0')),
-  )
+  const holder = await containerOnPort(docker, address, port, protocol)
   if (holder) return `container ${displayName(holder)} (${holder.Image})`
   return `another process on this host (see \`ss -lnp 'sport = :${port}'\`)`
 }
