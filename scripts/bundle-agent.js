@@ -1,4 +1,4 @@
-// Bundles the route agent into one file for the infrastructure image: the image then needs only
+// Bundles the route agent (and the TCP forwarder) into one file each for the infrastructure image: the image then needs only
 // Debian's nodejs, not npm or node_modules. etcd3 loads its .proto files from `__dirname/../proto`,
 // so they are copied beside the bundle's lib/ directory.
 import {build} from 'esbuild'
@@ -9,6 +9,17 @@ import {fileURLToPath} from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const out = join(root, 'dist', 'agent-image')
 mkdirSync(join(out, 'lib'), {recursive: true})
+// The TCP forwarder: Node's standard library only, so its bundle is small and starts fast.
+await build({
+  entryPoints: [join(root, 'src', 'tcp', 'main.ts')],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  outfile: join(out, 'lib', 'tcp.cjs'),
+  logLevel: 'warning',
+  legalComments: 'none',
+})
 await build({
   entryPoints: [join(root, 'src', 'agent', 'main.ts')],
   bundle: true,

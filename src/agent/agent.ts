@@ -6,6 +6,7 @@ import {HeldKeys} from '../registry/held-keys.js'
 import type {InvalidRecord, RegistryClient, ServiceEvent, ServiceWatch} from '../registry/registry.js'
 import {agentKey, recordProblem, serviceKey, shown} from '../registry/schema.js'
 import {ProxySync} from './proxy-sync.js'
+import {TcpSync} from './tcp-sync.js'
 import {diffRecords, recordFromContainer, sameRecord, stoppedRecord, type HostInfo} from './records.js'
 
 /** What the agent drives on the proxy side: ProxySync in production, a recorder in the agent's tests. */
@@ -37,6 +38,8 @@ export interface AgentOptions {
   /** The pause before reconnect attempt `attempt` (from 0); injectable so tests need not wait. */
   pause?: (attempt: number) => Promise<void>
   runDir?: string
+  /** highway's address range for names (Settings.tcpRange): with it, names are also served by TCP on addresses of their own. */
+  tcpRange?: string
   log?: (message: string) => void
 }
 
@@ -99,16 +102,7 @@ export class Agent {
     this.held.on('lost', () => this.log('etcd lease lost; granting a new one and putting every record again'))
     this.held.on('error', (error: Error) => this.log(`etcd lease: ${error.message}`))
     const records = () => [...this.records.values()]
-    this.proxy = options.routes
-      ? options.routes(records)
-      : new ProxySync(records, {
-          advertiseIp: options.host.advertiseIp,
-          bridgeIp: options.host.bridgeIp,
-          domain: options.domain,
-          localHostId: options.host.id,
-          log: this.log,
-          runDir: options.runDir,
-        })
+    this.proxy = options.routes ? options.routes(records) : this.defaultRoutes(records)
     this.report = {
       dockerConnected: false,
       etcdConnected: false,
@@ -119,6 +113,24 @@ export class Agent {
       routes: 0,
       schema: 1,
       startedAt: new Date().toISOString(),
+    }
+  }
+
+  /** HAProxy's routes, and where a range is given, the TCP forwarder's table and the names' DNS answers beside them. */
+  private defaultRoutes(records: () => ServiceRecord[]): RouteTarget {
+    const {host, runDir, tcpRange} = this.options
+    const context = {advertiseIp: host.advertiseIp, bridgeIp: host.bridgeIp, domain: this.options.domain, localHostId: host.id, log: this.log, runDir, tcpRange}
+    const proxy = new ProxySync(records, context)
+    if (!tcpRange) return proxy
+    const tcp = new TcpSync(records, {...context, range: tcpRange})
+    return {
+      get configHash() {
+        return proxy.configHash
+      },
+      schedule: async () => {
+        await Promise.all([proxy.schedule(), tcp.schedule()])
+      },
+      stop: () => proxy.stop(),
     }
   }
 

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     advertiseIp: process.env.HIGHWAY_ADVERTISE_IP ?? '',
     hostId: required('HIGHWAY_HOST_ID'),
     leaseTtl: Number(process.env.HIGHWAY_LEASE_TTL ?? DEFAULT_SETTINGS.leaseTtl),
+    tcpRange: process.env.HIGHWAY_TCP_RANGE ?? '',
   }
   // Its etcd identity (host-<id>), which `up` read from the host's PKI directory; none only for an etcd of the user's own without TLS.
   const identity = process.env.HIGHWAY_ETCD_CERT
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     leaseTtlSeconds: settings.leaseTtl,
     host: {...host, advertiseIp: settings.advertiseIp, bridgeIp: settings.bridgeIp},
     registry,
+    tcpRange: settings.tcpRange,
   })
 
   // On SIGTERM the records stay: a restarted agent takes them over, a host gone for good loses them when the lease expires.

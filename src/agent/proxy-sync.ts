@@ -13,6 +13,7 @@ export interface ProxySyncOptions {
   /** This host's bridge IP and advertise address: no server may point at highway's own listeners there. */
   bridgeIp?: string
   advertiseIp?: string
+  tcpRange?: string
   runDir?: string
   log: (message: string) => void
   /** Checks a candidate config file; rejects with HAProxy's complaint. Injectable for tests. */
@@ -121,6 +122,7 @@ export class ProxySync {
     const input = {
       advertiseIp: this.options.advertiseIp,
       bridgeIp: this.options.bridgeIp,
+      tcpRange: this.options.tcpRange,
       domain: this.options.domain,
       localHostId: this.options.localHostId,
       records: this.records(),

@@ -26,8 +26,8 @@ export function lsLines(rows: ServiceRow[]): string[] {
   if (services.length > 0) {
     lines.push(
       table(
-        ['NAME', 'URL', 'BACKEND', 'CONTAINER', 'HOST', 'STATE'],
-        services.map((row) => [row.name, row.url, row.backend, row.container, row.host, state(row)]),
+        ['NAME', 'URL', 'TCP', 'BACKEND', 'CONTAINER', 'HOST', 'STATE'],
+        services.map((row) => [row.name, row.url, row.tcp.join(',') || '-', row.backend, row.container, row.host, state(row)]),
       ),
     )
   }

@@ -35,6 +35,9 @@ export default class Up extends HighwayCommand {
       description:
         "also publish the DNS and proxy here for this host, whose names then answer this address (127.0.0.1 where the bridge is out of the host's reach: Docker Desktop, rootless, remote) [default: detected; '' for none]",
     }),
+    'tcp-range': Flags.string({
+      description: "addresses for names served by TCP (cache.local:6379), made local to this host; 'none' for HTTP only [default: 198.19.0.0/16, remembered]",
+    }),
     'advertise-ip': Flags.string({
       description:
         "this host's address for the other hosts: its services (and its etcd, when it runs one) are published there too [default: none, loopback and bridge only; '' to stop]",
@@ -52,6 +55,7 @@ export default class Up extends HighwayCommand {
       hostIp: flags['host-ip'],
       join: flags.join,
       leaseTtl: flags['lease-ttl'],
+      tcpRange: flags['tcp-range'],
       upstreamDns: flags['upstream-dns'],
     }
     const interrupted = () => new UserError('interrupted: removed what this run had created', {exitCode: 130})

@@ -36,5 +36,5 @@ export function labelsSetAtCreate(labels: Record<string, string> | null | undefi
   return own
 }
 
-export const COMPONENTS = ['etcd', 'proxy', 'dns', 'agent'] as const
+export const COMPONENTS = ['etcd', 'proxy', 'dns', 'tcp', 'agent'] as const
 export type Component = (typeof COMPONENTS)[number]

@@ -1,3 +1,4 @@
+import {DEFAULT_TCP_RANGE} from '../tcp/addresses.js'
 /** What `highway up` was told, remembered for every later command and handed to the agent. */
 export interface Settings {
   /** Names under this domain resolve to the bridge IP and are routed by the proxy. */
@@ -32,6 +33,11 @@ export interface Settings {
    * published there, and names asked there answer this address (docker/reachability.ts).
    */
   hostIp?: string
+  /**
+   * Where names get addresses of their own for TCP (docs/architecture.md, "TCP by name"): a range
+   * made local to this host, '' to turn TCP by name off. Absent in settings written before it existed.
+   */
+  tcpRange?: string
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -45,6 +51,7 @@ export const DEFAULT_SETTINGS: Settings = {
   etcdPeers: [],
   leaseTtl: 10,
   hostIp: '',
+  tcpRange: DEFAULT_TCP_RANGE,
 }
 
 /** The ports highway's own components listen on, on the bridge address. */

@@ -11,6 +11,11 @@ export interface DnsInput {
   upstreams: string[]
   /** Where the host reaches highway when the bridge is out of its reach ('' or absent: it is not). */
   hostIp?: string
+  /**
+   * The agent's hosts files: each name's own address (TCP by name), answered before the domain-wide
+   * bridge address and re-read by dnsmasq whenever they change. Absent: every name answers the bridge.
+   */
+  hostsDir?: string
 }
 
 /**
@@ -39,6 +44,8 @@ export function dnsmasqArgs(input: DnsInput): string[] {
     '--domain-needed',
     '--cache-size=1000',
     `--address=/${domain}/${ip}`,
+    // --no-hosts skips only /etc/hosts; names in this directory override the --address above.
+    ...(input.hostsDir ? [`--hostsdir=${input.hostsDir}`] : []),
     // Since dnsmasq 2.86 --address answers only A: without this, AAAA for a service name is forwarded
     // upstream, and a client asking for both (busybox wget, glibc) waits for that answer.
     `--local=/${domain}/`,
@@ -62,7 +69,7 @@ export function dnsCommand(input: DnsInput): string[] {
   const upstreamFile = input.upstreams.length > 0 ? '' : `grep -v ${patterns} /etc/resolv.conf > ${UPSTREAM_FILE}; `
   // The host's instance runs beside the containers' one; dnsmasqArgs validated every word, so quoting each is enough.
   const hostInstance = input.hostIp
-    ? `${dnsmasqArgs({...input, bridgeIp: input.hostIp})
+    ? `${dnsmasqArgs({...input, bridgeIp: input.hostIp, hostsDir: undefined})
         .map((arg) => (arg === `--port=${INFRA_PORTS.dns}` ? `--port=${HOST_DNS_CONTAINER_PORT}` : arg))
         .map((arg) => `'${arg}'`)
         .join(' ')} & `

@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto'
 import {HOST_DNS_CONTAINER_PORT, dnsCommand} from '../dns/dnsmasq.js'
 import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
+import {HOSTS_DIR} from '../tcp/table.js'
 import {LOOPBACK_ETCD_URL} from '../core/settings.js'
 import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import type {ContainerSpec} from '../docker/types.js'
@@ -72,14 +73,27 @@ export interface Hardening {
   /** Writable scratch space on a read-only root filesystem. */
   tmpfs: Record<string, string>
   bindsBelow1024?: boolean
+  /** Capabilities it starts with (every other one dropped); only the TCP forwarder keeps any, see TCP_START_SCRIPT. */
+  capabilities?: string[]
 }
 
 export const HARDENING: Record<Component, Hardening> = {
   etcd: {memoryBytes: 512 * MIB, pids: 256, tmpfs: {'/tmp': 'rw,noexec,nosuid,nodev,size=16m'}, user: 'etcd:etcd'},
   proxy: {bindsBelow1024: true, memoryBytes: 512 * MIB, pids: 1024, tmpfs: {'/tmp': 'rw,noexec,nosuid,nodev,size=16m'}, user: 'haproxy:highway'},
-  dns: {bindsBelow1024: true, memoryBytes: 64 * MIB, pids: 64, tmpfs: {'/tmp': 'rw,noexec,nosuid,nodev,size=1m'}, user: 'dnsmasq:nogroup'},
+  // In the proxy's group: it reads the names' hosts file the agent writes to the run directory.
+  dns: {bindsBelow1024: true, groups: ['highway'], memoryBytes: 64 * MIB, pids: 64, tmpfs: {'/tmp': 'rw,noexec,nosuid,nodev,size=1m'}, user: 'dnsmasq:nogroup'},
   // Root without a single capability, in the proxy's group: see docs/architecture.md for why not another user.
   agent: {groups: ['highway'], memoryBytes: 256 * MIB, pids: 128, tmpfs: {'/tmp': 'rw,noexec,nosuid,nodev,size=16m'}, user: 'root:root'},
+  // On the host's network: NET_ADMIN makes the range local and is dropped before the forwarder runs,
+  // which keeps NET_BIND_SERVICE alone (port 80 of every name; the host's sysctls are not its to change).
+  tcp: {
+    capabilities: ['NET_ADMIN', 'NET_BIND_SERVICE', 'SETPCAP'],
+    groups: ['highway'],
+    memoryBytes: 128 * MIB,
+    pids: 64,
+    tmpfs: {'/tmp': 'rw,noexec,nosuid,nodev,size=1m'},
+    user: 'root:root',
+  },
 }
 
 /** etcd's backend quota (its default is 2 GiB): far above what a host's records need, and below its memory limit. */
@@ -93,6 +107,7 @@ export const VOLUME_OWNERS: Record<string, {component: Component; owner: string;
 
 function hostConfigFor(hardening: Hardening): NonNullable<ContainerSpec['HostConfig']> {
   return {
+    CapAdd: hardening.capabilities,
     CapDrop: ['ALL'],
     GroupAdd: hardening.groups,
     Memory: hardening.memoryBytes,
@@ -154,6 +169,21 @@ export const ETCD_START_SCRIPT =
   `printf '%s' "$HIGHWAY_TLS_CA" > ${ETCD_TLS_DIR}/ca.crt && printf '%s' "$HIGHWAY_TLS_CERT" > ${ETCD_TLS_DIR}/etcd.crt && ` +
   `printf '%s' "$HIGHWAY_TLS_KEY" > ${ETCD_TLS_DIR}/etcd.key && unset HIGHWAY_TLS_CA HIGHWAY_TLS_CERT HIGHWAY_TLS_KEY && exec etcd "$@"`
 
+/**
+ * The TCP forwarder's start: make highway's range local to the host (a `local` route on lo, so the
+ * forwarder may listen on any address of it and packets to it from containers are delivered here),
+ * then run the forwarder with NET_BIND_SERVICE alone. The shell stays, with NET_ADMIN, only to take
+ * the route away again when the container stops.
+ */
+export const TCP_START_SCRIPT =
+  'ip route replace local "$HIGHWAY_TCP_RANGE" dev lo table local || exit 1; ' +
+  'setpriv --inh-caps=-all --bounding-set=-all,+net_bind_service node /opt/highway/lib/tcp.cjs & pid=$!; ' +
+  `trap 'kill -TERM $pid; wait $pid; ip route del local "$HIGHWAY_TCP_RANGE" dev lo table local; exit 0' TERM INT; ` +
+  'wait $pid'
+
+/** Where the agent writes the names' hosts file and dnsmasq reads it (TcpSync; tcp/table.ts HOSTS_DIR). */
+export const DNS_HOSTS_DIR = `${RUN_DIR}/${HOSTS_DIR}`
+
 function publish(ports: ComponentSpec['ports']): NonNullable<ContainerSpec['HostConfig']>['PortBindings'] {
   const bindings: Record<string, Array<{HostIp: string; HostPort: string}>> = {}
   for (const {address, containerPort, port, protocol} of ports) {
@@ -172,6 +202,8 @@ function container(
     env?: string[]
     volumes?: string[]
     network?: string
+    /** On the host's own network stack (no network of highway's to create, nothing to publish). */
+    hostNetwork?: boolean
   },
 ): ComponentSpec {
   const ports = options.ports ?? []
@@ -185,7 +217,7 @@ function container(
     ExposedPorts: Object.fromEntries(ports.map(({containerPort, port, protocol}) => [`${containerPort ?? port}/${protocol}`, {}])),
     HostConfig: {
       Binds: options.binds,
-      NetworkMode: options.network ?? 'bridge',
+      NetworkMode: options.hostNetwork ? 'host' : (options.network ?? 'bridge'),
       PortBindings: publish(ports),
       RestartPolicy: {Name: 'unless-stopped'},
       LogConfig: {Type: 'json-file', Config: {'max-size': '10m', 'max-file': '2'}},
@@ -325,19 +357,41 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         // The agent owns the config once it runs; a restarted proxy keeps the agent's last rendering.
         // The master socket is the group's (the run directory is setgid `highway`): the agent is in that group.
         `[ -s ${CONFIG_PATH} ] || { printf '%s' "$HIGHWAY_INITIAL_CONFIG" > ${CONFIG_PATH}; : > ${initial.mapPath}; : > ${initial.statesPath}; }; ` +
+          // dnsmasq reads the names' hosts files from here (it starts before the agent writes any).
+          (settings.tcpRange ? `mkdir -p -m 2770 ${DNS_HOSTS_DIR}; ` : '') +
           `exec haproxy -W -db -S ${MASTER_SOCKET},mode,660 -f ${CONFIG_PATH}`,
       ],
       env: [`HIGHWAY_INITIAL_CONFIG=${initial.config}`],
       ports: [{address: settings.bridgeIp, port: INFRA_PORTS.http, protocol: 'tcp'}, ...hostSidePorts(settings, INFRA_PORTS.http, INFRA_PORTS.http)],
     }),
     container('dns', context, {
-      cmd: dnsCommand({bridgeIp: settings.bridgeIp, domain: settings.domain, hostIp: settings.hostIp, upstreams: settings.upstreamDns}),
+      cmd: dnsCommand({
+        bridgeIp: settings.bridgeIp,
+        domain: settings.domain,
+        hostIp: settings.hostIp,
+        hostsDir: settings.tcpRange ? DNS_HOSTS_DIR : undefined,
+        upstreams: settings.upstreamDns,
+      }),
+      ...(settings.tcpRange && {binds: [`${PROXY_VOLUME}:${RUN_DIR}:ro`], volumes: [PROXY_VOLUME]}),
       ports: [
         {address: settings.bridgeIp, port: INFRA_PORTS.dns, protocol: 'udp'},
         {address: settings.bridgeIp, port: INFRA_PORTS.dns, protocol: 'tcp'},
         ...hostSidePorts(settings, INFRA_PORTS.dns, HOST_DNS_CONTAINER_PORT),
       ],
     }),
+  )
+  if (settings.tcpRange) {
+    specs.push(
+      container('tcp', context, {
+        binds: [`${PROXY_VOLUME}:${RUN_DIR}:ro`],
+        cmd: ['sh', '-c', TCP_START_SCRIPT],
+        env: [`HIGHWAY_TCP_RANGE=${settings.tcpRange}`, `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`],
+        hostNetwork: true,
+        volumes: [PROXY_VOLUME],
+      }),
+    )
+  }
+  specs.push(
     container('agent', context, {
       binds: [`${context.dockerSocket}:/var/run/docker.sock`, `${PROXY_VOLUME}:${RUN_DIR}`],
       cmd: ['node', '/opt/highway/lib/agent.cjs'],
@@ -351,6 +405,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         `HIGHWAY_DOMAIN=${settings.domain}`,
         `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`,
         ...(settings.advertiseIp ? [`HIGHWAY_ADVERTISE_IP=${settings.advertiseIp}`] : []),
+        ...(settings.tcpRange ? [`HIGHWAY_TCP_RANGE=${settings.tcpRange}`] : []),
         ...(settings.leaseTtl && settings.leaseTtl !== DEFAULT_SETTINGS.leaseTtl ? [`HIGHWAY_LEASE_TTL=${settings.leaseTtl}`] : []),
         `HIGHWAY_ETCD=${(runsEtcd(settings) ? [AGENT_ETCD_URL, ...(settings.etcdPeers ?? [])] : settings.etcdEndpoints).join(',')}`,
         // Its etcd identity, in its environment like everything else `up` tells it (see ETCD_TLS_DIR).

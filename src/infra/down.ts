@@ -1,5 +1,5 @@
 import type {Clients} from '../clients.js'
-import {MANAGED} from '../core/labels.js'
+import {COMPONENT, MANAGED} from '../core/labels.js'
 import {saveSettings} from '../core/settings.js'
 import {waitFor} from '../core/wait.js'
 import type {Settings} from '../core/types.js'
@@ -64,6 +64,8 @@ export async function leaveCluster(clients: Clients, settings: Settings): Promis
   return {endpoints, member: own.name || own.id}
 }
 
+const TCP_STOP_SECONDS = 5
+
 /**
  * Removes highway's containers, found by label (never by name alone, so a user's container called
  * highway-proxy survives) and only those `up` created (listManaged: a user's image that carries
@@ -77,6 +79,8 @@ export async function runDown(
 ): Promise<DownResult> {
   const result: DownResult = {containers: [], images: [], networks: [], volumes: []}
   for (const container of await listManaged(docker)) {
+    // Stopped first, not killed: its start script then takes highway's range off the host's routes.
+    if (container.Labels[COMPONENT] === 'tcp' && container.State === 'running') await docker.containers.stop(container.Id, TCP_STOP_SECONDS)
     await docker.containers.remove(container.Id)
     result.containers.push(displayName(container))
   }

@@ -3,7 +3,7 @@ import {COMPONENTS, type Component} from '../core/labels.js'
 import {etcdEndpoints, hostSideIp} from '../core/settings.js'
 import type {AgentReport, Settings} from '../core/types.js'
 import {displayName} from '../docker/summary.js'
-import {probeProxy} from '../proxy/client.js'
+import {probeForwarder, probeProxy} from '../proxy/client.js'
 import {listManaged} from './containers.js'
 import {probeDns, probeEtcd} from './probes.js'
 
@@ -102,15 +102,17 @@ export async function collectStatus(clients: Clients, settings: Settings): Promi
     dns: `${settings.bridgeIp}:53`,
     etcd: [...endpoints, ...(settings.advertiseIp && settings.etcdEndpoints.length === 0 ? [`(others: ${settings.advertiseIp}:2379)`] : [])].join(','),
     proxy: `${settings.bridgeIp}:80`,
+    tcp: settings.tcpRange ?? '',
   }
   const probes: Record<Exclude<Component, 'agent'>, () => Promise<string>> = {
     // Where this host reaches them (the bridge, or the host-side address when the bridge is out of reach).
     dns: () => probeDns(hostSideIp(settings), settings.domain),
     etcd: () => probeEtcd(endpoints[0], clients.identity()),
     proxy: () => probeProxy(hostSideIp(settings)),
+    tcp: () => probeForwarder(settings),
   }
   const components = await Promise.all(
-    COMPONENTS.map(async (component): Promise<ComponentStatus> => {
+    COMPONENTS.filter((component) => component !== 'tcp' || settings.tcpRange).map(async (component): Promise<ComponentStatus> => {
       const [container] = await listManaged(docker, component)
       const external = component === 'etcd' && settings.etcdEndpoints.length > 0
       const base = {address: addresses[component], component, container: container ? displayName(container) : null, image: container?.Image ?? null}

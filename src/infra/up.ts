@@ -13,7 +13,8 @@ import {ensureInfraImage, removeUnusedImages} from '../docker/image.js'
 import {describeDockerHost} from '../docker/client.js'
 import {LOOPBACK_HOST_IP, bridgeReachability} from '../docker/reachability.js'
 import type {DockerClient} from '../docker/types.js'
-import {probeProxy} from '../proxy/client.js'
+import {probeForwarder, probeProxy} from '../proxy/client.js'
+import {DEFAULT_TCP_RANGE, inRange, parseRange} from '../tcp/addresses.js'
 import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
 import {PkiStore, type TlsIdentity} from '../registry/pki.js'
 import {ensureLocalPki, joinedIdentity, memberPki, peerUrl, readJoinFile, storeJoin, type JoinFile} from '../registry/provision.js'
@@ -37,6 +38,8 @@ export interface UpRequest {
   join?: string
   /** Where this host reaches the DNS and proxy when the bridge is out of its reach; '' for the bridge; unset: detected. */
   hostIp?: string
+  /** highway's address range for names served by TCP; 'none' turns TCP by name off. */
+  tcpRange?: string
 }
 
 export interface UpResult {
@@ -56,7 +59,7 @@ export const UP_LOCK = 'up.lock'
 const LOCK_WAIT_MS = 15 * 60_000
 
 /** How long each component may take to answer before `up` gives up and names it. */
-export const READY_TIMEOUT_MS: Record<Component, number> = {agent: 30_000, dns: 15_000, etcd: 30_000, proxy: 15_000}
+export const READY_TIMEOUT_MS: Record<Component, number> = {agent: 30_000, dns: 15_000, etcd: 30_000, proxy: 15_000, tcp: 15_000}
 
 /** The agent renews its lease about three times per TTL; below 2 s a busy machine may miss all three. */
 export const MIN_LEASE_TTL = 2
@@ -81,7 +84,23 @@ export function validateRequest(request: UpRequest, saved: Settings): Omit<Setti
     })
   }
   const hostIp = request.hostIp === undefined || request.hostIp === '' ? request.hostIp : assertIPv4(request.hostIp, '--host-ip')
-  return {advertiseIp, baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, hostIp, leaseTtl, upstreamDns}
+  const tcpRange = request.tcpRange === 'none' ? '' : (request.tcpRange ?? saved.tcpRange ?? DEFAULT_SETTINGS.tcpRange!)
+  if (tcpRange) {
+    const range = parseRange(tcpRange)
+    for (const [flag, address] of [
+      ['--bridge-ip', bridgeIp],
+      ['--advertise-ip', advertiseIp],
+      ['--host-ip', hostIp],
+      ['--upstream-dns', upstreamDns[0]],
+    ] as const) {
+      if (address && inRange(range, address)) {
+        throw new UserError(`--tcp-range ${tcpRange} holds ${flag} ${address}: highway would take that address over on this host`, {
+          suggestion: `give a range no host or network of yours uses (the default is ${DEFAULT_TCP_RANGE}), or --tcp-range none`,
+        })
+      }
+    }
+  }
+  return {advertiseIp, baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, hostIp, leaseTtl, tcpRange, upstreamDns}
 }
 
 interface UpContext {
@@ -140,6 +159,12 @@ function readiness(context: UpContext, component: Component, since: number): Pro
     }
     case 'dns': {
       return waitFor(() => probeDns(address, domain), {...options, message: `dnsmasq did not answer highway-probe.${domain} on ${address}:53`})
+    }
+    case 'tcp': {
+      return waitFor(() => probeForwarder(context.settings), {
+        ...options,
+        message: `the TCP forwarder did not answer on highway's address in ${context.settings.tcpRange}`,
+      })
     }
     case 'agent': {
       return agentReady(context, since)

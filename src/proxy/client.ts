@@ -1,5 +1,6 @@
 import {httpGet} from '../core/http.js'
-import {INFRA_PORTS} from '../core/types.js'
+import {INFRA_PORTS, type Settings} from '../core/types.js'
+import {parseRange, probeAddress} from '../tcp/addresses.js'
 import {HIGHWAY_HEADER} from './haproxy.js'
 
 /**
@@ -22,6 +23,19 @@ export async function routeState(bridgeIp: string, host: string, options: {port?
 export const PROBE_HOST = 'highway-probe.invalid'
 
 /** The proxy is up when PROBE_HOST gets highway's own 404 page. */
+/**
+ * The TCP forwarder, checked end to end: HTTP to highway's own address in the range goes through the
+ * range's route and the forwarder to the proxy. Not from a host that reaches highway on a host-side
+ * address (Docker Desktop and the like): the range is local to the engine's machine, not this one.
+ */
+export async function probeForwarder(settings: Pick<Settings, 'hostIp' | 'tcpRange'>): Promise<string> {
+  if (!settings.tcpRange) throw new Error('TCP by name is off (up --tcp-range none)')
+  if (settings.hostIp) return 'serving containers (its addresses are not reachable from this host)'
+  const address = probeAddress(parseRange(settings.tcpRange))
+  await probeProxy(address)
+  return `answering on ${address}`
+}
+
 export async function probeProxy(bridgeIp: string): Promise<string> {
   const state = await routeState(bridgeIp, PROBE_HOST, {timeoutMs: 2000})
   if (state !== 'none') throw new Error(`unexpected answer (${state}) from ${bridgeIp}:${INFRA_PORTS.http}`)

@@ -39,6 +39,8 @@ export interface ProxyConfigInput {
   bridgeIp?: string
   /** This host's advertise address: the same holds there. */
   advertiseIp?: string
+  /** This host's TCP range: no server there either (it is highway's forwarder). */
+  tcpRange?: string
 }
 
 /** A server as the proxy holds it, named `c<first 12 hex digits of its container ID>` in its name's backend. */
@@ -93,6 +95,23 @@ export interface Route {
   unhealthy: number
 }
 
+/** A record's server name part: the first 12 hex digits of its container ID ('' when it has none). */
+export function serverId(record: ServiceRecord): string {
+  return record.containerId.replaceAll(/[^a-f0-9]/g, '').slice(0, 12)
+}
+
+/**
+ * Where a proxy on `localHostId` connects for one of a record's ports: a container of its own host
+ * on the default bridge at its container address and port (no docker-proxy hop), any other at its
+ * published port. Null when the port holds no usable address (stopped, or not IPv4).
+ */
+export function serverFor(record: ServiceRecord, port: ServiceRecord['ports'][number], localHostId: string | undefined): ProxyServer | null {
+  if (!isIPv4(port.address) || !isPort(port.port)) return null
+  const [inside, protocol] = port.containerPort.split('/')
+  const direct = record.hostId === localHostId && isIPv4(record.containerIp) && protocol === 'tcp' && isPort(Number(inside))
+  return direct ? {address: record.containerIp, port: Number(inside)} : {address: port.address, port: port.port}
+}
+
 /**
  * Groups records into one route per name, served by the name's owner and its replicas only: a
  * container that merely carries the same service label gets no traffic (see `standings`). Records
@@ -107,12 +126,10 @@ export function routesFrom(input: ProxyConfigInput): Route[] {
     if (standing.get(record)?.role === 'conflict') continue
     const route = routes.get(record.name) ?? {host: `${record.name}.${input.domain}`, name: record.name, servers: [], stopped: 0, unhealthy: 0}
     routes.set(record.name, route)
-    const port = record.ports[0]
-    const id = record.containerId.replaceAll(/[^a-f0-9]/g, '').slice(0, 12)
-    if (record.state === 'running' && port && isIPv4(port.address) && isPort(port.port) && id) {
-      const [inside, protocol] = port.containerPort.split('/')
-      const direct = record.hostId === input.localHostId && isIPv4(record.containerIp) && protocol === 'tcp' && isPort(Number(inside))
-      route.servers.push(direct ? {address: record.containerIp, id, port: Number(inside)} : {address: port.address, id, port: port.port})
+    const id = serverId(record)
+    const server = record.state === 'running' && record.ports[0] ? serverFor(record, record.ports[0], input.localHostId) : null
+    if (server && id) {
+      route.servers.push({...server, id})
     } else if (record.state === 'unhealthy') {
       route.unhealthy++
     } else {

@@ -1,6 +1,7 @@
 import {isIPv4} from 'node:net'
 import {INFRA_PORTS, type AgentReport, type ServiceRecord} from '../core/types.js'
 import {isDnsLabel, isPort} from '../core/validate.js'
+import {inRange, parseRange} from '../tcp/addresses.js'
 
 /**
  * The etcd key schema, versioned under one prefix so a future layout can live beside this one:
@@ -83,6 +84,8 @@ export interface CheckContext {
    * this host's bridge IP names a port here, not there.
    */
   localHostId?: string
+  /** This host's TCP range (Settings.tcpRange): its addresses are highway's forwarder, never a backend. */
+  tcpRange?: string
 }
 
 const STATES = new Set(['running', 'stopped', 'unhealthy'])
@@ -132,6 +135,7 @@ export function backendProblem(address: string, port: number | null, context: Ch
   if (context.advertiseIp && address === context.advertiseIp && (port === null || INFRA_PORT_NUMBERS.has(port))) {
     return `${address}${port === null ? '' : `:${port}`} is highway's own listener on the advertise address`
   }
+  if (context.tcpRange && inRange(parseRange(context.tcpRange), address)) return `${address} is in highway's TCP range on this host (its own forwarder)`
   return null
 }
 

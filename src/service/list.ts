@@ -11,6 +11,8 @@ import {parseServiceKey} from '../registry/schema.js'
 export interface ServiceRow {
   name: string
   url: string
+  /** Where it is reached by raw TCP, "cache.local:6379" per published TCP port but 80 (port 80 is the URL); empty with TCP by name off. */
+  tcp: string[]
   backend: string
   container: string
   host: string
@@ -27,6 +29,16 @@ export interface ServiceRow {
   role: 'owner' | 'replica' | 'conflict' | null
   /** For a replica or a conflict, the container that owns the name: "api on host-a". */
   owner: string | null
+}
+
+/** The name's TCP addresses: each TCP container port but 80, as the forwarder serves them (tcp/table.ts). */
+function tcpAddresses(name: string, ports: ServiceRecord['ports'], settings: Settings): string[] {
+  if (!settings.tcpRange) return []
+  const numbers = ports.flatMap((port) => {
+    const [inside, protocol] = port.containerPort.split('/')
+    return protocol === 'tcp' && inside !== '80' ? [Number(inside)] : []
+  })
+  return [...new Set(numbers)].sort((a, b) => a - b).map((port) => `${name}.${settings.domain}:${port}`)
 }
 
 /**
@@ -65,6 +77,7 @@ export function serviceRows(
       problem,
       role: part.role === 'stopped' ? null : part.role,
       state: record.state,
+      tcp: part.role === 'conflict' ? [] : tcpAddresses(record.name, record.ports, settings),
       url: `http://${record.name}.${settings.domain}/`,
     }
   })
@@ -83,6 +96,7 @@ export function serviceRows(
       problem: reason,
       role: null,
       state: 'invalid',
+      tcp: [],
       url: '-',
     })
   }
@@ -105,6 +119,7 @@ export function serviceRows(
             : 'not registered (agent down or behind?)',
       role: null,
       state: container.State,
+      tcp: [],
       url: `http://${name}.${settings.domain}/`,
     })
   }

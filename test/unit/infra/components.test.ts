@@ -351,11 +351,11 @@ describe('componentSpecs: hardening', () => {
     }
   })
 
-  it('runs etcd, the proxy and dns as their packages’ unprivileged users, the agent as root without capabilities in the proxy’s group', () => {
+  it('runs etcd, the proxy and dns as their packages’ unprivileged users (dns in the proxy’s group for the names’ hosts file), the agent as root without capabilities in the proxy’s group', () => {
     const users = Object.fromEntries(componentSpecs(CONTEXT).map((item) => [item.component, [item.create.User, item.create.HostConfig?.GroupAdd]]))
     expect(users).toEqual({
       agent: ['root:root', ['highway']],
-      dns: ['dnsmasq:nogroup', undefined],
+      dns: ['dnsmasq:nogroup', ['highway']],
       etcd: ['etcd:etcd', undefined],
       proxy: ['haproxy:highway', undefined],
     })

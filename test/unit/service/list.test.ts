@@ -40,6 +40,7 @@ describe('serviceRows', () => {
         problem: null,
         role: 'owner',
         state: 'running',
+        tcp: [],
         url: 'http://web.local/',
       },
     ])
@@ -48,7 +49,18 @@ describe('serviceRows', () => {
   it('shows a stopped record with no backend, agreeing with docker', () => {
     const record = makeRecord({ports: [{address: BRIDGE_IP, containerPort: '80/tcp', port: 0}], state: 'stopped'})
     expect(serviceRows([record], [listed(IDS.web1, 'web-1', 'exited', svc('web'))], SETTINGS, 'hosta')).toEqual([
-      {backend: '-', container: 'web-1', host: 'host-a', name: 'web', owner: null, problem: null, role: null, state: 'stopped', url: 'http://web.local/'},
+      {
+        backend: '-',
+        container: 'web-1',
+        host: 'host-a',
+        name: 'web',
+        owner: null,
+        problem: null,
+        role: null,
+        state: 'stopped',
+        tcp: [],
+        url: 'http://web.local/',
+      },
     ])
   })
 
@@ -96,6 +108,7 @@ describe('serviceRows', () => {
         problem: null,
         role: 'owner',
         state: 'running',
+        tcp: [],
         url: 'http://api.local/',
       },
       {
@@ -107,6 +120,7 @@ describe('serviceRows', () => {
         problem: null,
         role: null,
         state: 'stopped',
+        tcp: [],
         url: 'http://db.local/',
       },
     ])
@@ -129,6 +143,7 @@ describe('serviceRows', () => {
         problem: null,
         role: 'owner',
         state: 'running',
+        tcp: [],
         url: 'http://web.local/',
       },
       {
@@ -140,6 +155,7 @@ describe('serviceRows', () => {
         problem: 'not registered (agent down or behind?)',
         role: null,
         state: 'created',
+        tcp: [],
         url: 'http://web.local/',
       },
     ])
@@ -214,6 +230,19 @@ describe('serviceRows', () => {
     expect(serviceRows([], [container], SETTINGS, 'hosta')[0].container).toBe('3c3c3c3c3c3c')
   })
 
+  it('names each published TCP port but 80 as name.domain:port where TCP by name is on, and none where it is off', () => {
+    const record = makeRecord({
+      ports: [
+        {address: BRIDGE_IP, containerPort: '9090/tcp', port: 49153},
+        {address: BRIDGE_IP, containerPort: '80/tcp', port: 49154},
+        {address: BRIDGE_IP, containerPort: '6379/tcp', port: 49155},
+        {address: BRIDGE_IP, containerPort: '53/udp', port: 49156},
+      ],
+    })
+    expect(serviceRows([record], [], {...SETTINGS, tcpRange: '198.19.0.0/16'}, 'hosta')[0].tcp).toEqual(['web.local:6379', 'web.local:9090'])
+    expect(serviceRows([record], [], SETTINGS, 'hosta')[0].tcp).toEqual([])
+  })
+
   it('uses the configured domain in URLs', () => {
     const rows = serviceRows([makeRecord()], [listed(IDS.api, 'api', 'running', svc('api'))], {...SETTINGS, domain: 'dev.test'}, 'hosta')
     expect(rows.map((row) => row.url)).toEqual(['http://api.dev.test/', 'http://web.dev.test/'])
@@ -249,6 +278,7 @@ describe('serviceRows with invalid records', () => {
         problem: expect.stringContaining('the key is not'),
         role: null,
         state: 'invalid',
+        tcp: [],
         url: '-',
       },
       {
@@ -261,6 +291,7 @@ describe('serviceRows with invalid records', () => {
         problem: 'ports is missing',
         role: null,
         state: 'invalid',
+        tcp: [],
         url: '-',
       },
       {
@@ -272,6 +303,7 @@ describe('serviceRows with invalid records', () => {
         problem: null,
         role: 'owner',
         state: 'running',
+        tcp: [],
         url: 'http://web.local/',
       },
     ])
