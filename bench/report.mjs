@@ -14,7 +14,10 @@ const load = (name) => {
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null
 }
 const r = Object.fromEntries(
-  ['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'churn', 'replace', 'footprint', 'evidence'].map((n) => [n, load(n)]),
+  ['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'churn', 'replace', 'footprint', 'tcp', 'evidence'].map((n) => [
+    n,
+    load(n),
+  ]),
 )
 const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : Number(v).toFixed(d))
 const ms = (v, d = 1) => `${f(v, d)} ms`
@@ -328,6 +331,20 @@ rows.push(
       ]
     : ['10', 'footprint', 'n/a', T.footprint.text, 'not run', '', ''],
 )
+const tc = r.tcp
+if (tc) {
+  const one = tc.summary.find((row) => row.clients === 1)
+  const many = tc.summary.find((row) => row.clients === 50)
+  rows.push([
+    '11',
+    'TCP by name vs direct (redis GET): added p50, one connection; throughput, 50 connections',
+    `+${f(one.tests.GET.addedP50Ms, 3)} ms; ${f(many.tests.GET.throughputRatio * 100, 0)}% of direct`,
+    'none set (the figure)',
+    '',
+    '',
+    'none (redis-benchmark counts no errors)',
+  ])
+} else rows.push(['11', 'TCP by name', 'n/a', 'none set', 'not run', '', ''])
 out.push(
   '## Summary',
   '',
@@ -670,6 +687,33 @@ if (fp) {
   )
 } else out.push(missing('footprint'), '')
 
+out.push('## 11. TCP by name', '', '`node bench/tcp.mjs [REQUESTS]` (default 100,000 per redis-benchmark run; `ROUNDS=3`).', '')
+if (tc) {
+  out.push(
+    "One redis-server started with `highway run -d --name bench-tcp -p 6379`; Debian's redis-benchmark on the",
+    "host's network stack, against the container's own address (direct: what the forwarder connects to) and",
+    "against the name's own address from highway's DNS (by name: through the forwarder). Medians of the rounds,",
+    "interleaved. Latency is redis-benchmark's own per-request percentile (ms).",
+    '',
+    table(
+      ['load', 'test', 'direct req/s', 'by name req/s', 'by name / direct', 'direct p50 / p99', 'by name p50 / p99', 'added p50'],
+      tc.summary.flatMap((row) =>
+        Object.entries(row.tests).map(([test, t]) => [
+          row.name,
+          test,
+          count(Math.round(t.direct.rps)),
+          count(Math.round(t.byName.rps)),
+          `${f(t.throughputRatio * 100, 0)}%`,
+          `${f(t.direct.p50Ms, 3)} / ${f(t.direct.p99Ms, 3)}`,
+          `${f(t.byName.p50Ms, 3)} / ${f(t.byName.p99Ms, 3)}`,
+          `${sg(t.addedP50Ms, 3)} ms`,
+        ]),
+      ),
+    ),
+    '',
+  )
+} else out.push(missing('tcp'), '')
+
 // ---- evidence ----------------------------------------------------------------------------------
 const ev = r.evidence
 out.push('## Supporting measurements', '', '`node bench/evidence.mjs`: measured to back the analysis below, not figures of their own.', '')
@@ -724,7 +768,10 @@ out.push(
       ['`bench/scale.mjs`', '5: 1,000 services', 'services (1000)'],
       ['`bench/cli.mjs`', '6: `--version`, `ls` vs `docker ps`', 'runs (15)'],
       ['`bench/up.mjs`', '7: `up` already up, from stopped', 'already-up runs (7)'],
-      ['`bench/footprint.mjs`', '8: idle CPU, memory, image size', 'seconds per idle window (60)'],
+      ['`bench/churn.mjs`', '8: long-lived connections across route churn', '`MINUTES` (10)'],
+      ['`bench/replace.mjs`', '9: `run --replace` and replica stops under load', ''],
+      ['`bench/footprint.mjs`', '10: idle CPU, memory, image size', 'seconds per idle window (60)'],
+      ['`bench/tcp.mjs`', '11: TCP by name vs direct (redis-benchmark)', 'requests per run (100000)'],
       ['`bench/evidence.mjs`', 'supporting measurements for the analysis', ''],
     ],
   ),

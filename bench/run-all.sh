@@ -23,7 +23,7 @@ mkdir -p "$HIGHWAY_BENCH_RESULTS"
 rm -f "$HIGHWAY_BENCH_RESULTS"/*.json
 
 status=0
-for name in machine run-d propagation proxy-overhead reload scale cli up churn replace footprint evidence; do
+for name in machine run-d propagation proxy-overhead reload scale cli up churn replace footprint tcp evidence; do
   echo
   if ! node "bench/$name.mjs"; then
     echo "bench/$name.mjs FAILED" >&2

@@ -1,8 +1,8 @@
-import {mkdir, readFile, rename, writeFile} from 'node:fs/promises'
+import {readFile, rename, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {ServiceRecord} from '../core/types.js'
 import {RUN_DIR} from '../proxy/haproxy.js'
-import {HOSTS_DIR, HOSTS_FILE, TABLE_FILE, parseTcpTable, renderHosts, renderTcpTable, type TcpTable} from '../tcp/table.js'
+import {TABLE_FILE, parseTcpTable, renderTcpTable, type TcpTable} from '../tcp/table.js'
 
 export interface TcpSyncOptions {
   domain: string
@@ -16,10 +16,9 @@ export interface TcpSyncOptions {
 }
 
 /**
- * Keeps the TCP table (read by the forwarder) and the names' hosts file (read by dnsmasq) equal to
- * the records. Both are written beside themselves and renamed over, the table first: a name's address
- * is served before DNS hands it out. A name keeps its address for as long as it has a record, and
- * across agent restarts (the table on disk is where the next agent starts from).
+ * Keeps the TCP table equal to the records: the forwarder serves it, and writes the names' hosts file
+ * for dnsmasq once it listens. A name keeps its address for as long as it has a record, and across
+ * agent restarts (the table on disk is where the next agent starts from).
  */
 export class TcpSync {
   private previous: TcpTable | null | undefined = undefined
@@ -56,17 +55,12 @@ export class TcpSync {
     const table = renderTcpTable({advertiseIp, bridgeIp, domain, localHostId, previous: this.previous, range, records: this.records()})
     const text = `${JSON.stringify(table)}\n`
     if (text === this.written) return
-    await replace(join(this.runDir, TABLE_FILE), text)
-    await mkdir(join(this.runDir, HOSTS_DIR), {recursive: true})
-    await replace(join(this.runDir, HOSTS_DIR, HOSTS_FILE), renderHosts(table, domain))
+    const file = join(this.runDir, TABLE_FILE)
+    // Written beside itself and renamed over: the forwarder never reads half a table.
+    await writeFile(`${file}.new`, text, {mode: 0o640})
+    await rename(`${file}.new`, file)
     this.previous = table
     this.written = text
     this.writes++
   }
-}
-
-async function replace(file: string, text: string): Promise<void> {
-  // Readable by the group (the forwarder and dnsmasq share it), written whole: a reader never sees half.
-  await writeFile(`${file}.new`, text, {mode: 0o640})
-  await rename(`${file}.new`, file)
 }

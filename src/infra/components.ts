@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 import {HOST_DNS_CONTAINER_PORT, dnsCommand} from '../dns/dnsmasq.js'
 import {COMPONENT, MANAGED, SPEC, type Component} from '../core/labels.js'
 import {CONFIG_PATH, MASTER_SOCKET, RUN_DIR, renderProxyConfig} from '../proxy/haproxy.js'
-import {HOSTS_DIR} from '../tcp/table.js'
+import {NAMES_DIR} from '../tcp/table.js'
 import {LOOPBACK_ETCD_URL} from '../core/settings.js'
 import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import type {ContainerSpec} from '../docker/types.js'
@@ -181,8 +181,8 @@ export const TCP_START_SCRIPT =
   `trap 'kill -TERM $pid; wait $pid; ip route del local "$HIGHWAY_TCP_RANGE" dev lo table local; exit 0' TERM INT; ` +
   'wait $pid'
 
-/** Where the agent writes the names' hosts file and dnsmasq reads it (TcpSync; tcp/table.ts HOSTS_DIR). */
-export const DNS_HOSTS_DIR = `${RUN_DIR}/${HOSTS_DIR}`
+/** The names' hosts file: written by the TCP forwarder once it listens on their addresses, read by dnsmasq (tcp/table.ts NAMES_DIR). */
+export const NAMES_VOLUME = 'highway-names'
 
 function publish(ports: ComponentSpec['ports']): NonNullable<ContainerSpec['HostConfig']>['PortBindings'] {
   const bindings: Record<string, Array<{HostIp: string; HostPort: string}>> = {}
@@ -357,8 +357,6 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         // The agent owns the config once it runs; a restarted proxy keeps the agent's last rendering.
         // The master socket is the group's (the run directory is setgid `highway`): the agent is in that group.
         `[ -s ${CONFIG_PATH} ] || { printf '%s' "$HIGHWAY_INITIAL_CONFIG" > ${CONFIG_PATH}; : > ${initial.mapPath}; : > ${initial.statesPath}; }; ` +
-          // dnsmasq reads the names' hosts files from here (it starts before the agent writes any).
-          (settings.tcpRange ? `mkdir -p -m 2770 ${DNS_HOSTS_DIR}; ` : '') +
           `exec haproxy -W -db -S ${MASTER_SOCKET},mode,660 -f ${CONFIG_PATH}`,
       ],
       env: [`HIGHWAY_INITIAL_CONFIG=${initial.config}`],
@@ -369,10 +367,10 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         bridgeIp: settings.bridgeIp,
         domain: settings.domain,
         hostIp: settings.hostIp,
-        hostsDir: settings.tcpRange ? DNS_HOSTS_DIR : undefined,
+        hostsDir: settings.tcpRange ? NAMES_DIR : undefined,
         upstreams: settings.upstreamDns,
       }),
-      ...(settings.tcpRange && {binds: [`${PROXY_VOLUME}:${RUN_DIR}:ro`], volumes: [PROXY_VOLUME]}),
+      ...(settings.tcpRange && {binds: [`${NAMES_VOLUME}:${NAMES_DIR}:ro`], volumes: [NAMES_VOLUME]}),
       ports: [
         {address: settings.bridgeIp, port: INFRA_PORTS.dns, protocol: 'udp'},
         {address: settings.bridgeIp, port: INFRA_PORTS.dns, protocol: 'tcp'},
@@ -383,11 +381,12 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
   if (settings.tcpRange) {
     specs.push(
       container('tcp', context, {
-        binds: [`${PROXY_VOLUME}:${RUN_DIR}:ro`],
+        // The agent's table read-only; the names' hosts file it writes for dnsmasq in a volume of their own.
+        binds: [`${PROXY_VOLUME}:${RUN_DIR}:ro`, `${NAMES_VOLUME}:${NAMES_DIR}`],
         cmd: ['sh', '-c', TCP_START_SCRIPT],
-        env: [`HIGHWAY_TCP_RANGE=${settings.tcpRange}`, `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`],
+        env: [`HIGHWAY_TCP_RANGE=${settings.tcpRange}`, `HIGHWAY_BRIDGE_IP=${settings.bridgeIp}`, `HIGHWAY_DOMAIN=${settings.domain}`],
         hostNetwork: true,
-        volumes: [PROXY_VOLUME],
+        volumes: [PROXY_VOLUME, NAMES_VOLUME],
       }),
     )
   }

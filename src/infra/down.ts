@@ -9,7 +9,7 @@ import {unreachable, type EtcdMember} from '../registry/registry.js'
 import {displayName} from '../docker/summary.js'
 import {removeUnusedImages} from '../docker/image.js'
 import type {DockerClient} from '../docker/types.js'
-import {ETCD_VOLUME, LEGACY_ETCD_VOLUMES, PROXY_VOLUME, REGISTRY_NETWORK, runsEtcd} from './components.js'
+import {ETCD_VOLUME, LEGACY_ETCD_VOLUMES, NAMES_VOLUME, PROXY_VOLUME, REGISTRY_NETWORK, runsEtcd} from './components.js'
 import {listManaged} from './containers.js'
 
 export interface DownResult {
@@ -86,7 +86,7 @@ export async function runDown(
   }
   const dropEtcd = options.purge || options.leftCluster !== undefined
   if (options.leftCluster) result.leftCluster = options.leftCluster
-  for (const name of dropEtcd ? [PROXY_VOLUME, ETCD_VOLUME, ...LEGACY_ETCD_VOLUMES] : [PROXY_VOLUME]) {
+  for (const name of dropEtcd ? [PROXY_VOLUME, NAMES_VOLUME, ETCD_VOLUME, ...LEGACY_ETCD_VOLUMES] : [PROXY_VOLUME, NAMES_VOLUME]) {
     if ((await docker.volumes.labels(name))?.[MANAGED] !== 'true') continue
     await docker.volumes.remove(name)
     result.volumes.push(name)

@@ -1,5 +1,4 @@
 import {createServer, connect, type Server, type Socket} from 'node:net'
-import {parseRange, probeAddress} from './addresses.js'
 import {HTTP_PORT, type TcpTable} from './table.js'
 
 type Backend = {address: string; port: number}
@@ -25,18 +24,22 @@ export class TcpForwarder {
   /** Connections piped right now, for the logs and the tests. */
   open = 0
 
-  constructor(private readonly log: (message: string) => void = () => {}) {}
+  constructor(
+    private readonly log: (message: string) => void = () => {},
+    /** The port every address serves HTTP on (the tests use another: port 80 wants privileges). */
+    private readonly httpPort = HTTP_PORT,
+  ) {}
 
   /** What is listening now, as "address:port". */
   get listening(): string[] {
     return [...this.listeners.keys()].sort()
   }
 
-  async apply(table: TcpTable): Promise<void> {
-    // highway's own address answers HTTP whatever the names: up, status and doctor check the path there.
-    const wanted = new Map<string, Backend[]>([[`${probeAddress(parseRange(table.range))}:${HTTP_PORT}`, [table.http]]])
+  /** Serves `table`; `always` are addresses that answer HTTP whatever the names (highway's own, see main.ts). */
+  async apply(table: Pick<TcpTable, 'http' | 'names'>, always: string[] = []): Promise<void> {
+    const wanted = new Map<string, Backend[]>(always.map((address) => [`${address}:${this.httpPort}`, [table.http]]))
     for (const entry of table.names) {
-      wanted.set(`${entry.address}:${HTTP_PORT}`, [table.http])
+      wanted.set(`${entry.address}:${this.httpPort}`, [table.http])
       for (const port of entry.ports) wanted.set(`${entry.address}:${port.port}`, port.backends)
     }
     for (const [key, listener] of this.listeners) {

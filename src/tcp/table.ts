@@ -3,7 +3,7 @@ import {standings} from '../agent/records.js'
 import type {ServiceRecord} from '../core/types.js'
 import {isDnsLabel, isDomain, isPort} from '../core/validate.js'
 import {serverFor, serverId} from '../proxy/haproxy.js'
-import {backendProblem, recordShapeProblem, type CheckContext} from '../registry/schema.js'
+import {backendProblem, recordShapeProblem, shown, type CheckContext} from '../registry/schema.js'
 import {allocate, inRange, parseRange, type AddressRange} from './addresses.js'
 
 /**
@@ -14,6 +14,7 @@ import {allocate, inRange, parseRange, type AddressRange} from './addresses.js'
  */
 export interface TcpTable {
   schema: 1
+  domain: string
   range: string
   /** Where the forwarder sends port 80 of every address: the HTTP proxy on the bridge. */
   http: {address: string; port: number}
@@ -29,8 +30,11 @@ export interface TcpName {
 
 export const HTTP_PORT = 80
 export const TABLE_FILE = 'tcp.json'
-/** dnsmasq's --hostsdir: the names' addresses, one hosts file, re-read by dnsmasq whenever it changes. */
-export const HOSTS_DIR = 'hosts'
+/**
+ * dnsmasq's --hostsdir: the names' addresses, in one hosts file written by the forwarder once it
+ * listens on them (so DNS never hands out an address nobody serves yet), re-read by dnsmasq whenever it changes.
+ */
+export const NAMES_DIR = '/run/highway-names'
 export const HOSTS_FILE = 'highway'
 
 export interface TcpInput extends CheckContext {
@@ -78,13 +82,16 @@ export function renderTcpTable(input: TcpInput): TcpTable {
       .sort(([a], [b]) => a - b)
       .map(([port, backends]) => ({backends: backends.sort((a, b) => a.id.localeCompare(b.id)), port})),
   }))
-  return {http: {address: input.bridgeIp ?? '', port: HTTP_PORT}, names, range: input.range, schema: 1}
+  if (!isDomain(input.domain)) throw new Error(`invalid domain ${shown(input.domain)}`)
+  return {domain: input.domain, http: {address: input.bridgeIp ?? '', port: HTTP_PORT}, names, range: input.range, schema: 1}
 }
 
-/** The hosts file dnsmasq reads: one line per name; dnsmasq answers these before its domain-wide address. */
-export function renderHosts(table: TcpTable, domain: string): string {
-  if (!isDomain(domain)) throw new Error(`invalid domain ${domain}`)
-  return table.names.map((entry) => `${entry.address} ${entry.name}.${domain}\n`).join('')
+/** The hosts file dnsmasq reads, for the names in `served`: one line each; dnsmasq answers these before its domain-wide address. */
+export function renderHosts(table: TcpTable, served: (entry: TcpName) => boolean = () => true): string {
+  return table.names
+    .filter(served)
+    .map((entry) => `${entry.address} ${entry.name}.${table.domain}\n`)
+    .join('')
 }
 
 /**
@@ -102,6 +109,8 @@ export function parseTcpTable(text: string): TcpTable | null {
   const table = value as Partial<TcpTable> | null
   if (!table || table.schema !== 1 || typeof table.range !== 'string' || !Array.isArray(table.names) || typeof table.http !== 'object' || !table.http)
     return null
+  const domain = table.domain
+  if (typeof domain !== 'string' || !isDomain(domain)) return null
   let range: AddressRange
   try {
     range = parseRange(table.range)
@@ -128,5 +137,5 @@ export function parseTcpTable(text: string): TcpTable | null {
     })
     names.push({address: candidate.address, name: candidate.name, ports})
   }
-  return {http, names, range: table.range, schema: 1}
+  return {domain, http, names, range: table.range, schema: 1}
 }

@@ -9,7 +9,7 @@ import {copyFileSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {APP_IMAGE, BIN, bridgeIp, docker, ensureAppImage, highway, makeEnv, PURGE_KEEPING_IMAGES, removeServices, run, serve} from './harness.js'
+import {APP_IMAGE, BIN, bridgeIp, docker, ensureAppImage, highway, makeEnv, ownAddress, PURGE_KEEPING_IMAGES, removeServices, run, serve} from './harness.js'
 
 const env = makeEnv()
 const DOMAIN = 'local'
@@ -117,10 +117,10 @@ describe('highway dns-setup (in a private mount namespace)', () => {
     expect(section('resolv.conf').output.split('\n')[0]).toBe(`nameserver ${ip} # added by highway dns-setup`)
   })
 
-  it("resolves the service's name to the bridge address through the system resolver", () => {
+  it("resolves the service's name to its own address (highway's DNS, TCP by name) through the system resolver", async () => {
     const lookup = section('getent-api')
     expect(lookup.code, lookup.output).toBe(0)
-    expect(lookup.output.trim().split(/\s+/)).toEqual([ip, `api.${DOMAIN}`])
+    expect(lookup.output.trim().split(/\s+/)).toEqual([await ownAddress(`api.${DOMAIN}`, ip), `api.${DOMAIN}`])
   })
 
   it('reaches the service by name: curl http://api.<domain>/ returns its page', () => {

@@ -74,6 +74,18 @@ export async function dig(name: string, server: string, type = 'A', options: str
 }
 
 /** The response code dig reports (NOERROR, NXDOMAIN, REFUSED, ...). */
+/** An address of highway's default TCP range: what DNS answers for a registered name (its own address, see TCP by name). */
+export const OWN_ADDRESS = /^198\.19\.\d{1,3}\.\d{1,3}$/
+
+/**
+ * The address DNS at `server` answers for a registered name once the TCP forwarder serves it (a moment
+ * after the proxy routes it: until then the name answers the bridge address, which routes it too).
+ */
+export async function ownAddress(name: string, server: string): Promise<string> {
+  const found = await until(`${name} answering an address of its own`, async () => (await dig(name, server)).find((answer) => OWN_ADDRESS.test(answer)))
+  return found.value
+}
+
 export async function digStatus(name: string, server: string, type = 'A'): Promise<string> {
   const {stdout} = await exec('dig', [`@${server}`, '+time=2', '+tries=1', '+noall', '+comments', name, type])
   return /status: (\w+)/.exec(stdout)?.[1] ?? 'no answer'

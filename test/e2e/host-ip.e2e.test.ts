@@ -11,7 +11,22 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {DoctorReport} from '../../src/doctor/report.js'
-import {APP_IMAGE, BIN, ROOT, bridgeIp, dig, docker, ensureAppImage, highway, makeEnv, PURGE_KEEPING_IMAGES, removeServices, run, serve} from './harness.js'
+import {
+  APP_IMAGE,
+  BIN,
+  bridgeIp,
+  dig,
+  docker,
+  ensureAppImage,
+  highway,
+  makeEnv,
+  ownAddress,
+  PURGE_KEEPING_IMAGES,
+  removeServices,
+  ROOT,
+  run,
+  serve,
+} from './harness.js'
 
 const env = makeEnv()
 const work = mkdtempSync(join(tmpdir(), 'highway-host-ip-'))
@@ -96,17 +111,19 @@ describe('up --host-ip 127.0.0.1 (a host that cannot reach the bridge)', () => {
     expect(status.code, status.stderr).toBe(0)
   })
 
-  it('answers 127.0.0.1 to queries arriving on 127.0.0.1, the bridge address to those arriving on the bridge (udp and tcp)', async () => {
+  it('answers 127.0.0.1 to queries arriving on 127.0.0.1, the name’s own address to those arriving on the bridge (udp and tcp)', async () => {
     expect(await dig('api.local', '127.0.0.1')).toEqual(['127.0.0.1'])
     expect(await dig('api.local', '127.0.0.1', 'A', ['+tcp'])).toEqual(['127.0.0.1'])
-    expect(await dig('api.local', ip)).toEqual([ip])
-    expect(await dig('api.local', ip, 'A', ['+tcp'])).toEqual([ip])
+    const own = await ownAddress('api.local', ip)
+    expect(await dig('api.local', ip, 'A', ['+tcp'])).toEqual([own])
+    // Unregistered names still answer the bridge address there.
+    expect(await dig('nope.local', ip)).toEqual([ip])
   })
 
-  it('containers started by highway run still get the bridge address and reach the service through it', async () => {
+  it('containers started by highway run still get the name’s own address (not 127.0.0.1) and reach the service through it', async () => {
     const result = await highway(['run', '--rm', APP_IMAGE, 'sh', '-c', 'nslookup api.local; timeout 5 wget -qO- http://api.local/'], env)
     expect(result.code, result.stdout + result.stderr).toBe(0)
-    expect(result.stdout).toContain(`Address: ${ip}`)
+    expect(result.stdout).toContain(`Address: ${await ownAddress('api.local', ip)}`)
     expect(result.stdout).toContain('hello-api')
   })
 

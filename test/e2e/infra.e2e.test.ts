@@ -35,9 +35,9 @@ afterAll(async () => {
 })
 
 describe('highway up', () => {
-  it('starts etcd, proxy, dns and the agent, labelled and restarting unless stopped', async () => {
+  it('starts etcd, proxy, dns, the TCP forwarder and the agent, labelled and restarting unless stopped', async () => {
     const containers = await infraContainers()
-    expect(Object.keys(containers).sort()).toEqual(['agent', 'dns', 'etcd', 'proxy'])
+    expect(Object.keys(containers).sort()).toEqual(['agent', 'dns', 'etcd', 'proxy', 'tcp'])
     for (const id of Object.values(containers)) {
       expect(await docker('inspect', id, '--format', '{{.HostConfig.RestartPolicy.Name}}')).toBe('unless-stopped')
     }

@@ -165,8 +165,11 @@ describe('three hosts on one bridge subnet', () => {
     console.log(`[multihost] remote.local routed on A ${onA.ms} ms after run -d returned on B`)
     const onC = await routed('remote.local routed on C', () => through(C, 'remote', 1))
     expect(onC.value).toBe('hello-from-b')
-    // The shell's own lookup: A's DNS answers the name with A's bridge IP, where A's proxy listens.
-    expect(await dig('remote.local', ipA)).toEqual([ipA])
+    // The shell's own lookup: A's DNS answers the name with an address of A's own range, where A's
+    // TCP forwarder passes port 80 to A's proxy.
+    const [own] = await dig('remote.local', ipA)
+    expect(own).toMatch(/^198\.19\.\d+\.\d+$/)
+    expect((await curl(`http://${own}/`, {Host: 'remote.local'}, ['-m', '2'])).body.trim()).toBe('hello-from-b')
 
     const row = (await lsA()).find((candidate) => candidate.name === 'remote')
     // The record carries B's advertise address: B's bridge IP is A's own, and would name a port on A.
@@ -209,6 +212,30 @@ describe('three hosts on one bridge subnet', () => {
       expect(result.stdout.trim(), who).toBe(who.endsWith('A') ? 'hello-from-a' : 'hello-from-b')
       console.log(`[multihost] container ${who} by name in ${Date.now() - started} ms (highway run --rm)`)
     }
+  })
+
+  it('reaches a TCP port of a service on another host by name, raw, from a container and the shell of each other host', async () => {
+    const run = await highwayOn(B, ['run', '-d', '--name', 'remote-tcp', '-p', '7000', APP_IMAGE, ...serve('tcp-from-b', 7000)], envB)
+    expect(run.code, run.stderr).toBe(0)
+    // An HTTP server on port 7000, fetched at remote-tcp.local:7000: the bytes pass the forwarder raw, no proxy reads them.
+    const fetchRaw = ['run', '--rm', APP_IMAGE, 'sh', '-c', 'timeout 5 wget -qO- http://remote-tcp.local:7000/; exit $?']
+    for (const [who, fetch] of [
+      ['A -> B', () => highway(fetchRaw, envA)],
+      ['C -> B', () => highwayOn(C, fetchRaw, envC)],
+    ] as const) {
+      const answer = await until(
+        `remote-tcp.local:7000 from a container on ${who[0]}`,
+        async () => {
+          const result = await fetch()
+          return result.code === 0 ? result.stdout.trim() : undefined
+        },
+        15_000,
+        50,
+      )
+      expect(answer.value, who).toBe('tcp-from-b')
+    }
+    const [address] = await dig('remote-tcp.local', ipA)
+    expect((await curl(`http://${address}:7000/`, {}, ['-m', '2'])).body.trim()).toBe('tcp-from-b')
   })
 
   it('runs a three-member etcd cluster over TLS: status shows members, leader, health and this host’s lease', async () => {

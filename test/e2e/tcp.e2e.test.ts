@@ -151,3 +151,30 @@ describe('a stopped service', () => {
     await until('cache-b answering again', async () => ((await onHost('redis-cli -h cache-b.local PING')) === 'PONG' ? true : undefined), HANG_MS)
   })
 })
+
+describe('the forwarder', () => {
+  it('runs with NET_BIND_SERVICE alone, holding no credential, while its shell keeps NET_ADMIN for the route', async () => {
+    // The kernel's own view of each process in the container: name and capability sets.
+    const status = await docker(
+      'exec',
+      'highway-tcp',
+      'sh',
+      '-c',
+      'for s in /proc/[0-9]*/status; do grep -E "^(Name|CapPrm|CapEff|CapBnd|NoNewPrivs):" "$s" | tr "\\n" " "; echo; done',
+    )
+    const processes = status
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => Object.fromEntries([...line.matchAll(/(\w+):\s+(\S+)/g)].map((match) => [match[1], match[2]])))
+    const node = processes.find((process) => process.Name === 'node')
+    // Bit 10: CAP_NET_BIND_SERVICE, and nothing else, in every set.
+    expect(node).toMatchObject({CapBnd: '0000000000000400', CapEff: '0000000000000400', CapPrm: '0000000000000400', NoNewPrivs: '1'})
+    const shell = processes.find((process) => process.Name === 'sh')
+    // NET_ADMIN (12), NET_BIND_SERVICE (10), SETPCAP (8).
+    expect(shell?.CapEff).toBe('0000000000001500')
+    const environment = await docker('exec', 'highway-tcp', 'sh', '-c', 'tr "\\0" "\\n" < /proc/1/environ')
+    expect(environment).not.toMatch(/HIGHWAY_ETCD|BEGIN|docker\.sock/)
+    const mounts = await docker('inspect', 'highway-tcp', '--format', '{{range .Mounts}}{{.Destination}}:{{.RW}} {{end}}')
+    expect(mounts.trim().split(' ').sort()).toEqual(['/run/highway-names:true', '/run/highway:false'])
+  })
+})

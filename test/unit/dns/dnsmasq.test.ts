@@ -25,6 +25,21 @@ describe('dnsmasqArgs', () => {
     ])
   })
 
+  it('reads the names’ own addresses from a hosts directory when given one, right after the domain-wide answer', () => {
+    const args = dnsmasqArgs({bridgeIp: '172.17.0.1', domain: 'local', hostsDir: '/run/highway/hosts', upstreams: []})
+    expect(args.slice(args.indexOf('--address=/local/172.17.0.1'), args.indexOf('--local=/local/'))).toEqual([
+      '--address=/local/172.17.0.1',
+      '--hostsdir=/run/highway/hosts',
+    ])
+  })
+
+  it('gives the host-side instance no hosts directory: a host that cannot reach the bridge cannot reach the range either', () => {
+    const script = dnsCommand({bridgeIp: '172.17.0.1', domain: 'local', hostIp: '127.0.0.1', hostsDir: '/run/highway/hosts', upstreams: []})[2]
+    const hostInstance = script.slice(script.indexOf("'dnsmasq'"), script.indexOf(' & '))
+    expect(hostInstance).toContain("'--address=/local/127.0.0.1'")
+    expect(hostInstance).not.toContain('hostsdir')
+  })
+
   it('with upstream servers, stops reading resolv.conf and forwards to each, in order', () => {
     const args = dnsmasqArgs({bridgeIp: '172.18.0.1', domain: 'test', upstreams: ['9.9.9.9', '1.1.1.1']})
     expect(args.slice(-6)).toEqual(['--address=/test/172.18.0.1', '--local=/test/', '--dns-loop-detect', '--no-resolv', '--server=9.9.9.9', '--server=1.1.1.1'])

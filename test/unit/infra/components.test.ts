@@ -442,3 +442,43 @@ describe('componentSpecs: the registry network', () => {
     expect(map.get('proxy')!.create.NetworkingConfig).toBeUndefined()
   })
 })
+
+describe('componentSpecs: TCP by name', () => {
+  const on = () => specs({settings: {tcpRange: '198.19.0.0/16'}})
+
+  it('runs the forwarder after dns and before the agent, on the host’s network, publishing nothing', () => {
+    const list = componentSpecs({...CONTEXT, settings: {...SETTINGS, tcpRange: '198.19.0.0/16'}})
+    expect(list.map((item) => item.component)).toEqual(['etcd', 'proxy', 'dns', 'tcp', 'agent'])
+    const tcp = on().get('tcp')!
+    expect([tcp.create.HostConfig?.NetworkMode, tcp.network, tcp.ports, tcp.create.HostConfig?.PortBindings]).toEqual(['host', null, [], {}])
+  })
+
+  it('gives the forwarder NET_ADMIN for the range’s route, dropped with everything but NET_BIND_SERVICE before it runs', () => {
+    const tcp = on().get('tcp')!
+    expect(tcp.create.HostConfig?.CapDrop).toEqual(['ALL'])
+    expect(tcp.create.HostConfig?.CapAdd).toEqual(['NET_ADMIN', 'NET_BIND_SERVICE', 'SETPCAP'])
+    const script = tcp.create.Cmd!.at(-1)!
+    expect(script).toMatch(
+      /^ip route replace local "\$HIGHWAY_TCP_RANGE" dev lo table local \|\| exit 1; setpriv --inh-caps=-all --bounding-set=-all,\+net_bind_service node /,
+    )
+    expect(script).toContain(`trap 'kill -TERM $pid; wait $pid; ip route del local "$HIGHWAY_TCP_RANGE" dev lo table local; exit 0' TERM INT`)
+    expect(tcp.create.Env).toEqual(['HIGHWAY_TCP_RANGE=198.19.0.0/16', `HIGHWAY_BRIDGE_IP=${SETTINGS.bridgeIp}`, `HIGHWAY_DOMAIN=${SETTINGS.domain}`])
+    expect(tcp.create.HostConfig?.Binds).toEqual(['highway-proxy-run:/run/highway:ro', 'highway-names:/run/highway-names'])
+  })
+
+  it('has dnsmasq read the hosts file the forwarder writes, from a volume of its own mounted read-only', () => {
+    const all = on()
+    expect(all.get('dns')!.create.Cmd).toContain('--hostsdir=/run/highway-names')
+    expect(all.get('dns')!.create.HostConfig?.Binds).toEqual(['highway-names:/run/highway-names:ro'])
+    expect(all.get('dns')!.volumes).toEqual(['highway-names'])
+    expect(all.get('agent')!.create.Env).toContain('HIGHWAY_TCP_RANGE=198.19.0.0/16')
+  })
+
+  it('runs no forwarder and changes nothing else with TCP by name off', () => {
+    const off = specs({settings: {tcpRange: ''}})
+    expect(off.has('tcp')).toBe(false)
+    expect(off.get('dns')!.create.Cmd!.some((arg) => arg.startsWith('--hostsdir'))).toBe(false)
+    expect(off.get('dns')!.volumes).toEqual([])
+    expect(off.get('agent')!.create.Env!.some((line) => line.startsWith('HIGHWAY_TCP_RANGE'))).toBe(false)
+  })
+})

@@ -6,6 +6,7 @@ import {HOST_DNS_CONTAINER_PORT} from '../../../src/dns/dnsmasq.js'
 import {componentSpecs, type ComponentSpec} from '../../../src/infra/components.js'
 import {validateRequest} from '../../../src/infra/up.js'
 import {DEFAULT_SETTINGS} from '../../../src/core/types.js'
+import {userError} from '../support/user-error.js'
 
 const SETTINGS: Settings = {
   baseImage: 'debian:trixie-slim',
@@ -70,5 +71,20 @@ describe('the host-side address (Settings.hostIp)', () => {
     expect(validateRequest({hostIp: ''}, DEFAULT_SETTINGS).hostIp).toBe('')
     expect(validateRequest({}, DEFAULT_SETTINGS).hostIp).toBeUndefined()
     expect(() => validateRequest({hostIp: 'localhost'}, DEFAULT_SETTINGS)).toThrow(/--host-ip/)
+  })
+})
+
+describe('validateRequest: --tcp-range', () => {
+  it('keeps the saved range, takes a new one, and turns TCP by name off with none', () => {
+    expect(validateRequest({}, DEFAULT_SETTINGS).tcpRange).toBe('198.19.0.0/16')
+    expect(validateRequest({}, {...DEFAULT_SETTINGS, tcpRange: '10.77.0.0/24'}).tcpRange).toBe('10.77.0.0/24')
+    expect(validateRequest({tcpRange: '10.88.0.0/20'}, DEFAULT_SETTINGS).tcpRange).toBe('10.88.0.0/20')
+    expect(validateRequest({tcpRange: 'none'}, DEFAULT_SETTINGS).tcpRange).toBe('')
+  })
+
+  it('refuses a malformed range, and one holding an address of this host’s, in one line', () => {
+    expect(userError(() => validateRequest({tcpRange: '10.0.0.0/8'}, DEFAULT_SETTINGS)).message).toMatch(/^invalid TCP address range "10.0.0.0\/8"/)
+    const taken = userError(() => validateRequest({advertiseIp: '10.1.2.3', tcpRange: '10.1.0.0/16'}, DEFAULT_SETTINGS))
+    expect(taken.message).toBe('--tcp-range 10.1.0.0/16 holds --advertise-ip 10.1.2.3: highway would take that address over on this host')
   })
 })
