@@ -58,13 +58,14 @@ describe('the registry is closed to neighbours', () => {
 
   it('cannot be reached from a container on the default bridge, at any address', async () => {
     expect(etcdIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
-    for (const address of [ip, etcdIp, registryGateway, '127.0.0.1']) {
+    // 198.19.0.1: highway's own address in the TCP range, where the forwarder serves HTTP and nothing else.
+    for (const address of [ip, etcdIp, registryGateway, '127.0.0.1', '198.19.0.1']) {
       expect(await connectFrom('bridge', address), address).not.toBe('open')
     }
   })
 
   it('cannot be reached from a container on another user-defined network, at any address', async () => {
-    for (const address of [ip, etcdIp, registryGateway]) {
+    for (const address of [ip, etcdIp, registryGateway, '198.19.0.1']) {
       expect(await connectFrom(OTHER_NETWORK, address), address).not.toBe('open')
     }
   })
