@@ -17,8 +17,8 @@ export class UserError extends Error {
 
 /** A wait that ran out of time; the message names what did not happen. */
 export class TimeoutError extends UserError {
-  constructor(message: string) {
-    super(message, {exitCode: 1})
+  constructor(message: string, suggestion?: string) {
+    super(message, {exitCode: 1, suggestion})
     this.name = 'TimeoutError'
   }
 }

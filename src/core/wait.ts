@@ -8,6 +8,8 @@ export interface WaitOptions {
   interval?: number
   /** Says what did not happen, e.g. "etcd did not report healthy at http://172.17.0.1:2379/health". */
   message: string
+  /** What the user can do about it, printed under the message. */
+  suggestion?: string
   /** Injectable for tests. */
   now?: () => number
   sleep?: (ms: number) => Promise<void>
@@ -36,7 +38,7 @@ export async function waitFor<T>(attempt: () => Promise<T | undefined>, options:
     }
     if (now() >= deadline) {
       const reason = lastError instanceof Error ? ` (last error: ${lastError.message})` : ''
-      throw new TimeoutError(`${options.message} after ${options.timeout} ms${reason}`)
+      throw new TimeoutError(`${options.message} after ${options.timeout} ms${reason}`, options.suggestion)
     }
     await pause(options.interval ?? 100)
   }

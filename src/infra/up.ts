@@ -164,6 +164,7 @@ function readiness(context: UpContext, component: Component, since: number): Pro
       return waitFor(() => probeForwarder(context.settings), {
         ...options,
         message: `the TCP forwarder did not answer on highway's address in ${context.settings.tcpRange}`,
+        suggestion: '`docker logs highway-tcp` says why; `highway up --tcp-range none` runs highway without TCP by name',
       })
     }
     case 'agent': {

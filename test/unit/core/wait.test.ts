@@ -97,6 +97,13 @@ describe('waitFor', () => {
     expect(clock.sleeps).toEqual([300, 300, 300, 300])
   })
 
+  it('carries the suggestion it was given to the user', async () => {
+    const clock = fakeClock()
+    const {attempt} = script<string>([undefined])
+    const error = await rejection(waitFor(attempt, {message: 'x did not answer', now: clock.now, sleep: clock.sleep, suggestion: 'run y', timeout: 100}))
+    expect((error as TimeoutError).suggestion).toBe('run y')
+  })
+
   it('names the last error in the timeout message', async () => {
     const clock = fakeClock()
     const {attempt} = script<string>([new Error('first'), new Error('second'), new Error('connect ECONNREFUSED 172.17.0.1:2379')])
