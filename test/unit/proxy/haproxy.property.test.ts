@@ -40,7 +40,8 @@ describe('renderProxyConfig, property-based', () => {
       fc.property(renderInput, (input) => assertRenderedShape(input, renderProxyConfig(input))),
       {numRuns: 500},
     )
-  })
+    // 500 renders take ~3 s alone, more beside the end-to-end suite on 2 cores: the limit only catches a hang.
+  }, 30_000)
 
   it('renders the same config whatever order the records arrive in', () => {
     fc.assert(
