@@ -24,7 +24,9 @@ export class TcpSync {
   private previous: TcpTable | null | undefined = undefined
   private written = ''
   private chain: Promise<void> = Promise.resolve()
-  /** Tables written (changed ones only): what the tests count. */
+  private queued: Promise<void> | null = null
+  /** Tables rendered, and written (changed ones only): what the tests count. */
+  renders = 0
   writes = 0
 
   constructor(
@@ -36,18 +38,26 @@ export class TcpSync {
     return this.options.runDir ?? RUN_DIR
   }
 
-  /** Brings the files to the current records; calls queue, so the last one always writes the latest state. */
+  /**
+   * Brings the file to the current records. Bursts coalesce: calls made while an update waits to start
+   * share it (it reads the records when it starts), so 1,000 changes at once render a few tables, not 1,000.
+   */
   schedule(): Promise<void> {
-    this.chain = this.chain.then(() =>
-      this.update().catch((error: Error) => {
+    if (this.queued) return this.queued
+    const run = this.chain.then(() => {
+      this.queued = null
+      return this.update().catch((error: Error) => {
         // The next change or reconcile writes again; what is on disk meanwhile is the last good table.
         this.options.log(`tcp table not written: ${error.message}`)
-      }),
-    )
-    return this.chain
+      })
+    })
+    this.queued = run
+    this.chain = run
+    return run
   }
 
   private async update(): Promise<void> {
+    this.renders++
     if (this.previous === undefined) {
       this.previous = parseTcpTable(await readFile(join(this.runDir, TABLE_FILE), 'utf8').catch(() => ''))
     }

@@ -31,6 +31,20 @@ describe('TcpSync', () => {
     expect(hosts(runDir)).toBe('198.19.0.3 api.local\n198.19.0.2 cache.local\n')
   })
 
+  it('coalesces a burst: 100 calls at once render one table, of the latest records', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'highway-tcp-sync-'))
+    const records: ServiceRecord[] = []
+    const tcp = sync(runDir, () => records)
+    const calls: Array<Promise<void>> = []
+    for (let index = 0; index < 100; index++) {
+      records.push(record(`n${index}`, `${String(index).padStart(12, '0')}${'0'.repeat(52)}`))
+      calls.push(tcp.schedule())
+    }
+    await Promise.all(calls)
+    expect([tcp.renders, tcp.writes]).toEqual([1, 1])
+    expect(parseTcpTable(readFileSync(join(runDir, 'tcp.json'), 'utf8'))?.names).toHaveLength(100)
+  })
+
   it('keeps every name’s address across an agent restart: the next agent starts from the table on disk', async () => {
     const runDir = mkdtempSync(join(tmpdir(), 'highway-tcp-sync-'))
     await sync(runDir, () => [record('b', IDS.web2), record('c', IDS.api)]).schedule()
