@@ -1,4 +1,4 @@
-import type {Clients} from '../clients.js'
+import type {ReadClients} from '../clients.js'
 import {COMPONENTS, type Component} from '../core/labels.js'
 import {etcdEndpoints, hostSideIp} from '../core/settings.js'
 import type {AgentReport, Settings} from '../core/types.js'
@@ -51,7 +51,7 @@ export interface Status {
 }
 
 /** The cluster as the registry lists it, each member's health asked of the member itself. */
-async function clusterView(clients: Clients, settings: Settings): Promise<ClusterView | null> {
+async function clusterView(clients: ReadClients, settings: Settings): Promise<ClusterView | null> {
   let listed
   try {
     listed = await clients.registry(settings).clusterStatus(settings.hostId ?? '')
@@ -94,7 +94,7 @@ function agentHealth(agent: AgentReport | null): {health: string; ok: boolean} {
 }
 
 /** Each component's container state and the answer to one real request, plus the agent's own report. */
-export async function collectStatus(clients: Clients, settings: Settings): Promise<Status> {
+export async function collectStatus(clients: ReadClients, settings: Settings): Promise<Status> {
   const docker = await clients.docker()
   const endpoints = etcdEndpoints(settings)
   const addresses: Record<Component, string> = {
