@@ -13,14 +13,14 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
 }
 if (!handled && (argv[0] === 'ls' || argv[0] === 'status')) {
   // Without oclif, dockerode or etcd3 (src/cli/lean.ts).
-  const {isLean, leanMain} = await import('../dist/cli/lean.js')
+  const {isLean, leanMain} = await import('../dist/cli/lean.bundle.js')
   if (isLean(argv, process.env)) {
     process.exitCode = await leanMain(argv)
     handled = true
   }
 }
 if (!handled && argv[0] === 'run' && argv.length > 1) {
-  const {main} = await import('../dist/service/main.js')
+  const {main} = await import('../dist/service/main.bundle.js')
   const code = await main(argv.slice(1))
   if (code !== 'help') {
     process.exitCode = code
