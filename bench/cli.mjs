@@ -1,11 +1,11 @@
-// Figure 6: the CLI itself. `highway --version`, `highway ls` (its lean path, and the same through
-// oclif) and `highway status` wall time against `docker ps` (and `docker --version`, `node -e 0` for
+// Figure 6: the CLI itself. `highway --version`, `highway ls` and `highway status` (their lean paths,
+// and the same through oclif) wall time against `docker ps` (and `docker --version`, `node -e 0` for
 // scale), interleaved, RUNS of each.
 //
 //   node bench/cli.mjs [RUNS]      (default 15)
 //
-// Plus where `highway ls` spends its time: node start-up, loading oclif, loading the modules `ls`
-// uses (etcd3 with gRPC, dockerode), each timed alone in a fresh node.
+// Plus where `highway ls` and `status` spend their time: node start-up, loading oclif, loading the
+// modules the full commands use (etcd3 with gRPC, dockerode), each timed alone in a fresh node.
 import {join} from 'node:path'
 import {
   APP_IMAGE,
@@ -42,6 +42,7 @@ await bench('cli', async () => {
     'highway status': [process.execPath, [BIN, 'status']],
     // The same commands through oclif, as before the lean path (src/cli/lean.ts): what it saves.
     'highway ls (oclif)': [process.execPath, ['--input-type=module', '-e', oclif('ls')]],
+    'highway status (oclif)': [process.execPath, ['--input-type=module', '-e', oclif('status')]],
     'docker ps': ['docker', ['ps']],
     'docker --version': ['docker', ['--version']],
     'node -e 0': [process.execPath, ['-e', '0']],
@@ -58,13 +59,14 @@ await bench('cli', async () => {
     }
   }
   const results = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, summary(v, 1)]))
-  for (const [k, v] of Object.entries(results)) log(`  ${k.padEnd(24)} p50 ${fmt(v.p50)} ms  (min ${fmt(v.min)}, max ${fmt(v.max)})`)
+  for (const [k, v] of Object.entries(results)) log(`  ${k.padEnd(26)} p50 ${fmt(v.p50)} ms  (min ${fmt(v.min)}, max ${fmt(v.max)})`)
   const ratios = {
     'highway --version / docker ps': +(results['highway --version'].p50 / results['docker ps'].p50).toFixed(2),
     'highway ls / docker ps': +(results['highway ls'].p50 / results['docker ps'].p50).toFixed(2),
     'highway ls / node -e 0': +(results['highway ls'].p50 / results['node -e 0'].p50).toFixed(2),
     'highway status / node -e 0': +(results['highway status'].p50 / results['node -e 0'].p50).toFixed(2),
     'highway ls (oclif) / node -e 0': +(results['highway ls (oclif)'].p50 / results['node -e 0'].p50).toFixed(2),
+    'highway status (oclif) / node -e 0': +(results['highway status (oclif)'].p50 / results['node -e 0'].p50).toFixed(2),
   }
   for (const [k, v] of Object.entries(ratios)) log(`  ${k}: ${v}`)
 
@@ -74,7 +76,8 @@ await bench('cli', async () => {
     'etcd3 (gRPC)': "await import('etcd3')",
     dockerode: "await import('dockerode')",
     'dist/commands/ls.js (all of ls)': `await import(${JSON.stringify(join(ROOT, 'dist', 'commands', 'ls.js'))})`,
-    'dist/cli/lean.js (lean ls)': `await import(${JSON.stringify(join(ROOT, 'dist', 'cli', 'lean.js'))})`,
+    'dist/commands/status.js (all of status)': `await import(${JSON.stringify(join(ROOT, 'dist', 'commands', 'status.js'))})`,
+    'dist/cli/lean.bundle.js (lean ls and status, what bin/run.js loads)': `await import(${JSON.stringify(join(ROOT, 'dist', 'cli', 'lean.bundle.js'))})`,
   }
   const importMs = {}
   for (const [name, code] of Object.entries(imports)) {

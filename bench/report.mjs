@@ -574,7 +574,8 @@ if (cl) {
     ),
     '',
     `\`highway --version\` / \`docker ps\`: ${f(cl.ratios['highway --version / docker ps'], 1)}x; \`highway ls\` / \`docker ps\`: ${f(cl.ratios['highway ls / docker ps'], 1)}x.`,
-    'Import cost of what `ls` loads, each alone in a fresh node, over bare node start-up:',
+    `\`highway ls\` / \`node -e 0\`: ${f(cl.ratios['highway ls / node -e 0'], 2)}x; \`highway status\` / \`node -e 0\`: ${f(cl.ratios['highway status / node -e 0'], 2)}x (through oclif: ${f(cl.ratios['highway status (oclif) / node -e 0'], 2)}x).`,
+    'Import cost of what `ls` and `status` load, each alone in a fresh node, over bare node start-up:',
     '',
     table(
       ['module', 'ms'],
@@ -766,7 +767,7 @@ out.push(
       ['`bench/proxy-overhead.mjs`', '3: latency added, fixed rate, saturated', 'seconds per wrk run (6)'],
       ['`bench/reload.mjs`', '4: failed requests during route churn', 'routes (100)'],
       ['`bench/scale.mjs`', '5: 1,000 services', 'services (1000)'],
-      ['`bench/cli.mjs`', '6: `--version`, `ls` vs `docker ps`', 'runs (15)'],
+      ['`bench/cli.mjs`', '6: `--version`, `ls`, `status` vs `docker ps`, `node -e 0`', 'runs (15)'],
       ['`bench/up.mjs`', '7: `up` already up, from stopped', 'already-up runs (7)'],
       ['`bench/churn.mjs`', '8: long-lived connections across route churn', '`MINUTES` (10)'],
       ['`bench/replace.mjs`', '9: `run --replace` and replica stops under load', ''],

@@ -1,6 +1,6 @@
 // Figure 1: `highway run -d` wall time against plain `docker run -d` of the same image and arguments,
 // interleaved, plus a profile of where highway's time goes: bench/lib/run-phases.mjs runs the real
-// code path (dist/service/main.js) with node's http.request and child_process.spawn timestamped.
+// code path (dist/service/main.bundle.js, what bin/run.js loads) with node's http.request and child_process.spawn timestamped.
 //
 //   node bench/run-d.mjs [RUNS]        (default 15 of each; the target needs at least 10)
 import {join} from 'node:path'
@@ -131,10 +131,10 @@ await bench('run-d', async ({settings: cfg}) => {
   const importOnly = []
   for (let i = 0; i < 10; i++) {
     importOnly.push(
-      (await run(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(join(ROOT, 'dist', 'service', 'main.js'))})`])).ms,
+      (await run(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(join(ROOT, 'dist', 'service', 'main.bundle.js'))})`])).ms,
     )
   }
-  log(`node + import dist/service/main.js: median ${fmt(median(importOnly))} ms (node -e 0: ${fmt(medians.node)} ms)`)
+  log(`node + import dist/service/main.bundle.js: median ${fmt(median(importOnly))} ms (node -e 0: ${fmt(medians.node)} ms)`)
 
   return {
     runs: RUNS,

@@ -1,11 +1,10 @@
-import {UserError} from './core/errors.js'
 import {etcdEndpoints} from './core/settings.js'
 import type {Settings} from './core/types.js'
 import {createDockerClient} from './docker/client.js'
 import type {DockerClient, DockerReader} from './docker/types.js'
 import {EtcdRegistry} from './registry/etcd.js'
 import {PkiStore, type TlsIdentity} from './registry/pki.js'
-import {REGISTRY_CALL_TIMEOUT_MS, type RegistryAdmin, type RegistryClient, type RegistryReader} from './registry/registry.js'
+import {noIdentity, REGISTRY_CALL_TIMEOUT_MS, type RegistryAdmin, type RegistryClient, type RegistryReader} from './registry/registry.js'
 
 /**
  * The composition root: the one place highway's clients of the outside world are built. Every
@@ -41,11 +40,6 @@ export interface Clients extends ReadClients {
   /** Closes what was opened; the process can then exit on its own. */
   close(): void
 }
-
-const noIdentity = (who: string) =>
-  new UserError(`this host has no ${who} certificate for the registry`, {
-    suggestion: 'run `highway up` (on a host that uses another host’s etcd: `highway up --join FILE`)',
-  })
 
 export function createClients(env: NodeJS.ProcessEnv = process.env, options: ClientOptions = {}): Clients {
   let docker: Promise<DockerClient> | undefined

@@ -1,4 +1,4 @@
-// `highway run` as bin/run.js runs it (dist/service/main.js's main), with node's own http.request and
+// `highway run` as bin/run.js runs it (dist/service/main.bundle.js's main), with node's own http.request and
 // child_process.spawn wrapped to timestamp every proxy request and the docker CLI: a profile of the
 // real code path, whatever it currently does, without editing it. For bench/run-d.mjs.
 //
@@ -37,7 +37,7 @@ childProcess.spawn = function (...args) {
 syncBuiltinESMExports()
 
 marks.importStart = now()
-const {main} = await import(new URL('../../dist/service/main.js', import.meta.url))
+const {main} = await import(new URL('../../dist/service/main.bundle.js', import.meta.url))
 marks.importEnd = now()
 const code = await main(process.argv.slice(2))
 marks.mainReturned = now()

@@ -1,5 +1,4 @@
 import {request as plainRequest, type IncomingMessage, type RequestOptions} from 'node:http'
-import {request as tlsRequest} from 'node:https'
 
 /**
  * One HTTP GET, the way a user's client would make it, with a deadline that keeps the process alive
@@ -29,7 +28,9 @@ export function httpGetSocket(socketPath: string, path: string, timeoutMs = 2000
   return get({path, socketPath}, socketPath, timeoutMs)
 }
 
-function get(target: RequestOptions, where: string, timeoutMs: number, tls?: ClientTls): Promise<HttpAnswer> {
+async function get(target: RequestOptions, where: string, timeoutMs: number, tls?: ClientTls): Promise<HttpAnswer> {
+  // Loaded only for HTTPS: `highway run` asks the proxy over plain HTTP and must not pay for TLS at start-up.
+  const tlsRequest = tls ? (await import('node:https')).request : undefined
   return new Promise((resolve, reject) => {
     const options = {agent: false as const, method: 'GET', ...target}
     const onResponse = (res: IncomingMessage) => {
@@ -42,7 +43,7 @@ function get(target: RequestOptions, where: string, timeoutMs: number, tls?: Cli
       })
       res.on('error', reject)
     }
-    const req = tls ? tlsRequest({...options, ...tls}, onResponse) : plainRequest(options, onResponse)
+    const req = tls && tlsRequest ? tlsRequest({...options, ...tls}, onResponse) : plainRequest(options, onResponse)
     const deadline = setTimeout(() => req.destroy(new Error(`no answer from ${where} within ${timeoutMs} ms`)), timeoutMs)
     req.on('error', (error) => {
       clearTimeout(deadline)

@@ -5,6 +5,8 @@ import {ROOT_USER, hostGrants, hostUser} from './access.js'
 import {ETCD_SERVER_NAME, type TlsIdentity} from './pki.js'
 import {
   agentReports,
+  clusterStatusOf,
+  memberOf,
   serviceListing,
   type ClusterStatus,
   type EtcdMember,
@@ -33,10 +35,6 @@ export interface EtcdOptions {
   hostId?: string
   /** Mutual TLS: the CA that signed etcd's certificate, and this client's own (its CN is the etcd user). */
   tls?: TlsIdentity
-}
-
-function memberOf(member: {ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner?: boolean}): EtcdMember {
-  return {clientUrls: member.clientURLs ?? [], id: member.ID, learner: Boolean(member.isLearner), name: member.name, peerUrls: member.peerURLs ?? []}
 }
 
 export class EtcdRegistry implements RegistryClient, RegistryAdmin {
@@ -124,11 +122,7 @@ export class EtcdRegistry implements RegistryClient, RegistryAdmin {
     ])
     const leaseId = held.kvs[0]?.lease
     const lease = leaseId && leaseId !== '0' ? await this.client.leaseClient.leaseTimeToLive({ID: leaseId}) : null
-    return {
-      answeredBy: status.header.member_id,
-      lease: lease ? {grantedTtl: Number(lease.grantedTTL), id: lease.ID, ttl: Number(lease.TTL)} : null,
-      members: listed.members.map((member) => ({...memberOf(member), leader: member.ID === status.leader})),
-    }
+    return clusterStatusOf({leader: status.leader, memberId: status.header.member_id}, listed.members, lease)
   }
 
   async listServices(): Promise<ServiceListing> {

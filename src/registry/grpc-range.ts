@@ -1,19 +1,21 @@
-import {connect, type ClientHttp2Session} from 'node:http2'
+import {connect} from 'node:http2'
 import {ETCD_SERVER_NAME, type TlsIdentity} from './pki.js'
-import type {ListedKey} from './registry.js'
+import {clusterStatusOf, type ClusterStatus, type ListedKey, type WireMember} from './registry.js'
+import {agentKey} from './schema.js'
 
 /**
- * One etcd range read (KV/Range over gRPC) on node's own HTTP/2 client, for `ls` and `status`
- * (cli/lean.ts): the etcd3 package and its gRPC stack take longer to load than those commands
- * take to run. Same wire, same mutual TLS and so the same etcd user (the certificate's CN) as
- * etcd3; etcd's JSON gateway would not do: it calls etcd's gRPC server with etcd's own
- * certificate, so RBAC would see etcd's identity instead of this host's.
- * Only the fields read here are encoded or decoded (etcd's rpc.proto and kv.proto).
+ * etcd's unary gRPC calls that `ls` and `status` make (cli/lean.ts), on node's own HTTP/2 client:
+ * KV/Range, Maintenance/Status, Cluster/MemberList and Lease/LeaseTimeToLive. The etcd3 package and
+ * its gRPC stack take longer to load than those commands take to run. Same wire, same mutual TLS
+ * and so the same etcd user (the certificate's CN) as etcd3; etcd's JSON gateway would not do: it
+ * calls etcd's gRPC server with etcd's own certificate, so RBAC would see etcd's identity instead
+ * of this host's. Only the fields read here are encoded or decoded (etcd's rpc.proto and kv.proto).
  */
 
 export interface RangeAnswer {
   revision: string
-  kvs: Array<ListedKey & {modRevision: string}>
+  /** `lease`: the ID of the lease the key is put under, '0' for none. */
+  kvs: Array<ListedKey & {modRevision: string; lease: string}>
 }
 
 /** A gRPC status other than OK, as etcd sent it (e.g. 7 PERMISSION_DENIED, "etcdserver: permission denied"). */
@@ -42,20 +44,27 @@ export function prefixEnd(prefix: Buffer): Buffer {
 
 const bytesField = (field: number, value: Buffer) => Buffer.concat([varint((field << 3) | 2), varint(value.length), value])
 
-function varint(value: number): Buffer {
+/** A varint as protobuf writes it; an int64 or uint64 (etcd's IDs pass 2^53) comes as a bigint. */
+function varint(value: number | bigint): Buffer {
+  let rest = BigInt.asUintN(64, BigInt(value))
   const bytes: number[] = []
-  while (value > 0x7f) {
-    bytes.push((value & 0x7f) | 0x80)
-    value = Math.floor(value / 128)
+  while (rest > 0x7fn) {
+    bytes.push(Number(rest & 0x7fn) | 0x80)
+    rest >>= 7n
   }
-  bytes.push(value)
+  bytes.push(Number(rest))
   return Buffer.from(bytes)
 }
 
-/** The RangeRequest for every key under `prefix`: key = 1, range_end = 2. */
-export function encodeRangeRequest(prefix: string): Buffer {
+/** The RangeRequest for every key under `prefix` (key = 1, range_end = 2), or for `key` alone. */
+export function encodeRangeRequest(prefix: string, options: {only?: boolean} = {}): Buffer {
   const key = Buffer.from(prefix)
-  return Buffer.concat([bytesField(1, key), bytesField(2, prefixEnd(key))])
+  return options.only ? bytesField(1, key) : Buffer.concat([bytesField(1, key), bytesField(2, prefixEnd(key))])
+}
+
+/** LeaseTimeToLiveRequest: ID = 1 (int64, given as decimal text). */
+export function encodeLeaseTimeToLiveRequest(id: string): Buffer {
+  return Buffer.concat([varint(1 << 3), varint(BigInt(id))])
 }
 
 type Field = {field: number; value: bigint} | {field: number; bytes: Buffer}
@@ -100,24 +109,78 @@ export function* fields(message: Buffer): Generator<Field> {
   }
 }
 
-/** RangeResponse: header = 1 (ResponseHeader, revision = 3), kvs = 2 (KeyValue: key = 1, mod_revision = 3, value = 5). */
+/** An int64 field as decimal text: protobuf sends a negative one (a lease's TTL of -1) as its 64-bit two's complement. */
+const int64 = (value: bigint) => BigInt.asIntN(64, value).toString()
+
+/** ResponseHeader: member_id = 2 (uint64), revision = 3 (int64). */
+function decodeHeader(message: Buffer): {memberId: string; revision: string} {
+  const header = {memberId: '0', revision: '0'}
+  for (const part of fields(message)) {
+    if (part.field === 2 && 'value' in part) header.memberId = part.value.toString()
+    else if (part.field === 3 && 'value' in part) header.revision = int64(part.value)
+  }
+  return header
+}
+
+/** RangeResponse: header = 1, kvs = 2 (KeyValue: key = 1, mod_revision = 3, value = 5, lease = 6). */
 export function decodeRangeResponse(message: Buffer): RangeAnswer {
   let revision = '0'
   const kvs: RangeAnswer['kvs'] = []
   for (const top of fields(message)) {
     if (top.field === 1 && 'bytes' in top) {
-      for (const header of fields(top.bytes)) if (header.field === 3 && 'value' in header) revision = header.value.toString()
+      revision = decodeHeader(top.bytes).revision
     } else if (top.field === 2 && 'bytes' in top) {
-      const kv = {key: '', modRevision: '0', value: ''}
+      const kv = {key: '', lease: '0', modRevision: '0', value: ''}
       for (const part of fields(top.bytes)) {
         if (part.field === 1 && 'bytes' in part) kv.key = part.bytes.toString()
-        else if (part.field === 3 && 'value' in part) kv.modRevision = part.value.toString()
+        else if (part.field === 3 && 'value' in part) kv.modRevision = int64(part.value)
         else if (part.field === 5 && 'bytes' in part) kv.value = part.bytes.toString()
+        else if (part.field === 6 && 'value' in part) kv.lease = int64(part.value)
       }
       kvs.push(kv)
     }
   }
   return {kvs, revision}
+}
+
+/** StatusResponse: header = 1, leader = 4 (uint64). */
+export function decodeStatusResponse(message: Buffer): {leader: string; memberId: string} {
+  const status = {leader: '0', memberId: '0'}
+  for (const top of fields(message)) {
+    if (top.field === 1 && 'bytes' in top) status.memberId = decodeHeader(top.bytes).memberId
+    else if (top.field === 4 && 'value' in top) status.leader = top.value.toString()
+  }
+  return status
+}
+
+/** MemberListResponse: members = 2 (Member: ID = 1 (uint64), name = 2, peerURLs = 3, clientURLs = 4, isLearner = 5). */
+export function decodeMemberListResponse(message: Buffer): WireMember[] {
+  const members: WireMember[] = []
+  for (const top of fields(message)) {
+    if (top.field !== 2 || !('bytes' in top)) continue
+    const member: WireMember = {ID: '0', clientURLs: [], isLearner: false, name: '', peerURLs: []}
+    for (const part of fields(top.bytes)) {
+      if (part.field === 1 && 'value' in part) member.ID = part.value.toString()
+      else if (part.field === 2 && 'bytes' in part) member.name = part.bytes.toString()
+      else if (part.field === 3 && 'bytes' in part) member.peerURLs.push(part.bytes.toString())
+      else if (part.field === 4 && 'bytes' in part) member.clientURLs.push(part.bytes.toString())
+      else if (part.field === 5 && 'value' in part) member.isLearner = part.value !== 0n
+    }
+    members.push(member)
+  }
+  return members
+}
+
+/** LeaseTimeToLiveResponse: ID = 2, TTL = 3, grantedTTL = 4 (int64 each; TTL -1 for a lease that has expired). */
+export function decodeLeaseTimeToLiveResponse(message: Buffer): {ID: string; TTL: string; grantedTTL: string} {
+  const lease = {ID: '0', TTL: '0', grantedTTL: '0'}
+  for (const top of fields(message)) {
+    if (!('value' in top)) continue
+    if (top.field === 2) lease.ID = int64(top.value)
+    else if (top.field === 3) lease.TTL = int64(top.value)
+    else if (top.field === 4) lease.grantedTTL = int64(top.value)
+  }
+  return lease
 }
 
 /** gRPC's framing of one message: not compressed, its length, the message. */
@@ -136,42 +199,80 @@ export function unframe(body: Buffer): Buffer {
   return body.subarray(5, 5 + length)
 }
 
-/** Every key under `prefix` at etcd's current revision, as `tls`'s user (plain HTTP/2 for an http:// endpoint). */
-export function rangePrefix(endpoint: string, tls: TlsIdentity | undefined, prefix: string, timeoutMs: number): Promise<RangeAnswer> {
+/** One unary gRPC call on an open session: the answer's message, or what etcd (or the connection) said. */
+export type UnaryCall = (path: string, request: Buffer) => Promise<Buffer>
+
+/**
+ * Opens one HTTP/2 session to `endpoint` as `tls`'s user (plain HTTP/2 for an http:// endpoint),
+ * lets `work` make its calls on it, and closes it. `timeoutMs` bounds the whole of it.
+ */
+export function withSession<T>(endpoint: string, tls: TlsIdentity | undefined, timeoutMs: number, work: (call: UnaryCall) => Promise<T>): Promise<T> {
   return new Promise((resolve, reject) => {
-    let session: ClientHttp2Session | undefined = undefined
-    const finish = (error: Error | null, answer?: RangeAnswer) => {
+    let settled = false
+    const finish = (error: Error | null, answer?: T) => {
+      if (settled) return
+      settled = true
       clearTimeout(deadline)
-      session?.close()
-      session?.destroy()
+      session.close()
+      session.destroy()
       if (error) reject(error)
       else resolve(answer!)
     }
     const deadline = setTimeout(() => finish(new Error(`no answer from ${endpoint} within ${timeoutMs} ms`)), timeoutMs)
-    session = connect(endpoint, tls ? {ca: tls.ca, cert: tls.cert, key: tls.key, servername: ETCD_SERVER_NAME} : {})
+    const session = connect(endpoint, tls ? {ca: tls.ca, cert: tls.cert, key: tls.key, servername: ETCD_SERVER_NAME} : {})
     session.on('error', (error) => finish(error))
-    const stream = session.request({':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', te: 'trailers'})
-    const chunks: Buffer[] = []
-    let status: {code: number; message: string} | undefined
-    const readStatus = (headers: Record<string, unknown>) => {
-      if (headers['grpc-status'] !== undefined) {
-        status = {code: Number(headers['grpc-status']), message: decodeURIComponent(String(headers['grpc-message'] ?? ''))}
-      }
-    }
-    stream.on('response', readStatus)
-    stream.on('trailers', readStatus)
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-    // A refused connection cancels the stream first: report what the connection met, not the cancel.
-    stream.on('error', (error: Error) => finish(error.cause instanceof Error ? error.cause : error))
-    stream.on('end', () => {
-      if (!status) return finish(new Error(`${endpoint} answered without a gRPC status`))
-      if (status.code !== 0) return finish(new GrpcError(status.code, status.message))
-      try {
-        finish(null, decodeRangeResponse(unframe(Buffer.concat(chunks))))
-      } catch (error) {
-        finish(error as Error)
-      }
-    })
-    stream.end(frame(encodeRangeRequest(prefix)))
+    const call: UnaryCall = (path, request) =>
+      new Promise((resolveCall, rejectCall) => {
+        const stream = session.request({':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers'})
+        const chunks: Buffer[] = []
+        let status: {code: number; message: string} | undefined
+        const readStatus = (headers: Record<string, unknown>) => {
+          if (headers['grpc-status'] !== undefined) {
+            status = {code: Number(headers['grpc-status']), message: decodeURIComponent(String(headers['grpc-message'] ?? ''))}
+          }
+        }
+        stream.on('response', readStatus)
+        stream.on('trailers', readStatus)
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+        // A refused connection cancels the stream first: report what the connection met, not the cancel.
+        stream.on('error', (error: Error) => rejectCall(error.cause instanceof Error ? error.cause : error))
+        stream.on('end', () => {
+          if (!status) return rejectCall(new Error(`${endpoint} answered without a gRPC status`))
+          if (status.code !== 0) return rejectCall(new GrpcError(status.code, status.message))
+          try {
+            resolveCall(unframe(Buffer.concat(chunks)))
+          } catch (error) {
+            rejectCall(error as Error)
+          }
+        })
+        stream.end(frame(request))
+      })
+    work(call).then(
+      (answer) => finish(null, answer),
+      (error: Error) => finish(error),
+    )
+  })
+}
+
+/** Every key under `prefix` at etcd's current revision. */
+export function rangePrefix(endpoint: string, tls: TlsIdentity | undefined, prefix: string, timeoutMs: number): Promise<RangeAnswer> {
+  return withSession(endpoint, tls, timeoutMs, async (call) => decodeRangeResponse(await call('/etcdserverpb.KV/Range', encodeRangeRequest(prefix))))
+}
+
+/** RegistryClient.clusterStatus, asked of the member at `endpoint`: the same calls etcd.ts makes through etcd3, on one session. */
+export function clusterStatusAt(endpoint: string, tls: TlsIdentity | undefined, hostId: string, timeoutMs: number): Promise<ClusterStatus> {
+  return withSession(endpoint, tls, timeoutMs, async (call) => {
+    const none = Buffer.alloc(0)
+    const [status, members, held] = await Promise.all([
+      call('/etcdserverpb.Maintenance/Status', none).then(decodeStatusResponse),
+      call('/etcdserverpb.Cluster/MemberList', none).then(decodeMemberListResponse),
+      call('/etcdserverpb.KV/Range', encodeRangeRequest(agentKey(hostId), {only: true})).then(decodeRangeResponse),
+    ])
+    const leaseId = held.kvs[0]?.lease
+    const lease =
+      leaseId && leaseId !== '0'
+        ? decodeLeaseTimeToLiveResponse(await call('/etcdserverpb.Lease/LeaseTimeToLive', encodeLeaseTimeToLiveRequest(leaseId)))
+        : null
+    return clusterStatusOf(status, members, lease)
   })
 }

@@ -70,8 +70,8 @@ export interface RegistryClient {
 /** Deadline of every registry call. A refused connection fails at once; this bounds a hung one. */
 export const REGISTRY_CALL_TIMEOUT_MS = 3000
 
-/** What reading the registry needs (`ls`, `status`): the listings, nothing that writes or watches. */
-export type RegistryReader = Pick<RegistryClient, 'endpoints' | 'listServices' | 'listAgents'>
+/** What reading the registry needs (`ls`, `status`): the listings and the cluster's status, nothing that writes or watches. */
+export type RegistryReader = Pick<RegistryClient, 'endpoints' | 'listServices' | 'listAgents' | 'clusterStatus'>
 
 /**
  * What bootstrapping and adding hosts need of the registry, with its root identity: nothing else uses it.
@@ -111,9 +111,55 @@ export interface RegistryAdmin {
   close(): void
 }
 
+/** A member as etcd's Cluster API sends it (rpc.proto's Member; IDs are uint64, as decimal text). */
+export interface WireMember {
+  ID: string
+  name: string
+  peerURLs: string[]
+  clientURLs: string[]
+  isLearner?: boolean
+}
+
+export function memberOf(member: WireMember): EtcdMember {
+  return {clientUrls: member.clientURLs ?? [], id: member.ID, learner: Boolean(member.isLearner), name: member.name, peerUrls: member.peerURLs ?? []}
+}
+
+/**
+ * `clusterStatus` from etcd's three answers, whichever client asked them (etcd.ts through etcd3,
+ * grpc-range.ts on raw HTTP/2): who answered and who leads (Maintenance/Status), the members
+ * (Cluster/MemberList), and the lease holding the host's agent report (Lease/LeaseTimeToLive; null: none).
+ */
+export function clusterStatusOf(
+  status: {leader: string; memberId: string},
+  members: WireMember[],
+  lease: {ID: string; TTL: string; grantedTTL: string} | null,
+): ClusterStatus {
+  return {
+    answeredBy: status.memberId,
+    lease: lease ? {grantedTtl: Number(lease.grantedTTL), id: lease.ID, ttl: Number(lease.TTL)} : null,
+    members: members.map((member) => ({...memberOf(member), leader: member.ID === status.leader})),
+  }
+}
+
+/** The one line for a host that has no certificate for the registry yet, whichever client was to use it. */
+export const noIdentity = (who: string) =>
+  new UserError(`this host has no ${who} certificate for the registry`, {
+    suggestion: 'run `highway up` (on a host that uses another host’s etcd: `highway up --join FILE`)',
+  })
+
+/**
+ * Why a connection to etcd failed, in the connection's own words whichever client met it: gRPC-js
+ * (etcd3) wraps a refused connection as "14 UNAVAILABLE: No connection established. Last error:
+ * Error: connect ECONNREFUSED ...", node's HTTP/2 (grpc-range.ts) reports the connect error itself.
+ */
+export function connectionFailure(error: unknown): string {
+  const message = (error as Error).message
+  return /Last error: (?:\w*Error: )?(.*?)\. Resolution note:/.exec(message)?.[1] ?? message
+}
+
 /** One line for a command to show when the registry does not answer. */
 export function unreachable(endpoints: string[], error: unknown): UserError {
-  return new UserError(`cannot reach etcd at ${endpoints.join(', ')} (${(error as Error).message})`, {
+  return new UserError(`cannot reach etcd at ${endpoints.join(', ')} (${connectionFailure(error)})`, {
     suggestion: 'run `highway up` (or `highway status` to see which component is down)',
     cause: error,
   })

@@ -97,7 +97,8 @@ export async function runService(argv: string[], io: RunIo): Promise<number> {
   if (result.code !== 0 || !name) return result.code
   const url = `http://${name}.${settings.domain}/`
   await waitFor(async () => ((await routeState(hostSideIp(settings), `${name}.${settings.domain}`, {port: io.proxyPort})) === 'routed' ? true : undefined), {
-    interval: 5,
+    // The route goes live a few ms after docker returns (the agent's inspect, etcd put, runtime API): ask often.
+    interval: 2,
     message: `${url} did not become routable (container ${result.stdout.trim().slice(0, 12)} is running; see \`highway ls\` and \`highway status\`)`,
     timeout: ROUTE_TIMEOUT_MS,
   })

@@ -68,6 +68,9 @@ describe('the npm package', () => {
       'bin/run.js',
       'dist/commands/ls.js',
       'dist/service/main.js',
+      // What bin/run.js loads for run, ls and status (scripts/bundle-prompt.js).
+      'dist/service/main.bundle.js',
+      'dist/cli/lean.bundle.js',
       'oclif.manifest.json',
       'dist/agent-image/Dockerfile',
       'dist/agent-image/lib/agent.cjs',
