@@ -170,7 +170,7 @@ const NO_SERVER_PAGES = [
   STOPPED_PAGE.replace('http-request return', 'http-error'),
 ]
 
-/** How often HAProxy checks a server it found down (say, checked before its app listened) again, not every 2 s. */
+/** How often HAProxy checks a server it found down (say, checked before its app listened) again, not every UP_RECHECK_S. */
 export const DOWN_RECHECK_MS = 100
 /**
  * How often HAProxy checks a server it found up: rarely. With `observe layer4` every request is a
