@@ -162,6 +162,52 @@ describe('a container that dies without docker stop (a `die` event, no `stop`)',
   })
 })
 
+// ---- an app gone inside a running container --------------------------------------------------------
+
+/** HAProxy's own statistics for one server (`show stat` on the running worker), by column name. */
+async function serverStat(containerId: string): Promise<Record<string, string>> {
+  const script = `const s=require('net').createConnection('/run/highway/master.sock');let o='';s.on('connect',()=>s.end('@1 show stat\\n'));s.on('data',d=>o+=d);s.on('close',()=>process.stdout.write(o));s.on('error',e=>{console.error(e.code);process.exit(1)})`
+  const [header, ...rows] = (await docker('exec', 'highway-agent', 'node', '-e', script)).split('\n').filter(Boolean)
+  const columns = header.replace(/^# /, '').split(',')
+  const row = rows.map((line) => line.split(',')).find((cells) => cells[1] === `c${containerId.slice(0, 12)}`)
+  if (!row) throw new Error(`no server c${containerId.slice(0, 12)} in the proxy`)
+  return Object.fromEntries(columns.map((column, i) => [column, row[i]]))
+}
+
+describe('an app that dies inside a container that keeps running (no Docker event at all)', () => {
+  it("is taken out of the proxy by the first request that fails to reach it, not by HAProxy's next periodic check", async () => {
+    // httpd in the background, its pid kept; PID 1 sleeps on, so Docker sees nothing when httpd goes.
+    const script = 'mkdir -p /www && echo hello-hollow > /www/index.html && { httpd -f -p 9090 -h /www & echo $! > /httpd.pid; } && exec sleep 3600'
+    await runService('hollow', APP_IMAGE, ['sh', '-c', script])
+    expect((await through('hollow')).body.trim()).toBe('hello-hollow')
+    const id = await docker('inspect', 'hollow', '--format', '{{.Id}}')
+    // A new server is UP at once, and fully so ("UP", not "UP 1/2") once its first check has passed.
+    const up = await until('the server fully up in HAProxy', async () => {
+      const stat = await serverStat(id)
+      return stat.status === 'UP' ? stat : undefined
+    })
+    // Empty where nothing observes the requests (no `observe`): none counted either way.
+    const counted = (stat: Record<string, string>) => Number(stat.hanafail || '0')
+    expect(counted(up.value)).toBe(0)
+
+    await docker('exec', 'hollow', 'sh', '-c', 'kill $(cat /httpd.pid)')
+    // HAProxy's retries have nowhere else to go: highway's own 503 page, not a hang or a reset.
+    const answer = await through('hollow', 5)
+    expect(answer.status).toBe(503)
+    expect(answer.headers).toMatch(/^x-highway: stopped/im)
+    // The failed connects were counted as failed checks (`observe layer4`: HAProxy's "hanafail"), which
+    // is what took the server down; a periodic check would have left that count at 0.
+    const down = await until('the server down in HAProxy', async () => {
+      const stat = await serverStat(id)
+      return stat.status === 'DOWN' ? stat : undefined
+    })
+    expect(counted(down.value)).toBeGreaterThanOrEqual(1)
+    expect(await docker('inspect', 'hollow', '--format', '{{.State.Running}}')).toBe('true')
+    console.log(`hollow: DOWN in HAProxy ${down.ms} ms after the failed request returned (check status ${down.value.check_status})`)
+    await docker('rm', '-f', 'hollow')
+  })
+})
+
 // ---- etcd away for longer than the lease ---------------------------------------------------------
 
 /** etcd's own view, as this host's identity: the leases holding the records of `name`. */
