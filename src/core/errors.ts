@@ -24,7 +24,10 @@ export class TimeoutError extends UserError {
 }
 
 export function isUserError(error: unknown): error is UserError {
-  return error instanceof UserError
+  if (error instanceof UserError) return true
+  // The prompt's bundles (scripts/bundle-prompt.js) hold a copy of this class, and `run --replace`'s
+  // module, loaded beside them, another: a UserError from either is recognised by its shape.
+  return error instanceof Error && (error.name === 'UserError' || error.name === 'TimeoutError') && typeof (error as UserError).exitCode === 'number'
 }
 
 /** How every entry point prints a UserError: "highway: <message>", the suggestion indented below. */
