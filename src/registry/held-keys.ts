@@ -3,7 +3,7 @@ import {DEFAULT_SETTINGS} from '../core/types.js'
 import {backoff} from '../core/wait.js'
 import type {RegistryClient, RegistryLease} from './registry.js'
 
-/** The lease's time to live: a dead host's routes are gone from every proxy within it. */
+/** The TTL the user sets by default (`up --lease-ttl`): a dead host's routes are gone from every proxy within it. */
 export const LEASE_TTL_SECONDS = DEFAULT_SETTINGS.leaseTtl!
 
 /** etcd's raft timers (ms) where other hosts may join: see the etcd component. */
