@@ -11,9 +11,10 @@
 // B's agent grants its etcd lease shorter than its TTL (src/registry/held-keys.ts, leaseFor) and renews
 // it every third of that, so a cut lands between renewals: expiry follows the last renewal by the
 // lease's TTL, plus etcd's expiry check and the proxy's update. Where B runs an etcd member it may be
-// the leader: the others elect a new one, which restarts every lease; each round says whether B led.
-// With MEMBER=1 the cluster has three members (B, C and A's), so it keeps its quorum without B.
-import {copyFileSync, mkdtempSync} from 'node:fs'
+// the leader: the others elect a new one, which restarts every lease. With MEMBER=1 the cluster has
+// three members (B, C and A's), so it keeps its quorum without B, and every other round hands B the
+// leadership before the cut (etcd's MoveLeader, as root): the worst case, sampled as often as the other.
+import {copyFileSync, mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {
@@ -33,6 +34,8 @@ import {
   sleep,
   summary,
 } from './lib/common.mjs'
+import {Etcd3} from 'etcd3'
+import {ETCD_SERVER_NAME} from '../src/registry/pki.ts'
 import {SWITCH, copyImages, highwayOn, netnsHost, setLink, startHost, startSwitch, stopHost, stopSwitch} from '../test/e2e/netns-hosts.ts'
 
 relaunchUnderLock(import.meta.url)
@@ -66,11 +69,30 @@ async function joinHost(host, env, member) {
   if (up.code !== 0) throw new Error(`up on ${host.letter} failed: ${up.stderr}`)
 }
 
-/** Whether B's etcd member leads the cluster, as A's CLI sees it. */
-async function bLeads() {
+/** The cluster's members as A's CLI sees them. */
+async function members() {
   const status = await highway(['status', '--json'], {env: ENV})
-  const leader = JSON.parse(status.stdout).cluster?.members.find((member) => member.leader)
-  return leader?.peerUrls[0] === `https://${B.address}:2380`
+  return JSON.parse(status.stdout).cluster?.members ?? []
+}
+
+const isB = (member) => member.peerUrls[0] === `https://${B.address}:2380`
+
+/** Hands the leadership to B's member: MoveLeader, sent to the leader, is root's (A's PKI has root's identity). */
+async function leadFromB() {
+  const all = await members()
+  const leader = all.find((member) => member.leader)
+  if (!leader || isB(leader)) return
+  const pki = (name) => readFileSync(join(ENV.HIGHWAY_CONFIG_DIR, 'pki', name))
+  const client = new Etcd3({
+    hosts: leader.clientUrls,
+    credentials: {certChain: pki('root.crt'), privateKey: pki('root.key'), rootCertificate: pki('ca.crt')},
+    grpcOptions: {'grpc.ssl_target_name_override': ETCD_SERVER_NAME},
+  })
+  try {
+    await client.maintenance.moveLeader({targetID: all.find(isB).id})
+  } finally {
+    client.close()
+  }
 }
 
 await bench(MEMBER ? 'dead-member-host' : 'dead-host', async ({settings}) => {
@@ -102,7 +124,8 @@ await bench(MEMBER ? 'dead-member-host' : 'dead-host', async ({settings}) => {
     for (let round = 0; round < ROUNDS; round++) {
       // A random phase against the renewals, so the rounds sample the whole 2/3 TTL .. TTL window.
       await sleep((Math.random() * (LEASE_TTL * 1000)) / 3)
-      if (MEMBER) led.push(await bLeads())
+      if (MEMBER && round % 2 === 0) await leadFromB()
+      if (MEMBER) led.push((await members()).some((member) => member.leader && isB(member)))
       await setLink(B, false)
       expiry.push(await until(settings, isGone, LEASE_TTL * 4000))
       await setLink(B, true)
