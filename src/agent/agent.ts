@@ -24,7 +24,7 @@ export interface AgentOptions {
   domain: string
   /** Full reconcile period, in ms. */
   reconcileEvery?: number
-  /** The TTL of the lease that holds this host's records: a dead host's routes leave every proxy within it. */
+  /** The TTL of the etcd lease that holds this host's records: shorter than the user's (leaseFor), so a dead host's routes leave every proxy within theirs. */
   leaseTtlSeconds?: number
   /**
    * An extra refresh of the agent's report in etcd, in ms; none by default: every reconcile (at

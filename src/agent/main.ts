@@ -1,6 +1,7 @@
 // Entry point of the agent container (bundled to lib/agent.cjs by scripts/bundle-agent.js).
 import {createClients} from '../clients.js'
 import {DEFAULT_SETTINGS, type Settings} from '../core/types.js'
+import {leaseFor} from '../registry/held-keys.js'
 import {Agent} from './agent.js'
 
 function required(name: string): string {
@@ -44,10 +45,13 @@ async function main(): Promise<void> {
   // The engine's name is what `ls` shows; the id is highway's own, given by `up` (engines cloned from one image share an ID).
   const host = {id: settings.hostId!, name: (await docker.engine.identity()).name}
   const registry = clients.registry(settings)
+  // Given where this host runs an etcd member: the leader may be that member, and die with the host.
+  const electionMs = process.env.HIGHWAY_ETCD_ELECTION_MS ? Number(process.env.HIGHWAY_ETCD_ELECTION_MS) : undefined
+  const lease = leaseFor(settings.leaseTtl!, electionMs)
   const agent = new Agent({
     docker,
     domain: settings.domain,
-    leaseTtlSeconds: settings.leaseTtl,
+    leaseTtlSeconds: lease.grantSeconds,
     host: {...host, advertiseIp: settings.advertiseIp, bridgeIp: settings.bridgeIp},
     registry,
     tcpRange: settings.tcpRange,
@@ -62,6 +66,11 @@ async function main(): Promise<void> {
 
   console.log(
     `highway agent on ${host.name} (${host.id}): domain ${settings.domain}, bridge ${settings.bridgeIp}${settings.advertiseIp ? `, advertised at ${settings.advertiseIp}` : ''}, etcd ${registry.endpoints.join(',')}`,
+  )
+  console.log(
+    lease.honoured
+      ? `lease TTL ${lease.grantSeconds} s: this host's routes leave every proxy within ${settings.leaseTtl} s of its death`
+      : `lease TTL ${lease.grantSeconds} s, etcd's shortest: --lease-ttl ${settings.leaseTtl} is below ${lease.shortestSeconds} s, the shortest this host can keep; its routes may stay that long after its death`,
   )
   await agent.start()
 }

@@ -6,6 +6,7 @@ import {NAMES_DIR} from '../tcp/table.js'
 import {LOOPBACK_ETCD_URL} from '../core/settings.js'
 import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import type {ContainerSpec} from '../docker/types.js'
+import {ALONE_RAFT, JOINABLE_RAFT} from '../registry/held-keys.js'
 import {ETCD_SERVER_NAME, type TlsIdentity} from '../registry/pki.js'
 import {peerUrl} from '../registry/provision.js'
 
@@ -247,8 +248,21 @@ function container(
   }
 }
 
+/** etcd's raft timers: its own defaults where other hosts may join, faster where it is alone (see the etcd component). */
+function raftOf(settings: Settings): {electionMs: number; heartbeatMs: number} {
+  return settings.advertiseIp ? JOINABLE_RAFT : ALONE_RAFT
+}
+
+/**
+ * The election timeout of the etcd member on this host when other hosts share it (it may lead, and
+ * die with the host: registry/held-keys.ts leaseFor); undefined where no member runs or it is alone.
+ */
+export function memberElectionMs(settings: Pick<Settings, 'advertiseIp' | 'etcdEndpoints'>): number | undefined {
+  return runsEtcd(settings) && settings.advertiseIp ? JOINABLE_RAFT.electionMs : undefined
+}
+
 /** Whether etcd runs on this host: the first host's, or a member that joined; not on a client-only host. */
-export function runsEtcd(settings: Settings): boolean {
+export function runsEtcd(settings: Pick<Settings, 'etcdEndpoints'>): boolean {
   return settings.etcdEndpoints.length === 0
 }
 
@@ -322,7 +336,11 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           // kind, so 40 ms ticks elect in 40-200 ms where 10 ms ones took 100-200 after a reboot.
           // Where other hosts may join, etcd's own defaults: short heartbeats between busy hosts flap the
           // leadership, and every new leader extends every lease by its TTL (a dead host's routes stay).
-          ...(settings.advertiseIp ? ['--heartbeat-interval=100', '--election-timeout=1000'] : ['--heartbeat-interval=40', '--election-timeout=200']),
+          `--heartbeat-interval=${raftOf(settings).heartbeatMs}`,
+          `--election-timeout=${raftOf(settings).electionMs}`,
+          // Clients ping every second (src/registry/etcd.ts) to find a member that vanished, its host cut
+          // off, and move their watches well within a lease TTL; etcd's floor is 5 s unless told.
+          '--grpc-keepalive-min-time=1s',
           '--snapshot-count=20',
           // Its store commits pending writes every interval (WAL has them already): wake every 10 s, not 100 ms.
           '--backend-batch-interval=10s',
@@ -412,6 +430,9 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
         ...(settings.advertiseIp ? [`HIGHWAY_ADVERTISE_IP=${settings.advertiseIp}`] : []),
         ...(settings.tcpRange ? [`HIGHWAY_TCP_RANGE=${settings.tcpRange}`] : []),
         ...(settings.leaseTtl && settings.leaseTtl !== DEFAULT_SETTINGS.leaseTtl ? [`HIGHWAY_LEASE_TTL=${settings.leaseTtl}`] : []),
+        // Its lease is shorter where its own member might be the leader that dies with the host, leaving
+        // other hosts to elect another (leaseFor); with no advertise address there are no other hosts.
+        ...(memberElectionMs(settings) ? [`HIGHWAY_ETCD_ELECTION_MS=${memberElectionMs(settings)}`] : []),
         `HIGHWAY_ETCD=${(runsEtcd(settings) ? [AGENT_ETCD_URL, ...(settings.etcdPeers ?? [])] : settings.etcdEndpoints).join(',')}`,
         // Its etcd identity, in its environment like everything else `up` tells it (see ETCD_TLS_DIR).
         ...(context.tls.agent

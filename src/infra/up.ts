@@ -19,7 +19,8 @@ import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/i
 import {PkiStore, type TlsIdentity} from '../registry/pki.js'
 import {ensureLocalPki, joinedIdentity, memberPki, peerUrl, readJoinFile, storeJoin, type JoinFile} from '../registry/provision.js'
 import {unreachable, type EtcdMember, type RegistryAdmin} from '../registry/registry.js'
-import {componentSpecs, runsEtcd, type ComponentSpec, type SpecContext} from './components.js'
+import {componentSpecs, memberElectionMs, runsEtcd, type ComponentSpec, type SpecContext} from './components.js'
+import {leaseFor} from '../registry/held-keys.js'
 import {RunChanges, ensureContainer, ensureNetwork, ensureVolume, type EnsureOutcome} from './containers.js'
 import {probeDns, probeEtcd} from './probes.js'
 
@@ -82,6 +83,16 @@ export function validateRequest(request: UpRequest, saved: Settings): Omit<Setti
     throw new UserError(`invalid --lease-ttl ${leaseTtl}: expected whole seconds from ${MIN_LEASE_TTL} to ${MAX_LEASE_TTL}`, {
       suggestion: `the default is ${DEFAULT_SETTINGS.leaseTtl} s; shorter drops a dead host's routes sooner, and a host cut off that long loses them`,
     })
+  }
+  const electionMs = memberElectionMs({advertiseIp, etcdEndpoints})
+  const lease = leaseFor(leaseTtl, electionMs)
+  if (electionMs && !lease.honoured) {
+    throw new UserError(
+      `--lease-ttl ${leaseTtl} cannot be kept on this host: it runs an etcd member other hosts share, and electing a new leader when it dies takes up to 3 s of it`,
+      {
+        suggestion: `give --lease-ttl ${lease.shortestSeconds} or more (the default is ${DEFAULT_SETTINGS.leaseTtl} s)`,
+      },
+    )
   }
   const hostIp = request.hostIp === undefined || request.hostIp === '' ? request.hostIp : assertIPv4(request.hostIp, '--host-ip')
   const tcpRange = request.tcpRange === 'none' ? '' : (request.tcpRange ?? saved.tcpRange ?? DEFAULT_SETTINGS.tcpRange!)

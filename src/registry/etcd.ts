@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto'
-import {Etcd3, Range, type IKeyValue} from 'etcd3'
+import {ConsecutiveBreaker, circuitBreaker, handleWhen} from 'cockatiel'
+import {Etcd3, Range, isRecoverableError, type IKeyValue} from 'etcd3'
 import type {AgentReport} from '../core/types.js'
 import {ROOT_USER, hostGrants, hostUser} from './access.js'
 import {ETCD_SERVER_NAME, type TlsIdentity} from './pki.js'
@@ -53,12 +54,21 @@ export class EtcdRegistry implements RegistryClient, RegistryAdmin {
       defaultCallOptions: (context) =>
         // Watches and lease keepalives are streams that must outlive any deadline.
         context.isStream ? {} : {deadline: Date.now() + options.callTimeout},
+      ...(options.endpoints.length > 1 && {
+        faultHandling: {
+          // A member that failed once is passed over for 5 s: a watch leaving a member whose host was cut
+          // off would otherwise pick among all members again, and a stream opened on that one waits for
+          // its TCP connect, which only the kernel gives up (tens of seconds), while the routes go stale.
+          host: () => circuitBreaker(handleWhen(isRecoverableError), {breaker: new ConsecutiveBreaker(1), halfOpenAfter: 5000}),
+        },
+      }),
       grpcOptions: {
         // A member that vanished without closing (its host cut off) must be noticed, and its watch moved
-        // to another member, well within a lease TTL: a ping every 5 s (etcd's floor,
-        // --grpc-keepalive-min-time), given up after 2 s.
-        'grpc.keepalive_time_ms': 5000,
-        'grpc.keepalive_timeout_ms': 2000,
+        // to another member, well within a lease TTL: a ping every second, given up after another.
+        // highway's etcd allows that (--grpc-keepalive-min-time); one of the user's own keeps etcd's
+        // floor of 5 s (a faster ping would be answered with GOAWAY).
+        'grpc.keepalive_time_ms': tls ? 1000 : 5000,
+        'grpc.keepalive_timeout_ms': tls ? 1000 : 2000,
         'grpc.keepalive_permit_without_calls': 1,
         ...(tls && {'grpc.ssl_target_name_override': ETCD_SERVER_NAME}),
       },

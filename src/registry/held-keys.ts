@@ -3,8 +3,37 @@ import {DEFAULT_SETTINGS} from '../core/types.js'
 import {backoff} from '../core/wait.js'
 import type {RegistryClient, RegistryLease} from './registry.js'
 
-/** The lease's time to live: a dead host's routes are gone from every proxy within it. */
+/** The TTL the user sets by default (`up --lease-ttl`): a dead host's routes are gone from every proxy within it. */
 export const LEASE_TTL_SECONDS = DEFAULT_SETTINGS.leaseTtl!
+
+/** etcd's raft timers (ms) where other hosts may join: see the etcd component. */
+export const JOINABLE_RAFT = {electionMs: 1000, heartbeatMs: 100}
+/** etcd's raft timers (ms) where it is alone on this host. */
+export const ALONE_RAFT = {electionMs: 200, heartbeatMs: 40}
+/** etcd's leader looks for expired leases every 500 ms (server/lease/lessor.go, runLoop). */
+const REVOKE_LOOP_MS = 500
+/** From etcd's revoke to every proxy: one raft commit, the watch's event, the agent's runtime update (tens of ms); a budget. */
+const PROPAGATION_MS = 500
+
+/**
+ * The etcd lease that keeps the user's promise "a dead host's routes leave every proxy within
+ * `ttlSeconds`". etcd expires a lease TTL after its last renewal, looks for expired ones every 500 ms,
+ * and then the delete reaches the proxies. Where this host runs an etcd member (`electionMs`, the
+ * cluster's election timeout), that member may be the leader and die with the host: the others elect
+ * a new one after a randomised timeout of up to twice the election timeout, and the new leader starts
+ * every lease afresh from its full TTL plus one election timeout (lessor Promote; checkpoints, which
+ * would keep the time left, are only taken every 5 minutes in etcd 3.5, for leases longer than that).
+ * So the lease is shorter than the promise by all of that; never below etcd's own floor (1.5 election
+ * timeouts, rounded up: etcd raises a shorter grant silently), so `honoured` says whether it holds, and
+ * `shortestSeconds` is the shortest TTL this host can keep.
+ */
+export function leaseFor(ttlSeconds: number, electionMs?: number): {grantSeconds: number; honoured: boolean; shortestSeconds: number} {
+  const margin = Math.ceil(((electionMs ? 3 * electionMs : 0) + REVOKE_LOOP_MS + PROPAGATION_MS) / 1000)
+  // A host without a member is a client of a cluster that other hosts joined: etcd's election timeout there.
+  const floor = Math.max(1, Math.ceil((1.5 * (electionMs ?? JOINABLE_RAFT.electionMs)) / 1000))
+  const wanted = ttlSeconds - margin
+  return {grantSeconds: Math.max(floor, wanted), honoured: wanted >= floor, shortestSeconds: floor + margin}
+}
 
 /**
  * Keys held under one lease: if the holder dies they expire with it (no stale routes from a dead

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {HeldKeys} from '../../../src/registry/held-keys.js'
+import {ALONE_RAFT, HeldKeys, JOINABLE_RAFT, leaseFor} from '../../../src/registry/held-keys.js'
 import {FakeRegistry} from '../support/fake-registry.js'
 
 async function settle(): Promise<void> {
@@ -79,5 +79,21 @@ describe('HeldKeys', () => {
     expect(losses).toBe(1)
     expect(registry.leases).toHaveLength(leases)
     expect(values(registry)).toEqual({[key('a')]: 'a'})
+  })
+})
+
+describe('leaseFor', () => {
+  it('leaves room for a new leader restarting every lease where this host runs a member, and less where it does not', () => {
+    // Up to two election timeouts before one, one more that etcd adds, the 500 ms revoke loop and the way to the proxies: 4 s.
+    expect(leaseFor(10, JOINABLE_RAFT.electionMs)).toEqual({grantSeconds: 6, honoured: true, shortestSeconds: 6})
+    expect(leaseFor(6, JOINABLE_RAFT.electionMs)).toEqual({grantSeconds: 2, honoured: true, shortestSeconds: 6})
+    // A client only: its death elects nobody.
+    expect(leaseFor(10)).toEqual({grantSeconds: 9, honoured: true, shortestSeconds: 3})
+    expect(leaseFor(10, ALONE_RAFT.electionMs)).toEqual({grantSeconds: 8, honoured: true, shortestSeconds: 3})
+  })
+
+  it("never asks below etcd's own floor (1.5 election timeouts, which etcd would apply silently), and says the TTL is not kept", () => {
+    expect(leaseFor(4, JOINABLE_RAFT.electionMs)).toEqual({grantSeconds: 2, honoured: false, shortestSeconds: 6})
+    expect(leaseFor(2)).toEqual({grantSeconds: 2, honoured: false, shortestSeconds: 3})
   })
 })
