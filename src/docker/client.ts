@@ -133,7 +133,12 @@ class DockerodeContainers implements ContainerClient {
   }
 
   async start(id: string): Promise<void> {
-    await this.api.getContainer(id).start()
+    try {
+      await this.api.getContainer(id).start()
+    } catch (error) {
+      // 304: already started, e.g. by its restart policy between the listing that found it down and now.
+      if ((error as {statusCode?: number}).statusCode !== 304) throw error
+    }
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<void> {

@@ -191,8 +191,11 @@ const NO_SERVER_PAGES = [
 export const DOWN_RECHECK_MS = 100
 /**
  * How often HAProxy checks a server it found up: rarely. With `observe layer4` every request is a
- * check too: a failed connect counts as a failed check and brings checks every DOWN_RECHECK_MS, so a
- * dead server leaves about 100 ms after the first request that fails (a 2 s interval took up to 2 s).
+ * probe too: a failed connect brings checks every DOWN_RECHECK_MS (`on-error fastinter`), so a dead
+ * server leaves about 200 ms after the first request that fails (a 2 s interval took up to 4 s). Not
+ * `on-error fail-check` (HAProxy's default): a request that meets a starting container before its app
+ * listens then marks the server down itself, and a name polled while it starts went without an answer
+ * for up to 3 s (bench/propagation.mjs: p95 1.5 s, once 20 s, against 14 ms).
  * What a short interval found besides, an app gone inside a running container that nobody calls,
  * served nobody, and cost a connect per idle server per interval (20 idle services: 0.2-0.26% of a
  * core, the proxy's whole idle cost). A new server, or one found down, is checked every
@@ -200,7 +203,7 @@ export const DOWN_RECHECK_MS = 100
  */
 export const UP_RECHECK_S = 30
 /** The options of every server, whether written in the config or added at runtime. */
-export const SERVER_OPTIONS = `check inter ${UP_RECHECK_S}s downinter ${DOWN_RECHECK_MS}ms fastinter ${DOWN_RECHECK_MS}ms fall 2 rise 1 observe layer4 error-limit 1`
+export const SERVER_OPTIONS = `check inter ${UP_RECHECK_S}s downinter ${DOWN_RECHECK_MS}ms fastinter ${DOWN_RECHECK_MS}ms fall 2 rise 1 observe layer4 error-limit 1 on-error fastinter`
 
 export const serverName = (id: string) => `c${id}`
 

@@ -76,7 +76,7 @@ class Gate {
 /** A stopped container's record: no published port. */
 const stopped = (running: ServiceRecord): ServiceRecord => ({...running, ports: [{...running.ports[0], port: 0}], state: 'stopped'})
 const server = (name: string) => `c${record(name, 1).containerId.slice(0, 12)}`
-const OPTIONS = 'check inter 30s downinter 100ms fastinter 100ms fall 2 rise 1 observe layer4 error-limit 1'
+const OPTIONS = 'check inter 30s downinter 100ms fastinter 100ms fall 2 rise 1 observe layer4 error-limit 1 on-error fastinter'
 
 function harness(records: ServiceRecord[], options: {retryDelayMs?: number; leavingRetryMs?: number} = {}) {
   const runDir = mkdtempSync(join(tmpdir(), 'highway-sync-'))

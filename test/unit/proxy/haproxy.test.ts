@@ -21,7 +21,7 @@ function headers(config: string): string[] {
 }
 
 const serverLine = (id: string, address: string, port: number) =>
-  `    server c${id.slice(0, 12)} ${address}:${port} check inter 30s downinter 100ms fastinter 100ms fall 2 rise 1 observe layer4 error-limit 1`
+  `    server c${id.slice(0, 12)} ${address}:${port} check inter 30s downinter 100ms fastinter 100ms fall 2 rise 1 observe layer4 error-limit 1 on-error fastinter`
 
 const page404 = (domain: string) =>
   `    http-request return status 404 content-type "text/html; charset=utf-8" hdr x-highway not-found string ` +

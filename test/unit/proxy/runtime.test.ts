@@ -3,7 +3,7 @@ import {renderProxyConfig, type ProxyState} from '../../../src/proxy/haproxy.js'
 import {planRuntime, type LiveProxy} from '../../../src/proxy/runtime.js'
 import {BRIDGE_IP, IDS, makeRecord} from '../support/highway-fixtures.js'
 
-const OPTIONS = 'check inter 30s downinter 100ms fastinter 100ms fall 2 rise 1 observe layer4 error-limit 1'
+const OPTIONS = 'check inter 30s downinter 100ms fastinter 100ms fall 2 rise 1 observe layer4 error-limit 1 on-error fastinter'
 const web = makeRecord()
 const server = `route0/c${IDS.web1.slice(0, 12)}`
 const state = (records = [web], previous?: ProxyState) => renderProxyConfig({domain: 'local', records}, previous).state

@@ -108,7 +108,7 @@ export function sections(config: string): Map<string, string[]> {
 }
 
 const SERVER =
-  /^ {4}server (c[0-9a-f]{12}) (\d+\.\d+\.\d+\.\d+):(\d+) check inter 30s downinter 100ms fastinter 100ms fall 2 rise 1 observe layer4 error-limit 1$/
+  /^ {4}server (c[0-9a-f]{12}) (\d+\.\d+\.\d+\.\d+):(\d+) check inter 30s downinter 100ms fastinter 100ms fall 2 rise 1 observe layer4 error-limit 1 on-error fastinter$/
 
 /**
  * What every rendered config must be, whatever valid records it came from: the fixed sections,
