@@ -120,13 +120,16 @@ describe('docker stop under load', () => {
       expect(result.failed).toBeGreaterThan(0)
     }
     // Once it stopped, highway's own page and nothing else: never HAProxy's bare 503, never a wait.
-    expect([...new Set(kinds(freshResult))]).toEqual(['HTTP 503 (highway stopped)'])
-    // The one exception, on kept-alive connections only: the process closes its idle connections to
-    // HAProxy as it exits, HAProxy then closes the clients', and a request a client sent at that very
-    // moment meets the close (a client retries such a request on a new connection; Node's does not).
-    const others = kinds(keptResult).filter((kind) => kind !== 'HTTP 503 (highway stopped)')
-    expect(others.length).toBeLessThanOrEqual(target.clients)
-    expect(others.every((kind) => kind === 'connection ECONNRESET')).toBe(true)
+    // The one exception, at most one request per client: the one on its way at the very moment the
+    // process exits. On a kept-alive connection the process closes its idle connection to HAProxy as it
+    // exits and HAProxy closes the client's; on a fresh one (seen once in five runs) the backend, which
+    // exits at once on SIGTERM, dies mid-answer, and an answer already begun cannot be retried elsewhere.
+    // A client retries such a request on a new connection (browsers, curl); Node's does not.
+    for (const result of [keptResult, freshResult]) {
+      const others = kinds(result).filter((kind) => kind !== 'HTTP 503 (highway stopped)')
+      expect(others.length).toBeLessThanOrEqual(target.clients)
+      expect(others.every((kind) => kind === 'connection ECONNRESET')).toBe(true)
+    }
     await docker('rm', '-f', 'solo')
   })
 })
