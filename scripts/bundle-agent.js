@@ -9,28 +9,22 @@ import {fileURLToPath} from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const out = join(root, 'dist', 'agent-image')
 mkdirSync(join(out, 'lib'), {recursive: true})
+/** One CommonJS file for the image's Node, from `entry` under src/. */
+const bundle = (entry, file, options = {}) =>
+  build({
+    entryPoints: [join(root, 'src', entry)],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile: join(out, 'lib', file),
+    logLevel: 'warning',
+    legalComments: 'none',
+    ...options,
+  })
 // The TCP forwarder: Node's standard library only, so its bundle is small and starts fast.
-await build({
-  entryPoints: [join(root, 'src', 'tcp', 'main.ts')],
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: join(out, 'lib', 'tcp.cjs'),
-  logLevel: 'warning',
-  legalComments: 'none',
-})
-await build({
-  entryPoints: [join(root, 'src', 'agent', 'main.ts')],
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: join(out, 'lib', 'agent.cjs'),
-  // ssh2's optional native helper: loaded in a try/catch, never needed by the agent.
-  external: ['cpu-features'],
-  logLevel: 'warning',
-  legalComments: 'none',
-})
+await bundle('tcp/main.ts', 'tcp.cjs')
+// ssh2's optional native helper: loaded in a try/catch, never needed by the agent.
+await bundle('agent/main.ts', 'agent.cjs', {external: ['cpu-features']})
 cpSync(join(root, 'node_modules', 'etcd3', 'proto'), join(out, 'proto'), {recursive: true})
 cpSync(join(root, 'assets', 'Dockerfile'), join(out, 'Dockerfile'))
