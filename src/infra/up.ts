@@ -66,6 +66,18 @@ export const READY_TIMEOUT_MS: Record<Component, number> = {agent: 30_000, dns: 
 export const MIN_LEASE_TTL = 2
 export const MAX_LEASE_TTL = 3600
 
+/** Refuses a TCP range that holds one of this host's addresses: the range's route would take it over. */
+function assertRangeFree(tcpRange: string, addresses: Array<[what: string, address: string | undefined]>): void {
+  const range = parseRange(tcpRange)
+  for (const [what, address] of addresses) {
+    if (address && inRange(range, address)) {
+      throw new UserError(`--tcp-range ${tcpRange} holds ${what} ${address}: highway would take that address over on this host`, {
+        suggestion: `give a range no host or network of yours uses (the default is ${DEFAULT_TCP_RANGE}), or --tcp-range none`,
+      })
+    }
+  }
+}
+
 /** Everything `up` is told, checked before Docker is touched: bad input creates nothing. */
 export function validateRequest(request: UpRequest, saved: Settings): Omit<Settings, 'bridgeIp'> & {bridgeIp?: string} {
   const domain = assertDomain(request.domain ?? saved.domain)
@@ -97,19 +109,13 @@ export function validateRequest(request: UpRequest, saved: Settings): Omit<Setti
   const hostIp = request.hostIp === undefined || request.hostIp === '' ? request.hostIp : assertIPv4(request.hostIp, '--host-ip')
   const tcpRange = request.tcpRange === 'none' ? '' : (request.tcpRange ?? saved.tcpRange ?? DEFAULT_SETTINGS.tcpRange!)
   if (tcpRange) {
-    const range = parseRange(tcpRange)
-    for (const [flag, address] of [
+    parseRange(tcpRange)
+    assertRangeFree(tcpRange, [
       ['--bridge-ip', bridgeIp],
       ['--advertise-ip', advertiseIp],
       ['--host-ip', hostIp],
-      ['--upstream-dns', upstreamDns[0]],
-    ] as const) {
-      if (address && inRange(range, address)) {
-        throw new UserError(`--tcp-range ${tcpRange} holds ${flag} ${address}: highway would take that address over on this host`, {
-          suggestion: `give a range no host or network of yours uses (the default is ${DEFAULT_TCP_RANGE}), or --tcp-range none`,
-        })
-      }
-    }
+      ...upstreamDns.map((server) => ['--upstream-dns', server] as [string, string]),
+    ])
   }
   return {advertiseIp, baseImage: request.baseImage ?? saved.baseImage, bridgeIp, domain, etcdEndpoints, hostIp, leaseTtl, tcpRange, upstreamDns}
 }
@@ -500,6 +506,12 @@ async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSi
     hostId,
     hostIp: await hostIpFor(docker, requested.hostIp, saved),
   }
+  // The bridge address and the host-side one are known only now (detected from Docker).
+  if (settings.tcpRange)
+    assertRangeFree(settings.tcpRange, [
+      ['the bridge address', settings.bridgeIp],
+      ['the host-side address', settings.hostIp],
+    ])
   if (settings.advertiseIp) await assertLocalAddress(clients.env, settings.advertiseIp)
   if (joining && saved.hostId !== joining.hostId) await refuseTakenId(clients.env, {...settings, etcdEndpoints: joining.endpoints}, joining)
   let learner: UpContext['learner']

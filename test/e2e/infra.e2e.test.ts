@@ -179,7 +179,7 @@ describe('bad input', () => {
     expect(result.stderr).not.toMatch(/\bat .*\.js:\d+/)
   })
 
-  it('rejects an invalid --domain, --bridge-ip, --upstream-dns or --etcd before creating anything', async () => {
+  it('rejects an invalid --domain, --bridge-ip, --upstream-dns, --etcd or --tcp-range before creating anything', async () => {
     await highway(['down'], env)
     for (const args of [
       ['--domain', 'bad_domain!'],
@@ -190,10 +190,13 @@ describe('bad input', () => {
       ['--upstream-dns', '0.0.0.0'],
       ['--etcd', 'etcd-host:2379'],
       ['--etcd', 'http://a b:2379'],
+      ['--tcp-range', '198.19.0.0'],
+      ['--tcp-range', '127.0.0.0/16'],
+      ['--tcp-range', '172.17.0.0/16'],
     ]) {
       const result = await highway(['up', ...args], env)
       expect(result.code, args.join(' ')).toBe(1)
-      expect(result.stderr).toMatch(/^highway: invalid|cannot be 0\.0\.0\.0/)
+      expect(result.stderr).toMatch(/^highway: invalid|cannot be 0\.0\.0\.0|^highway: --tcp-range 172\.17\.0\.0\/16 holds the bridge address/)
       expect(await infraContainers()).toEqual({})
     }
   })
