@@ -63,7 +63,8 @@ export function statusLines(settings: Settings, status: Status): string[] {
     lines.push(
       `\netcd cluster: ${members.length} member${members.length === 1 ? '' : 's'}, ` +
         `leader ${members.find((member) => member.leader)?.name || 'none'}; this host (${status.hostId}${status.advertiseIp ? ` on ${status.advertiseIp}` : ''}): ` +
-        (lease ? `lease ${lease.id}, ${lease.ttl} s left of ${lease.grantedTtl} s` : colour.red('no lease (its agent holds no records)')),
+        `TTL ${status.leaseTtl} s, ` +
+        (lease ? `etcd lease ${lease.id}: ${lease.ttl} s left of ${lease.grantedTtl} s` : colour.red('no lease (its agent holds no records)')),
       table(
         ['MEMBER', 'ROLE', 'HEALTH', 'CLIENT', 'PEER'],
         members.map((member) => [

@@ -1,7 +1,7 @@
 import type {ReadClients} from '../clients.js'
 import {COMPONENT, COMPONENTS, type Component} from '../core/labels.js'
 import {etcdEndpoints, hostSideIp} from '../core/settings.js'
-import type {AgentReport, Settings} from '../core/types.js'
+import {DEFAULT_SETTINGS, type AgentReport, type Settings} from '../core/types.js'
 import {displayName} from '../docker/summary.js'
 import {probeForwarder, probeProxy} from '../proxy/client.js'
 import {listManaged} from './containers.js'
@@ -34,7 +34,7 @@ export interface MemberStatus {
 /** The registry as a cluster: its members, who leads, and the lease that holds this host's records. */
 export interface ClusterView {
   members: MemberStatus[]
-  /** Seconds left and granted: a dead host's routes leave the other proxies within the granted TTL. */
+  /** etcd's lease: seconds left and granted, shorter than the host's TTL by what expiry takes (src/registry/held-keys.ts). */
   lease: {id: string; ttl: number; grantedTtl: number} | null
 }
 
@@ -44,6 +44,8 @@ export interface Status {
   /** Where other hosts reach this one, '' when none does. */
   advertiseIp: string
   hostId: string
+  /** The promise the lease keeps (`up --lease-ttl`): a dead host's routes leave the other proxies within it. */
+  leaseTtl: number
   components: ComponentStatus[]
   agent: (AgentReport & {reportAgeMs: number}) | null
   /** null when etcd did not answer (or is one of the user's own, without TLS). */
@@ -169,5 +171,6 @@ export async function collectStatus(clients: ReadClients, settings: Settings): P
     components,
     domain: settings.domain,
     hostId: settings.hostId ?? '',
+    leaseTtl: settings.leaseTtl ?? DEFAULT_SETTINGS.leaseTtl!,
   }
 }

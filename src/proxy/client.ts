@@ -22,7 +22,6 @@ export async function routeState(bridgeIp: string, host: string, options: {port?
 /** A name under a reserved TLD: the proxy answers it with highway's own 404, never reaching a container. */
 export const PROBE_HOST = 'highway-probe.invalid'
 
-/** The proxy is up when PROBE_HOST gets highway's own 404 page. */
 /**
  * The TCP forwarder, checked end to end: HTTP to highway's own address in the range goes through the
  * range's route and the forwarder to the proxy. Not from a host that reaches highway on a host-side
@@ -36,6 +35,7 @@ export async function probeForwarder(settings: Pick<Settings, 'hostIp' | 'tcpRan
   return `answering on ${address}`
 }
 
+/** The proxy is up when PROBE_HOST gets highway's own 404 page. */
 export async function probeProxy(bridgeIp: string): Promise<string> {
   const state = await routeState(bridgeIp, PROBE_HOST, {timeoutMs: 2000})
   if (state !== 'none') throw new Error(`unexpected answer (${state}) from ${bridgeIp}:${INFRA_PORTS.http}`)

@@ -87,7 +87,7 @@ describe('lean ls and status', () => {
     // The agent has recorded the stop (so both paths see a registry that no longer changes).
     await until('lean-b’s record stopped', async () => ((await highway(['ls'], env)).stdout.match(/^lean-b .* stopped\n/m) ? true : undefined))
     const text = await same(['status'], {}, {agentReports: true})
-    expect(text.stdout).toMatch(/etcd cluster: 1 member, leader \S+; this host \(\w+\): lease \w+, \d+ s left of \d+ s\n/)
+    expect(text.stdout).toMatch(/etcd cluster: 1 member, leader \S+; this host \(\w+\): TTL 10 s, etcd lease \w+: \d+ s left of \d+ s\n/)
     const json = JSON.parse((await same(['status', '--json'], {}, {agentReports: true})).stdout) as StatusJson
     expect(json.components.every((component) => component.ok)).toBe(true)
     expect(json.cluster?.members).toMatchObject([{leader: true, ok: true}])

@@ -246,9 +246,11 @@ describe('three hosts on one bridge subnet', () => {
     )
     expect(status.cluster?.members.every((member) => member.ok && !member.learner)).toBe(true)
     expect(status.cluster?.members.filter((member) => member.leader)).toHaveLength(1)
-    // Each host's etcd lease is shorter than its TTL by what a leader's death adds (see leaseFor).
+    // Each host shows the TTL it promises; its etcd lease is shorter by what a leader's death adds (see leaseFor).
+    expect(status.leaseTtl).toBe(10)
     expect(status.cluster?.lease?.grantedTtl).toBe(leaseFor(10, JOINABLE_RAFT.electionMs).grantSeconds)
     const onB = JSON.parse((await highwayOn(B, ['status', '--json'], envB)).stdout) as Status
+    expect(onB.leaseTtl).toBe(LEASE_TTL_B_S)
     expect(onB.cluster?.lease?.grantedTtl).toBe(leaseFor(LEASE_TTL_B_S, JOINABLE_RAFT.electionMs).grantSeconds)
     // A fourth host would be a client only: three members survive the loss of any one.
     const fourth = await highway(['join-file', '--out', join(envA.HIGHWAY_CONFIG_DIR!, 'host-d.join'), '--advertise-ip', '10.201.0.9'], envA)
