@@ -1,7 +1,7 @@
 import {SERVICE} from '../core/labels.js'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
 import {backoff} from '../core/wait.js'
-import type {ContainerDetails, ContainerEvent, DockerClient, EventSubscription} from '../docker/types.js'
+import type {ContainerDetails, ContainerEvent, ContainerSummary, DockerClient, EventSubscription} from '../docker/types.js'
 import {HeldKeys} from '../registry/held-keys.js'
 import type {InvalidRecord, RegistryClient, ServiceEvent, ServiceWatch} from '../registry/registry.js'
 import {agentKey, recordProblem, serviceKey, shown} from '../registry/schema.js'
@@ -84,6 +84,12 @@ export class Agent {
   private readonly log: (message: string) => void
   /** Image ID -> its labels: an ID names fixed content, so it is asked once. */
   private readonly imageLabels = new Map<string, Record<string, string>>()
+  /**
+   * The last reconcile's record of each container, with what its listing showed then: a container
+   * whose listing is the same and that sent no event since is not inspected again (an inspect is most
+   * of an idle reconcile's cost, and Docker's events carry every change).
+   */
+  private listed = new Map<string, {mark: string; record: ServiceRecord | null}>()
   private watcher: ServiceWatch | null = null
   private events: EventSubscription | null = null
   private timers: NodeJS.Timeout[] = []
@@ -255,6 +261,8 @@ export class Agent {
             this.background('docker reconnect', async () => {
               await this.pause(0)
               await this.subscribeToDocker()
+              // Events were missed meanwhile: inspect everything again.
+              this.listed.clear()
               await this.reconcile('docker reconnect')
             })
           },
@@ -271,6 +279,7 @@ export class Agent {
   }
 
   private onDockerEvent({action, id, signal}: ContainerEvent): void {
+    this.listed.delete(id)
     if (action === 'kill' && signal !== undefined && STOP_SIGNALS.has(signal)) return this.beginStop(id)
     if (!EVENT_ACTIONS.has(action)) return
     if (['start', 'restart', 'die', 'destroy'].includes(action)) this.endStop(id)
@@ -323,10 +332,31 @@ export class Agent {
 
   /** The record for an inspected container, judged on the labels it was created with, not its image's. */
   private async recordOf(details: ContainerDetails | null): Promise<ServiceRecord | null> {
-    if (!details) return null
-    const record = recordFromContainer(details, this.options.host, await this.creationLabels(details))
-    // An inspect while it stops still says running: it stays out until it has died or the grace has passed.
+    return this.unlessStopping(details ? recordFromContainer(details, this.options.host, await this.creationLabels(details)) : null)
+  }
+
+  /** An inspect while it stops still says running: it stays out until it has died or the grace has passed. */
+  private unlessStopping(record: ServiceRecord | null): ServiceRecord | null {
     return record && record.state !== 'stopped' && this.stopping.has(record.containerId) ? stoppedRecord(record) : record
+  }
+
+  /** The container's record as the last reconcile made it, if its listing did not change and it sent no event since; else from a new inspect. */
+  private async reconciledRecord(
+    container: ContainerSummary,
+    listed: Map<string, {mark: string; record: ServiceRecord | null}>,
+  ): Promise<ServiceRecord | null> {
+    const mark = listingMark(container)
+    const known = this.listed.get(container.Id)
+    if (known?.mark === mark) {
+      listed.set(container.Id, known)
+      return this.unlessStopping(known.record)
+    }
+    const details = await this.options.docker.containers.inspect(container.Id)
+    const labels = details && (await this.creationLabels(details))
+    const record = details ? recordFromContainer(details, this.options.host, labels) : null
+    // An image that could not be read is tried again next time.
+    if (details && labels) listed.set(container.Id, {mark, record})
+    return this.unlessStopping(record)
   }
 
   private async creationLabels(details: ContainerDetails): Promise<Record<string, string> | null> {
@@ -376,10 +406,12 @@ export class Agent {
   async reconcile(reason: string): Promise<void> {
     try {
       const desired: ServiceRecord[] = []
+      const listed = new Map<string, {mark: string; record: ServiceRecord | null}>()
       for (const container of await this.options.docker.containers.list([SERVICE])) {
-        const record = await this.recordOf(await this.options.docker.containers.inspect(container.Id))
+        const record = await this.reconciledRecord(container, listed)
         if (record) desired.push(record)
       }
+      this.listed = listed
       const desiredKeys = new Set(desired.map((record) => serviceKey(record)))
       for (const key of this.unpublishable.keys()) if (!desiredKeys.has(key)) this.unpublishable.delete(key)
       const changes = diffRecords(desired, this.records, this.options.host.id)
@@ -410,4 +442,22 @@ export class Agent {
       this.log(`status report to etcd failed: ${(error as Error).message}`)
     }
   }
+}
+
+/**
+ * What a container's listing shows that its record depends on: its state and health, names, ports,
+ * networks, labels and image. Docker's "Up 5 minutes" changes by itself: only its health counts.
+ */
+export function listingMark(container: ContainerSummary): string {
+  const health = /\((healthy|unhealthy|health: starting)\)/.exec(container.Status ?? '')?.[1] ?? ''
+  return JSON.stringify([
+    container.State,
+    health,
+    container.Names,
+    container.Ports,
+    container.NetworkSettings,
+    container.Labels,
+    container.ImageID,
+    container.Created,
+  ])
 }

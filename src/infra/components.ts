@@ -7,7 +7,7 @@ import {LOOPBACK_ETCD_URL} from '../core/settings.js'
 import {DEFAULT_SETTINGS, INFRA_PORTS, type Settings} from '../core/types.js'
 import type {ContainerSpec} from '../docker/types.js'
 import {ALONE_RAFT, JOINABLE_RAFT} from '../registry/held-keys.js'
-import {ETCD_SERVER_NAME, type TlsIdentity} from '../registry/pki.js'
+import {AGENT_ETCD_URL, type TlsIdentity} from '../registry/pki.js'
 import {peerUrl} from '../registry/provision.js'
 
 /**
@@ -24,8 +24,6 @@ export const LEGACY_ETCD_VOLUMES = ['highway-etcd-data']
  * container address or anywhere else; the CLI reaches it on the host's loopback.
  */
 export const REGISTRY_NETWORK = 'highway-registry'
-/** How the agent addresses this host's etcd: by container name (also the name in etcd's certificate), on the registry network. */
-export const AGENT_ETCD_URL = `https://${ETCD_SERVER_NAME}:${INFRA_PORTS.etcd}`
 /**
  * Where etcd's container keeps its certificate and key: /dev/shm, the tmpfs every container has,
  * so they never touch a disk, and writable whatever the root filesystem is. They reach the container

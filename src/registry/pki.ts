@@ -2,6 +2,7 @@ import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, write
 import {join} from 'node:path'
 import {UserError} from '../core/errors.js'
 import {configDir} from '../core/settings.js'
+import {INFRA_PORTS} from '../core/types.js'
 
 /**
  * The registry's keys and certificates on this host, in `<config dir>/pki/` (a 0700 directory owned
@@ -33,6 +34,8 @@ export interface TlsIdentity extends KeyPair {
  * container's name, which the agent dials on the registry network.
  */
 export const ETCD_SERVER_NAME = 'highway-etcd'
+/** How the agent addresses this host's etcd: by container name (also the name in etcd's certificate), on the registry network. */
+export const AGENT_ETCD_URL = `https://${ETCD_SERVER_NAME}:${INFRA_PORTS.etcd}`
 
 export type PkiName = 'ca' | 'etcd' | 'host' | 'root'
 

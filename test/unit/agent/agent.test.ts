@@ -281,6 +281,40 @@ describe('Agent: only labels set at creation count', () => {
 })
 
 describe('Agent: reconcile', () => {
+  it('inspects again only a container whose listing changed or that sent an event, and still sees what changed silently', async () => {
+    const docker = new FakeDocker()
+    const api = docker.runService('api', '9090/tcp', {emit: false})
+    const web = docker.runService('web', '9090/tcp', {emit: false})
+    const {agent, registry} = makeAgent(docker)
+    await agent.start()
+    const inspected: string[] = []
+    const inspect = docker.containers.inspect
+    docker.containers.inspect = async (id) => {
+      inspected.push(id)
+      return inspect(id)
+    }
+
+    await agent.reconcile('periodic')
+    expect(inspected).toEqual([])
+
+    // Published on another port with no event: the listing shows it.
+    web.ports['9090/tcp'] = 40_123
+    await agent.reconcile('periodic')
+    expect(inspected).toEqual([web.id])
+    expect(stored(registry)).toEqual({
+      [serviceKey({containerId: api.id, hostId: 'hosta', name: 'api'})]: `running:${api.ports['9090/tcp']}`,
+      [serviceKey({containerId: web.id, hostId: 'hosta', name: 'web'})]: 'running:40123',
+    })
+
+    // An event, even one that changes nothing the listing shows, means the next reconcile looks again.
+    inspected.length = 0
+    docker.emit('update', api.id)
+    await settle()
+    await agent.reconcile('periodic')
+    // Once for the event itself, once for the reconcile.
+    expect(inspected).toEqual([api.id, api.id])
+  })
+
   it('deletes this host’s records that have no container behind them, and never another host’s', async () => {
     const registry = new FakeRegistry()
     const orphan = makeRecord({containerId: 'f'.repeat(64), hostId: 'hosta', name: 'gone'})
