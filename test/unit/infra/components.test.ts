@@ -294,7 +294,7 @@ describe('componentSpecs', () => {
       'HIGHWAY_ETCD_CERT=HOST CERT PEM',
       'HIGHWAY_ETCD_KEY=HOST KEY PEM',
     ])
-    expect(spec('agent').create.Cmd).toEqual(['node', '--max-semi-space-size=1', '/opt/highway/lib/agent.cjs'])
+    expect(spec('agent').create.Cmd).toEqual(['node', '--max-semi-space-size=1', '--single-threaded', '/opt/highway/lib/agent.cjs'])
   })
 
   it('mounts the docker socket into the agent only', () => {
