@@ -323,7 +323,7 @@ rows.push(
     ? [
         '10',
         `footprint: idle CPU (0 / ${fp.idleServices} services), RSS (0 / ${fp.idleServices} / ${count(fp.services)}), image`,
-        `${f(fp.idle[0].total, 2)}% / ${f(fp.idle[fp.idleServices].total, 2)}% of a core; ${f(fp.memory[0].total)} / ${f(fp.memory[fp.idleServices].total)} / ${f(fp.memory[fp.services].total)} MiB; ${f(fp.image.mb)} MB`,
+        `${f(fp.idle[0].total, 2)}% / ${f(fp.idle[fp.idleServices].total, 2)}% of a core; ${f(fp.memory[0].total)} / ${f(fp.memory[fp.idleServices].total)} / ${f(fp.memory[fp.services].total)} MiB${fp.memoryAfter ? ` (${f(fp.memoryAfter.total)} with 0 again after ${count(fp.memoryAfter.services)})` : ''}; ${f(fp.image.mb)} MB`,
         T.footprint.text,
         yes(idleMax <= T.footprint.idleCpuPercent && rssMax < T.footprint.rssMiB),
         `CPU ${sg(idleMax - T.footprint.idleCpuPercent, 2)} points, RSS ${sg(rssMax - T.footprint.rssMiB, 1)} MiB`,
@@ -663,16 +663,33 @@ if (fp) {
     '(nothing is called; the window starts a few seconds after the last change), as % of one core. Memory: the',
     "cgroup's RSS (anonymous memory, not the page cache of the image's files). The 1,000 services are fake records",
     'of another host in etcd, as in section 5.',
+    ...(fp.memoryAfter
+      ? [
+          `highway is restarted first (\`down\`, \`up\`: ${f(fp.restartMs / 1000, 1)} s), so these figures do not depend on what ran before.`,
+          `The last column is what use leaves behind: 0 services again, ${fp.memoryAfter.seconds} s after the ${count(fp.memoryAfter.services)} are gone.`,
+        ]
+      : []),
     '',
     table(
-      ['component', ...Object.keys(fp.idle).map((n) => `idle CPU, ${n} services`), ...counts.map((n) => `RSS, ${count(Number(n))} services`)],
+      [
+        'component',
+        ...Object.keys(fp.idle).map((n) => `idle CPU, ${n} services`),
+        ...counts.map((n) => `RSS, ${count(Number(n))} services`),
+        ...(fp.memoryAfter ? [`RSS, 0 services after ${count(fp.memoryAfter.services)}`] : []),
+      ],
       [
         ...components.map((c) => [
           c === 'baseline' ? 'a sleeping container (not in the total)' : c,
           ...Object.values(fp.idle).map((x) => `${f(x.percent[c], 3)}%`),
           ...counts.map((n) => (c === 'baseline' ? '' : `${f(fp.memory[n].mib[c])} MiB`)),
+          ...(fp.memoryAfter ? [c === 'baseline' ? '' : `${f(fp.memoryAfter.mib[c])} MiB`] : []),
         ]),
-        ['**all**', ...Object.values(fp.idle).map((x) => `**${f(x.total, 3)}%**`), ...counts.map((n) => `**${f(fp.memory[n].total)} MiB**`)],
+        [
+          '**all**',
+          ...Object.values(fp.idle).map((x) => `**${f(x.total, 3)}%**`),
+          ...counts.map((n) => `**${f(fp.memory[n].total)} MiB**`),
+          ...(fp.memoryAfter ? [`**${f(fp.memoryAfter.total)} MiB**`] : []),
+        ],
       ],
     ),
     '',

@@ -24,7 +24,22 @@ const bundle = (entry, file, options = {}) =>
   })
 // The TCP forwarder: Node's standard library only, so its bundle is small and starts fast.
 await bundle('tcp/main.ts', 'tcp.cjs')
+/**
+ * docker-modem loads its ssh:// transport, and with it ssh2 and its crypto (a quarter of the bundle,
+ * and 16 MB of buffers it allocates on load), whatever the Docker host. The agent only ever reaches
+ * the engine through the socket mounted into its container: the transport is left out of its bundle.
+ */
+const noSshTransport = {
+  name: 'no-ssh-transport',
+  setup(build) {
+    build.onResolve({filter: /^\.\/ssh$/}, (args) => (/[\\/]docker-modem[\\/]/.test(args.importer) ? {namespace: 'no-ssh', path: 'ssh'} : undefined))
+    build.onLoad({filter: /.*/, namespace: 'no-ssh'}, () => ({
+      contents: "module.exports = () => { throw new Error('the highway agent reaches Docker through its socket only, not ssh://') }",
+      loader: 'js',
+    }))
+  },
+}
 // ssh2's optional native helper: loaded in a try/catch, never needed by the agent.
-await bundle('agent/main.ts', 'agent.cjs', {external: ['cpu-features']})
+await bundle('agent/main.ts', 'agent.cjs', {external: ['cpu-features'], plugins: [noSshTransport]})
 cpSync(join(root, 'node_modules', 'etcd3', 'proto'), join(out, 'proto'), {recursive: true})
 cpSync(join(root, 'assets', 'Dockerfile'), join(out, 'Dockerfile'))

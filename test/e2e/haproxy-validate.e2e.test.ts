@@ -79,6 +79,22 @@ describe('haproxy -c on rendered configs, in the infrastructure image', () => {
     expect(status).toBe(0)
   })
 
+  it('accepts a config with 1,000 names, their backends taking highway’s pages from one defaults section', async () => {
+    const many = Array.from({length: 1000}, (_, i) =>
+      makeRecord({
+        containerId: `${i.toString(16).padStart(12, '0')}${'a'.repeat(52)}`,
+        name: `svc-${i}`,
+        ports: [{containerPort: '80/tcp', address: '10.0.0.12', port: 30_000 + i}],
+      }),
+    )
+    const rendered = renderProxyConfig({domain: 'local', records: many})
+    expect(rendered.state.backends).toBe(1024)
+    expect(rendered.servers).toHaveLength(1000)
+    const {output, status} = await check(rendered)
+    expect(output.trim()).toBe('')
+    expect(status).toBe(0)
+  })
+
   it('rejects a broken config (the check itself can fail)', async () => {
     const {output, status} = await check(renderProxyConfig({domain: 'local', records}), '\nbackend svc_web\n    bogus-keyword here\n')
     expect(status).not.toBe(0)

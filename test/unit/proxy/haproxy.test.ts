@@ -28,7 +28,7 @@ const page404 = (domain: string) =>
   `"<!doctype html><html><head><title>404 No such service</title></head><body><h1>No such service</h1>` +
   `<p>No service is registered under this name in the ${domain} domain.</p><hr><p>highway</p></body></html>"`
 
-/** The lines every route backend starts with: highway's 503 pages, naming the host the request asked for, once no server is usable. */
+/** The rules every route backend runs first, from their defaults section: highway's 503 pages, naming the host the request asked for, once no server is usable. */
 const NO_SERVER = [
   `    http-request return status 503 content-type "text/html; charset=utf-8" hdr x-highway unhealthy lf-string ` +
     `"<!doctype html><html><head><title>503 Service unhealthy</title></head><body><h1>Service unhealthy</h1>` +
@@ -45,7 +45,7 @@ const NO_SERVER = [
 
 /** The route backends of a config with no more names than the smallest pool. */
 const POOL = Array.from({length: MIN_ROUTE_BACKENDS}, (_, slot) => `backend route${slot}`)
-const FIXED = ['global', 'defaults', 'frontend http', `backend ${NOT_FOUND_BACKEND}`]
+const FIXED = ['global', 'defaults', 'frontend http', `backend ${NOT_FOUND_BACKEND}`, 'defaults routes']
 
 /** The body of the backend `name` was given. */
 function backendOf(rendered: RenderedProxyConfig, name: string): string[] | undefined {
@@ -224,6 +224,12 @@ describe('renderProxyConfig', () => {
     expect(sections(rendered.config).get('defaults')).toContain('    mode http')
   })
 
+  it('gives the route backends highway’s 503 pages from their own defaults section, once, not in each backend', () => {
+    const parts = sections(rendered.config)
+    expect(parts.get('defaults routes')).toEqual([...parts.get('defaults')!, ...NO_SERVER])
+    expect(rendered.config.split('\n').filter((line) => line.includes('status 503'))).toHaveLength(NO_SERVER.length)
+  })
+
   it('never stops an old worker by force, and keeps the options that make a reload and a departing container safe for clients', () => {
     // A reload is rare (agent start, pool growth): its old worker keeps its connections until they end.
     expect(rendered.config).not.toContain('hard-stop-after')
@@ -242,18 +248,18 @@ describe('renderProxyConfig', () => {
   })
 
   it('answers a registered name with no running container with the 503 page, and lists no unhealthy name', () => {
-    expect(backendOf(rendered, 'db')).toEqual(NO_SERVER)
+    expect(backendOf(rendered, 'db')).toEqual([])
     expect(rendered.states).toBe('')
   })
 
   it('gives an unhealthy container no traffic, and marks its name unhealthy for the 503 page', () => {
     const sick = renderProxyConfig({domain: 'local', records: [{...api, state: 'unhealthy'}]})
-    expect(backendOf(sick, 'api')).toEqual(NO_SERVER)
+    expect(backendOf(sick, 'api')).toEqual([])
     expect(sick.states).toBe('api.local unhealthy\n')
     expect(sick.statesPath).toBe('/run/highway/states.map')
     // A healthy sibling keeps serving: only the failing container is left out, and the name is not marked.
     const mixed = renderProxyConfig({domain: 'local', records: [{...web1, state: 'unhealthy'}, web2]})
-    expect(backendOf(mixed, 'web')).toEqual([...NO_SERVER, serverLine(IDS.web2, BRIDGE_IP, 49_154)])
+    expect(backendOf(mixed, 'web')).toEqual([serverLine(IDS.web2, BRIDGE_IP, 49_154)])
     expect(mixed.states).toBe('')
   })
 
@@ -262,13 +268,13 @@ describe('renderProxyConfig', () => {
   })
 
   it('lists every running container of one name as a server of its backend, sorted by container id', () => {
-    expect(backendOf(rendered, 'web')).toEqual([...NO_SERVER, serverLine(IDS.web1, BRIDGE_IP, 49_153), serverLine(IDS.web2, BRIDGE_IP, 49_154)])
-    expect(backendOf(rendered, 'api')).toEqual([...NO_SERVER, serverLine(IDS.api, '10.0.0.12', 32_768)])
+    expect(backendOf(rendered, 'web')).toEqual([serverLine(IDS.web1, BRIDGE_IP, 49_153), serverLine(IDS.web2, BRIDGE_IP, 49_154)])
+    expect(backendOf(rendered, 'api')).toEqual([serverLine(IDS.api, '10.0.0.12', 32_768)])
   })
 
   it('serves the running containers of a name some of whose containers are stopped', () => {
     const stoppedWeb = makeRecord({containerId: IDS.db, ports: [{containerPort: '80/tcp', address: BRIDGE_IP, port: 0}], state: 'stopped'})
-    expect(backendOf(renderProxyConfig({domain: 'local', records: [stoppedWeb, web1]}), 'web')).toEqual([...NO_SERVER, serverLine(IDS.web1, BRIDGE_IP, 49_153)])
+    expect(backendOf(renderProxyConfig({domain: 'local', records: [stoppedWeb, web1]}), 'web')).toEqual([serverLine(IDS.web1, BRIDGE_IP, 49_153)])
   })
 
   it('ends the config with a newline and has no trailing whitespace on any line', () => {
@@ -280,7 +286,7 @@ describe('renderProxyConfig', () => {
     const empty = renderProxyConfig({domain: 'local', records: []})
     expect([empty.map, empty.states]).toEqual(['', ''])
     expect(headers(empty.config)).toEqual([...FIXED, ...POOL])
-    for (const header of POOL) expect(sections(empty.config).get(header)).toEqual(NO_SERVER)
+    for (const header of POOL) expect(sections(empty.config).get(header)).toEqual([])
   })
 
   it('maps no name when every record is invalid', () => {
@@ -381,7 +387,7 @@ describe('renderProxyConfig hash', () => {
   it('changes when a container stops', () => {
     const stopped = renderProxyConfig({domain: 'local', records: [web1, web2, {...api, state: 'stopped'}, dbStopped]})
     expect(stopped.hash).not.toBe(base.hash)
-    expect(backendOf(stopped, 'api')).toEqual(NO_SERVER)
+    expect(backendOf(stopped, 'api')).toEqual([])
   })
 
   it('changes when a name is added, or the domain changes', () => {
@@ -402,12 +408,12 @@ describe('renderProxyConfig for the local host', () => {
 
   it("reaches this host's containers at their default-bridge address and container port", () => {
     const {config} = renderProxyConfig({domain: 'local', localHostId: 'hosta', records: [local]})
-    expect(sections(config).get('backend route0')).toEqual([...NO_SERVER, serverLine(IDS.web1, '172.17.0.5', 80)])
+    expect(sections(config).get('backend route0')).toEqual([serverLine(IDS.web1, '172.17.0.5', 80)])
   })
 
   it("reaches other hosts' containers at their published address", () => {
     const {config} = renderProxyConfig({domain: 'local', localHostId: 'hosta', records: [local, remote]})
-    expect(sections(config).get('backend route0')).toEqual([...NO_SERVER, serverLine(IDS.web1, '172.17.0.5', 80), serverLine(IDS.web2, '10.0.0.2', 40_000)])
+    expect(sections(config).get('backend route0')).toEqual([serverLine(IDS.web1, '172.17.0.5', 80), serverLine(IDS.web2, '10.0.0.2', 40_000)])
   })
 
   it('falls back to the published port off the default bridge, for udp, or without a local host id', () => {
@@ -419,7 +425,7 @@ describe('renderProxyConfig for the local host', () => {
     ]
     for (const [record, host] of cases) {
       const {config} = renderProxyConfig({domain: 'local', localHostId: host, records: [record]})
-      expect(sections(config).get('backend route0')).toEqual([...NO_SERVER, published])
+      expect(sections(config).get('backend route0')).toEqual([published])
     }
   })
 })

@@ -130,8 +130,15 @@ export function assertRenderedShape(input: ProxyConfigInput, rendered: RenderedP
   const parts = sections(config)
   const pool = Array.from({length: rendered.state.backends}, (_, slot) => `backend ${routeBackend(slot)}`)
   expect(pool.length).toBeGreaterThanOrEqual(names.length)
-  expect([...parts.keys()]).toEqual(['global', 'defaults', 'frontend http', `backend ${NOT_FOUND_BACKEND}`, ...pool])
+  expect([...parts.keys()]).toEqual(['global', 'defaults', 'frontend http', `backend ${NOT_FOUND_BACKEND}`, 'defaults routes', ...pool])
   expect(parts.get('frontend http')).toContain(`    use_backend %[req.hdr(host),field(1,:),lower,map_str(${rendered.mapPath},${NOT_FOUND_BACKEND})]`)
+  // Every route backend's rules: highway's 503 pages, for when no server is usable, after the settings every section has.
+  expect(parts.get('defaults routes')).toEqual([
+    ...parts.get('defaults')!,
+    expect.stringMatching(/^ {4}http-request return status 503 .* if \{ nbsrv lt 1 \} /),
+    expect.stringMatching(/^ {4}http-request return status 503 .* if \{ nbsrv lt 1 \}$/),
+    expect.stringMatching(/^ {4}http-error status 503 .*"$/),
+  ])
   const servers: string[] = []
   const standing = standings(input.records)
   for (const name of names) {
@@ -157,12 +164,8 @@ export function assertRenderedShape(input: ProxyConfigInput, rendered: RenderedP
         ])
       expect(candidates, `${line} is no running record of ${name}`).toContain(`${address}:${port}`)
     }
-    // Every line but the servers is one of highway's 503 pages, for when no server is usable.
-    expect(body.filter((line) => !line.startsWith('    server '))).toEqual([
-      expect.stringMatching(/^ {4}http-request return status 503 .* if \{ nbsrv lt 1 \} /),
-      expect.stringMatching(/^ {4}http-request return status 503 .* if \{ nbsrv lt 1 \}$/),
-      expect.stringMatching(/^ {4}http-error status 503 .*"$/),
-    ])
+    // Nothing but servers: highway's 503 pages come from the route backends' defaults section.
+    expect(body.filter((line) => !line.startsWith('    server '))).toEqual([])
     if (running.some((record) => backendProblem(record.ports[0].address, record.ports[0].port, input) === null)) {
       expect(lines.length, `${backend} has running records but no server`).toBeGreaterThan(0)
     }
