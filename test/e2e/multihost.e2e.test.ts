@@ -270,11 +270,11 @@ describe('three hosts on one bridge subnet', () => {
 
   it('refuses a client-only host whose advertise address the other hosts cannot reach, creating nothing', async () => {
     // A fourth host's file (three members already: a client only), used on C's namespace and engine with
-    // a config of its own. Its address is C's, on a dummy interface, and C's veth answers ARP only for
-    // the addresses on it: A's and B's agents ask the segment for it and get no answer (nothing leaves
-    // the segment). Local to C, so only the other hosts' dial can tell.
+    // a config of its own. Its address is C's, on C's loopback interface (this kernel has no dummy
+    // interfaces), and C's veth answers ARP only for the addresses on it: A's and B's agents ask the
+    // segment for it and get no answer (nothing leaves the segment). Local to C, so only the other
+    // hosts' dial can tell.
     const hidden = '10.201.0.77'
-    const dummy = 'highway-e2e-cx'
     const envOther = makeEnv()
     const madeOnA = join(envA.HIGHWAY_CONFIG_DIR!, 'unreachable.join')
     const made = await highway(['join-file', '--out', madeOnA], envA)
@@ -286,11 +286,9 @@ describe('three hosts on one bridge subnet', () => {
       const result = await inHost(C, args[0], args.slice(1))
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0)
     }
-    await inC('ip', 'link', 'add', dummy, 'type', 'dummy')
+    await inC('sysctl', '-qw', `net.ipv4.conf.${C.vethNs}.arp_ignore=1`)
     try {
-      await inC('ip', 'addr', 'add', `${hidden}/32`, 'dev', dummy)
-      await inC('ip', 'link', 'set', dummy, 'up')
-      await inC('sysctl', '-qw', `net.ipv4.conf.${C.vethNs}.arp_ignore=1`)
+      await inC('ip', 'addr', 'add', `${hidden}/32`, 'dev', 'lo')
       const before = await dockerOn(C, 'ps', '-aq')
       const started = Date.now()
       const result = await highwayOn(C, ['up', '--join', carried, '--advertise-ip', hidden], envOther)
@@ -308,8 +306,8 @@ describe('three hosts on one bridge subnet', () => {
       expect(existsSync(join(envOther.HIGHWAY_CONFIG_DIR!, 'pki'))).toBe(false)
       expect(existsSync(join(envOther.HIGHWAY_CONFIG_DIR!, 'settings.json'))).toBe(false)
     } finally {
+      await inHost(C, 'ip', ['addr', 'del', `${hidden}/32`, 'dev', 'lo'])
       await inHost(C, 'sysctl', ['-qw', `net.ipv4.conf.${C.vethNs}.arp_ignore=0`])
-      await inHost(C, 'ip', ['link', 'del', dummy])
     }
     // The others go on: a service on B by name through C's proxy and A's.
     expect((await through(C, 'remote')).body.trim()).toBe('hello-from-b')
