@@ -368,15 +368,18 @@ async function refuseTakenId(registry: RegistryClient, joining: JoinFile): Promi
 
 /**
  * What `up --join` checks before anything of the file is stored or created here, so a refused join
- * leaves this host as it was: the id is not alive elsewhere, and the other hosts reach the advertise
- * address (where this host's services, and its etcd member, will be published). Asked as the file's host.
+ * leaves this host as it was, in this order: the id is not alive elsewhere, the advertise address is
+ * this host's, and the other hosts reach it (where this host's services, and its etcd member, will be
+ * published). Asked as the file's host.
  */
 async function checkJoin(env: NodeJS.ProcessEnv, settings: Settings, joining: JoinFile, saved: Settings, signal: AbortSignal): Promise<void> {
   const asJoined = createClients(env, {identity: {ca: joining.ca, cert: joining.cert, key: joining.key}})
   try {
     const registry = asJoined.registry(settings)
     if (saved.hostId !== joining.hostId) await refuseTakenId(registry, joining)
-    if (settings.advertiseIp && engineIsLocal(env)) await assertReachable(registry, joining.hostId, settings.advertiseIp, {signal})
+    if (!settings.advertiseIp) return
+    await assertLocalAddress(env, settings.advertiseIp)
+    if (engineIsLocal(env)) await assertReachable(registry, joining.hostId, settings.advertiseIp, {signal})
   } finally {
     asJoined.close()
   }
@@ -533,21 +536,19 @@ async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSi
     }
     settings.advertiseIp = joining.member.advertiseIp
   }
-  if (settings.advertiseIp) await assertLocalAddress(clients.env, settings.advertiseIp)
   if (joining) {
     await checkJoin(clients.env, {...settings, etcdEndpoints: joining.endpoints}, joining, saved, signal)
-  } else if (
-    saved.etcdEndpoints.some((endpoint) => endpoint.startsWith('https:')) &&
-    settings.advertiseIp &&
-    settings.advertiseIp !== saved.advertiseIp &&
-    engineIsLocal(clients.env)
-  ) {
-    // A joined host moving to another address: the others must reach that one too.
-    const registry = clients.registry(settings)
-    try {
-      await assertReachable(registry, hostId, settings.advertiseIp, {signal})
-    } finally {
-      registry.close()
+  } else if (settings.advertiseIp) {
+    await assertLocalAddress(clients.env, settings.advertiseIp)
+    const joined = saved.etcdEndpoints.some((endpoint) => endpoint.startsWith('https:'))
+    if (joined && settings.advertiseIp !== saved.advertiseIp && engineIsLocal(clients.env)) {
+      // A joined host moving to another address: the others must reach that one too.
+      const registry = clients.registry(settings)
+      try {
+        await assertReachable(registry, hostId, settings.advertiseIp, {signal})
+      } finally {
+        registry.close()
+      }
     }
   }
   let learner: UpContext['learner']
