@@ -26,8 +26,9 @@ function listen(server: Server, address: string): Promise<number> {
  * published ports are) and puts a probe under its own prefix; every other live host's agent dials it,
  * reads the nonce the listener sends and answers under its own prefix (reach.ts in the agent). Every
  * live host reached it: fine. Any said it could not: refused once all have answered (or the wait is
- * over), naming each and why. None answered within REACH_WAIT_MS: refused. Some reached it and the rest stayed silent (an agent that died and whose lease
- * has not run out yet): fine. Needs the engine's machine to be this one (the listener runs here).
+ * over), naming each and why. None answered within REACH_WAIT_MS: refused. Some reached it and the
+ * rest stayed silent (an agent that died, its lease not out yet): fine. Needs the engine's machine to
+ * be this one (the listener runs here).
  */
 export async function assertReachable(
   registry: RegistryClient,
