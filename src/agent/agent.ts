@@ -3,9 +3,10 @@ import type {AgentReport, ServiceRecord} from '../core/types.js'
 import {backoff} from '../core/wait.js'
 import type {ContainerDetails, ContainerEvent, ContainerSummary, DockerClient, EventSubscription} from '../docker/types.js'
 import {HeldKeys} from '../registry/held-keys.js'
-import type {InvalidRecord, RegistryClient, ServiceEvent, ServiceWatch} from '../registry/registry.js'
+import type {InvalidRecord, RecordEvent, RegistryClient, ServiceWatch} from '../registry/registry.js'
 import {agentKey, recordProblem, serviceKey, shown} from '../registry/schema.js'
 import {ProxySync} from './proxy-sync.js'
+import {ReachAnswers} from './reach.js'
 import {TcpSync} from './tcp-sync.js'
 import {diffRecords, recordFromContainer, sameRecord, stoppedRecord, type HostInfo} from './records.js'
 
@@ -100,6 +101,7 @@ export class Agent {
   private readonly stopping = new Map<string, NodeJS.Timeout>()
   private stopped = false
   private readonly report: AgentReport
+  private readonly reach: ReachAnswers
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((message) => console.log(`${new Date().toISOString()} ${message}`))
@@ -107,6 +109,7 @@ export class Agent {
     this.held = new HeldKeys(options.registry, options.leaseTtlSeconds, this.pause)
     this.held.on('lost', () => this.log('etcd lease lost; granting a new one and putting every record again'))
     this.held.on('error', (error: Error) => this.log(`etcd lease: ${error.message}`))
+    this.reach = new ReachAnswers({held: this.held, hostId: options.host.id, log: this.log})
     const records = () => [...this.records.values()]
     this.proxy = options.routes ? options.routes(records) : this.defaultRoutes(records)
     this.report = {
@@ -176,7 +179,7 @@ export class Agent {
   private async syncFromEtcd(): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const {invalid, records, revision} = await this.options.registry.listServices()
+        const {invalid, probes, records, revision} = await this.options.registry.listServices()
         this.records.clear()
         this.ownRevisions.clear()
         for (const [key, record] of records) this.records.set(key, record)
@@ -189,7 +192,8 @@ export class Agent {
           (event) => {
             // Called from the registry's event emitter: a throw there would be an uncaught exception.
             try {
-              this.onServiceEvent(event)
+              if (event.type === 'probe') this.background('answering a probe', () => this.reach.onProbe(event.hostId, event.probe))
+              else this.onServiceEvent(event)
             } catch (error) {
               this.log(`etcd event for ${shown(event.key, 200)} not applied: ${(error as Error).message}`)
             }
@@ -201,6 +205,7 @@ export class Agent {
         )
         this.report.etcdConnected = true
         this.background('proxy update', () => this.proxy.schedule())
+        this.background('answering probes', () => this.reach.sync(probes ?? []))
         return
       } catch (error) {
         this.report.etcdConnected = false
@@ -210,7 +215,7 @@ export class Agent {
     }
   }
 
-  private onServiceEvent(event: ServiceEvent, own = false): void {
+  private onServiceEvent(event: RecordEvent, own = false): void {
     const revision = BigInt(event.revision)
     const latestOwn = this.ownRevisions.get(event.key)
     if (own) {

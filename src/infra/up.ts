@@ -18,11 +18,12 @@ import {DEFAULT_TCP_RANGE, inRange, parseRange} from '../tcp/addresses.js'
 import {checkRuntimeSetup, systemRunner, type RuntimeCheck} from '../resolvers/index.js'
 import {PkiStore, type TlsIdentity} from '../registry/pki.js'
 import {ensureLocalPki, joinedIdentity, memberPki, peerUrl, readJoinFile, storeJoin, type JoinFile} from '../registry/provision.js'
-import {unreachable, type EtcdMember, type RegistryAdmin} from '../registry/registry.js'
+import {unreachable, type EtcdMember, type RegistryAdmin, type RegistryClient} from '../registry/registry.js'
 import {componentSpecs, memberElectionMs, runsEtcd, type ComponentSpec, type SpecContext} from './components.js'
 import {leaseFor} from '../registry/held-keys.js'
 import {RunChanges, ensureContainer, ensureNetwork, ensureVolume, type EnsureOutcome} from './containers.js'
 import {probeDns, probeEtcd} from './probes.js'
+import {assertReachable} from './reach.js'
 
 /** What the user asked of `up`; anything unset comes from the saved settings, then the defaults. */
 export interface UpRequest {
@@ -326,13 +327,18 @@ async function joinAsMember(
   }
 }
 
+/** The engine runs on this machine (a unix socket): what `up` binds here, Docker publishes here. */
+function engineIsLocal(env: NodeJS.ProcessEnv): boolean {
+  return describeDockerHost(env).startsWith('unix://')
+}
+
 /**
  * Services and etcd are published on the advertise address: it must be one of this host's. Checked by
  * binding it (port 0) where the engine is this machine's (a unix socket); a remote engine's host is
  * not this one, and Docker's own bind says it there.
  */
 async function assertLocalAddress(env: NodeJS.ProcessEnv, address: string): Promise<void> {
-  if (!describeDockerHost(env).startsWith('unix://')) return
+  if (!engineIsLocal(env)) return
   const problem = await new Promise<string | null>((resolve) => {
     const server = createServer()
     server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
@@ -350,20 +356,30 @@ async function assertLocalAddress(env: NodeJS.ProcessEnv, address: string): Prom
  * records under the same keys and lease (each deleting the other's as orphans). Its agent's report,
  * held by its lease, says the id is alive elsewhere.
  */
-async function refuseTakenId(env: NodeJS.ProcessEnv, settings: Settings, joining: JoinFile): Promise<void> {
-  // As the file's host, before anything of it is stored here: a refused join leaves this host as it was.
+async function refuseTakenId(registry: RegistryClient, joining: JoinFile): Promise<void> {
+  const reports = await registry.listAgents().catch(() => [])
+  const holder = reports.find((report) => report.hostId === joining.hostId)
+  if (holder) {
+    throw new UserError(`host id ${joining.hostId} is in use: host ${holder.hostName}'s agent holds it (a join file is for one host)`, {
+      suggestion: 'make a join file of its own for this host on the first host (`highway join-file --out FILE`)',
+    })
+  }
+}
+
+/**
+ * What `up --join` checks before anything of the file is stored or created here, so a refused join
+ * leaves this host as it was, in this order: the id is not alive elsewhere, the advertise address is
+ * this host's, and the other hosts reach it (where this host's services, and its etcd member, will be
+ * published). Asked as the file's host.
+ */
+async function checkJoin(env: NodeJS.ProcessEnv, settings: Settings, joining: JoinFile, saved: Settings, signal: AbortSignal): Promise<void> {
   const asJoined = createClients(env, {identity: {ca: joining.ca, cert: joining.cert, key: joining.key}})
   try {
-    const reports = await asJoined
-      .registry(settings)
-      .listAgents()
-      .catch(() => [])
-    const holder = reports.find((report) => report.hostId === joining.hostId)
-    if (holder) {
-      throw new UserError(`host id ${joining.hostId} is in use: host ${holder.hostName}'s agent holds it (a join file is for one host)`, {
-        suggestion: 'make a join file of its own for this host on the first host (`highway join-file --out FILE`)',
-      })
-    }
+    const registry = asJoined.registry(settings)
+    if (saved.hostId !== joining.hostId) await refuseTakenId(registry, joining)
+    if (!settings.advertiseIp) return
+    await assertLocalAddress(env, settings.advertiseIp)
+    if (engineIsLocal(env)) await assertReachable(registry, joining.hostId, settings.advertiseIp, {signal})
   } finally {
     asJoined.close()
   }
@@ -512,9 +528,6 @@ async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSi
       ['the bridge address', settings.bridgeIp],
       ['the host-side address', settings.hostIp],
     ])
-  if (settings.advertiseIp) await assertLocalAddress(clients.env, settings.advertiseIp)
-  if (joining && saved.hostId !== joining.hostId) await refuseTakenId(clients.env, {...settings, etcdEndpoints: joining.endpoints}, joining)
-  let learner: UpContext['learner']
   if (joining?.member) {
     if (requested.advertiseIp && requested.advertiseIp !== joining.member.advertiseIp) {
       throw new UserError(`${request.join} makes an etcd member on ${joining.member.advertiseIp}, not on --advertise-ip ${requested.advertiseIp}`, {
@@ -522,6 +535,24 @@ async function runUpLocked(clients: Clients, request: UpRequest, signal: AbortSi
       })
     }
     settings.advertiseIp = joining.member.advertiseIp
+  }
+  if (joining) {
+    await checkJoin(clients.env, {...settings, etcdEndpoints: joining.endpoints}, joining, saved, signal)
+  } else if (settings.advertiseIp) {
+    await assertLocalAddress(clients.env, settings.advertiseIp)
+    const joined = saved.etcdEndpoints.some((endpoint) => endpoint.startsWith('https:'))
+    if (joined && settings.advertiseIp !== saved.advertiseIp && engineIsLocal(clients.env)) {
+      // A joined host moving to another address: the others must reach that one too.
+      const registry = clients.registry(settings)
+      try {
+        await assertReachable(registry, hostId, settings.advertiseIp, {signal})
+      } finally {
+        registry.close()
+      }
+    }
+  }
+  let learner: UpContext['learner']
+  if (joining?.member) {
     storeJoin(PkiStore.of(clients.env), joining)
     ;({learner, settings} = await joinAsMember(clients, settings, joining))
   } else if (!joining) {

@@ -10,6 +10,7 @@ import {
   clusterStatusOf,
   memberOf,
   serviceListing,
+  watchEvent,
   type ClusterStatus,
   type EtcdMember,
   type RegistryAdmin,
@@ -19,7 +20,7 @@ import {
   type ServiceListing,
   type ServiceWatch,
 } from './registry.js'
-import {HOSTS, agentKey, checkRecord, inServiceRange, type CheckContext} from './schema.js'
+import {HOSTS, agentKey, type CheckContext} from './schema.js'
 
 /**
  * The registry on etcd: the only module that knows etcd3 (npm), so it can be swapped for etcd's
@@ -159,6 +160,10 @@ export class EtcdRegistry implements RegistryClient, RegistryAdmin {
     return agentReports(Object.entries(values).map(([key, value]) => ({key, value})))
   }
 
+  async get(key: string): Promise<string | null> {
+    return this.client.get(key).string()
+  }
+
   async delete(key: string): Promise<string> {
     return (await this.client.delete().key(key)).header.revision
   }
@@ -179,24 +184,14 @@ export class EtcdRegistry implements RegistryClient, RegistryAdmin {
 
   // etcd3 reconnects a watcher by itself, but a watch etcd cancels (compaction) errors and is never retried.
   async watchServices(fromRevision: string, onEvent: (event: ServiceEvent) => void, onBroken: (error: Error) => void): Promise<ServiceWatch> {
-    // Agent reports share the hosts' prefix (one writable range per host): only service keys are events.
+    // Agent reports share the hosts' prefix (one writable range per host): only service keys and probes are events.
     const watcher = await this.client.watch().prefix(HOSTS).startRevision(fromRevision).create()
-    const toEvent = (kv: IKeyValue, type: 'delete' | 'put'): ServiceEvent | null => {
-      const key = kv.key.toString()
-      const revision = kv.mod_revision
-      if (!inServiceRange(key)) return null
-      if (type === 'delete') return {key, revision, type}
-      const check = checkRecord(key, kv.value.toString(), this.check)
-      return check.ok ? {key, record: check.record, revision, type} : {key, reason: check.reason, revision, type: 'invalid'}
+    const on = (kv: IKeyValue, deleted: boolean) => {
+      const event = watchEvent(kv.key.toString(), deleted ? null : kv.value.toString(), kv.mod_revision, this.check)
+      if (event) onEvent(event)
     }
-    watcher.on('put', (kv) => {
-      const event = toEvent(kv, 'put')
-      if (event) onEvent(event)
-    })
-    watcher.on('delete', (kv) => {
-      const event = toEvent(kv, 'delete')
-      if (event) onEvent(event)
-    })
+    watcher.on('put', (kv) => on(kv, false))
+    watcher.on('delete', (kv) => on(kv, true))
     watcher.on('error', (error) => onBroken(error))
     return {cancel: () => watcher.cancel()}
   }

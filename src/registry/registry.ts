@@ -1,6 +1,6 @@
 import {UserError} from '../core/errors.js'
 import type {AgentReport, ServiceRecord} from '../core/types.js'
-import {checkRecord, inServiceRange, parseAgentKey, parseAgentReport, type CheckContext} from './schema.js'
+import {checkRecord, inServiceRange, parseAgentKey, parseAgentReport, parseProbe, parseProbeKey, type CheckContext, type Probe} from './schema.js'
 
 /**
  * What highway needs of its registry: list at a revision, watch from the next one, writes held by
@@ -20,8 +20,19 @@ export interface InvalidRecord {
  * A change under the services prefix; `revision` is etcd's revision of that change. A put of a
  * value that is not a well-formed record arrives as `invalid`: for routing it removes the key.
  */
-export type ServiceEvent =
+export type RecordEvent =
   {type: 'put'; key: string; record: ServiceRecord; revision: string} | {type: 'delete'; key: string; revision: string} | ({type: 'invalid'} & InvalidRecord)
+
+/** A host's probe put (`probe`: what to dial) or gone (null; a malformed one counts as gone): see infra/reach.ts. */
+export interface ProbeEvent {
+  type: 'probe'
+  key: string
+  hostId: string
+  probe: Probe | null
+  revision: string
+}
+
+export type ServiceEvent = RecordEvent | ProbeEvent
 
 export interface ServiceWatch {
   cancel(): Promise<void>
@@ -42,6 +53,8 @@ export interface RegistryLease {
 export interface ServiceListing {
   records: Map<string, ServiceRecord>
   invalid: InvalidRecord[]
+  /** Other hosts' probes waiting for an answer (well-formed ones). */
+  probes?: Probe[]
   revision: string
 }
 
@@ -64,6 +77,8 @@ export interface RegistryClient {
   clusterStatus(hostId: string): Promise<ClusterStatus>
   /** Returns the revision of the delete. */
   delete(key: string): Promise<string>
+  /** One key's value, or null when it is not there. */
+  get(key: string): Promise<string | null>
   close(): void
 }
 
@@ -176,14 +191,28 @@ export interface ListedKey {
 export function serviceListing(kvs: Array<ListedKey & {modRevision: string}>, revision: string, check: CheckContext): ServiceListing {
   const records = new Map<string, ServiceRecord>()
   const invalid: InvalidRecord[] = []
+  const probes: Probe[] = []
   for (const kv of kvs) {
-    // Agent reports share the hosts' prefix: only keys in a services range are records.
+    const prober = parseProbeKey(kv.key)
+    const probe = prober && parseProbe(prober, kv.value)
+    if (probe) probes.push(probe)
+    // Agent reports and probes share the hosts' prefix: only keys in a services range are records.
     if (!inServiceRange(kv.key)) continue
     const checked = checkRecord(kv.key, kv.value, check)
     if (checked.ok) records.set(kv.key, checked.record)
     else invalid.push({key: kv.key, reason: checked.reason, revision: kv.modRevision})
   }
-  return {invalid, records, revision}
+  return {invalid, probes, records, revision}
+}
+
+/** What a change under the hosts' prefix means to a watcher (null: nothing, an agent report for one), whichever registry saw it. */
+export function watchEvent(key: string, value: string | null, revision: string, check: CheckContext): ServiceEvent | null {
+  const prober = parseProbeKey(key)
+  if (prober) return {hostId: prober, key, probe: value === null ? null : parseProbe(prober, value), revision, type: 'probe'}
+  if (!inServiceRange(key)) return null
+  if (value === null) return {key, revision, type: 'delete'}
+  const checked = checkRecord(key, value, check)
+  return checked.ok ? {key, record: checked.record, revision, type: 'put'} : {key, reason: checked.reason, revision, type: 'invalid'}
 }
 
 /** The well-formed agent reports among the hosts' keys; a report's own check makes sure it names the host whose key holds it. */

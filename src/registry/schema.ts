@@ -8,6 +8,8 @@ import {inRange, parseRange} from '../tcp/addresses.js'
  *
  *   /highway/v2/hosts/<hostId>/services/<name>/<containerId>  -> ServiceRecord (JSON), held by the agent's lease
  *   /highway/v2/hosts/<hostId>/agent                           -> AgentReport (JSON), held by the agent's lease
+ *   /highway/v2/hosts/<hostId>/probe                           -> Probe (JSON), held by a joining `up`'s lease
+ *   /highway/v2/hosts/<hostId>/reached/<probingHostId>         -> ReachAnswer (JSON), held by the agent's lease
  *
  * The host id comes first because etcd's permissions are key ranges (a prefix), not patterns: each
  * host's etcd role may write `hostPrefix(id)` and nothing else, and read the whole tree. One record
@@ -32,6 +34,16 @@ export function serviceKey(record: Pick<ServiceRecord, 'containerId' | 'hostId' 
 
 export function agentKey(hostId: string): string {
   return `${hostPrefix(hostId)}agent`
+}
+
+/** Where `up` asks every other host's agent to dial its advertise address (see infra/reach.ts). */
+export function probeKey(hostId: string): string {
+  return `${hostPrefix(hostId)}probe`
+}
+
+/** Where host `hostId`'s agent says whether it reached `probingHostId`'s probe: its own range, so RBAC stays per host. */
+export function reachKey(hostId: string, probingHostId: string): string {
+  return `${hostPrefix(hostId)}reached/${probingHostId}`
 }
 
 /** The parts of a key under HOSTS, or null when it is not one: `[hostId, ...rest]`, none empty. */
@@ -60,6 +72,12 @@ export function inServiceRange(key: string): boolean {
 export function parseAgentKey(key: string): string | null {
   const parts = hostKeyParts(key)
   return parts && parts.length === 2 && parts[1] === 'agent' ? parts[0] : null
+}
+
+/** The host asking to be dialled, or null when the key is not a probe's. */
+export function parseProbeKey(key: string): string | null {
+  const parts = hostKeyParts(key)
+  return parts && parts.length === 2 && parts[1] === 'probe' && HOST_ID.test(parts[0]) ? parts[0] : null
 }
 
 // ---- values -----------------------------------------------------------------------------------
@@ -262,4 +280,55 @@ export function agentReportProblem(value: string, key?: string): string | null {
 /** The agent report in `value`, or null when it is not well-formed. Never throws. */
 export function parseAgentReport(value: string, key?: string): AgentReport | null {
   return agentReportProblem(value, key) === null ? (JSON.parse(value) as AgentReport) : null
+}
+
+/** A joining host's request: dial `address:port`, read the nonce its listener sends, and say so under your own prefix. */
+export interface Probe {
+  hostId: string
+  address: string
+  port: number
+  /** This probe's id: an answer names it, so an answer left from an earlier probe never counts. */
+  id: string
+}
+
+/** A host's answer to a probe: the nonce it read there, or why it could not. */
+export interface ReachAnswer {
+  probe: string
+  nonce?: string
+  error?: string
+}
+
+const PROBE_ID = /^[0-9a-f]{16}$/
+/** The nonce a probe's listener sends: anything else read there is another machine's answer, never written to etcd. */
+export const NONCE = /^[0-9a-f]{32}$/
+
+function parseObject(value: string): Record<string, unknown> | null {
+  try {
+    const parsed = JSON.parse(value) as unknown
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * A probe read from etcd, or null when it is not a well-formed one. Any host may write one under its
+ * own prefix, so what an agent dials is limited to a unicast IPv4 address that is not loopback.
+ */
+export function parseProbe(hostId: string, value: string): Probe | null {
+  const probe = parseObject(value)
+  if (!probe) return null
+  const {address, id, port} = probe
+  if (typeof address !== 'string' || !isIPv4(address) || typeof port !== 'number' || !isPort(port) || typeof id !== 'string' || !PROBE_ID.test(id)) return null
+  const first = octets(address)[0]
+  if (first === 0 || first === 127 || first >= 224) return null
+  return {address, hostId, id, port}
+}
+
+export function parseReachAnswer(value: string): ReachAnswer | null {
+  const answer = parseObject(value)
+  if (!answer || typeof answer.probe !== 'string') return null
+  if (typeof answer.nonce === 'string') return {nonce: answer.nonce, probe: answer.probe}
+  if (typeof answer.error === 'string') return {error: answer.error, probe: answer.probe}
+  return null
 }

@@ -270,6 +270,52 @@ describe('three hosts on one bridge subnet', () => {
     expect(existsSync(join(envOther.HIGHWAY_CONFIG_DIR!, 'pki'))).toBe(false)
   })
 
+  it('refuses a client-only host whose advertise address the other hosts cannot reach, creating nothing', async () => {
+    // A fourth host's file (three members already: a client only), used on C's namespace and engine with
+    // a config of its own. Its address is C's, on C's loopback interface (this kernel has no dummy
+    // interfaces), and C's veth answers ARP only for the addresses on it: A's and B's agents ask the
+    // segment for it and get no answer (nothing leaves the segment). Local to C, so only the other
+    // hosts' dial can tell.
+    const hidden = '10.201.0.77'
+    const envOther = makeEnv()
+    const madeOnA = join(envA.HIGHWAY_CONFIG_DIR!, 'unreachable.join')
+    const made = await highway(['join-file', '--out', madeOnA], envA)
+    expect(made.code, made.stderr).toBe(0)
+    expect(made.stdout).not.toContain('runs etcd member')
+    const carried = join(envOther.HIGHWAY_CONFIG_DIR!, 'unreachable.join')
+    copyFileSync(madeOnA, carried)
+    const inC = async (...args: string[]) => {
+      const result = await inHost(C, args[0], args.slice(1))
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0)
+    }
+    await inC('sysctl', '-qw', `net.ipv4.conf.${C.vethNs}.arp_ignore=1`)
+    try {
+      await inC('ip', 'addr', 'add', `${hidden}/32`, 'dev', 'lo')
+      const before = await dockerOn(C, 'ps', '-aq')
+      const started = Date.now()
+      const result = await highwayOn(C, ['up', '--join', carried, '--advertise-ip', hidden], envOther)
+      console.log(`[multihost] unreachable --advertise-ip refused in ${Date.now() - started} ms`)
+      expect(result.code, result.stdout + result.stderr).toBe(1)
+      const line = new RegExp(`^highway: --advertise-ip ${hidden.replaceAll('.', '\\.')} is not reachable from the other hosts \\((.*)\\)$`, 'm').exec(
+        result.stderr,
+      )
+      expect(line, result.stderr).not.toBeNull()
+      // Each live host said why: A (this machine's engine name) and B.
+      expect(line![1]).toContain(`${nameA}: `)
+      expect(line![1]).toContain(`${B.hostname}: `)
+      expect(result.stderr).toMatch(/give --advertise-ip an address of this host that the other hosts reach/)
+      expect(await dockerOn(C, 'ps', '-aq')).toBe(before)
+      expect(existsSync(join(envOther.HIGHWAY_CONFIG_DIR!, 'pki'))).toBe(false)
+      expect(existsSync(join(envOther.HIGHWAY_CONFIG_DIR!, 'settings.json'))).toBe(false)
+    } finally {
+      await inHost(C, 'ip', ['addr', 'del', `${hidden}/32`, 'dev', 'lo'])
+      await inHost(C, 'sysctl', ['-qw', `net.ipv4.conf.${C.vethNs}.arp_ignore=0`])
+    }
+    // The others go on: a service on B by name through C's proxy and A's.
+    expect((await through(C, 'remote')).body.trim()).toBe('hello-from-b')
+    expect((await throughA('remote')).body.trim()).toBe('hello-from-b')
+  })
+
   it('goes on registering and routing on every host while any one etcd member is stopped, and the member rejoins', async () => {
     // Host A's member: the first one, whose CLI and agent now reach the cluster through B's and C's.
     await docker('stop', 'highway-etcd')

@@ -1,5 +1,14 @@
 import type {AgentReport, ServiceRecord} from '../../../src/core/types.js'
-import type {ClusterStatus, InvalidRecord, RegistryClient, RegistryLease, ServiceEvent, ServiceListing, ServiceWatch} from '../../../src/registry/registry.js'
+import {
+  serviceListing,
+  watchEvent,
+  type ClusterStatus,
+  type RegistryClient,
+  type RegistryLease,
+  type ServiceEvent,
+  type ServiceListing,
+  type ServiceWatch,
+} from '../../../src/registry/registry.js'
 import {checkRecord, inServiceRange, parseAgentKey, parseAgentReport, type CheckContext} from '../../../src/registry/schema.js'
 
 /**
@@ -101,6 +110,10 @@ export class FakeRegistry implements RegistryClient {
     return String(this.revision)
   }
 
+  async get(key: string): Promise<string | null> {
+    return this.kv.get(key)?.value ?? null
+  }
+
   async delete(key: string): Promise<string> {
     this.revision++
     if (this.kv.delete(key)) this.record(key, null)
@@ -123,15 +136,11 @@ export class FakeRegistry implements RegistryClient {
   }
 
   private deliver(watch: Watch, change: {revision: bigint; key: string; value: string | null}): void {
-    if (watch.cancelled || change.revision < watch.from || !inServiceRange(change.key)) return
+    if (watch.cancelled || change.revision < watch.from) return
+    const event = watchEvent(change.key, change.value, String(change.revision), this.check)
+    if (!event) return
     const send = () => {
-      if (watch.cancelled) return
-      const revision = String(change.revision)
-      if (change.value === null) return watch.onEvent({key: change.key, revision, type: 'delete'})
-      const check = checkRecord(change.key, change.value, this.check)
-      watch.onEvent(
-        check.ok ? {key: change.key, record: check.record, revision, type: 'put'} : {key: change.key, reason: check.reason, revision, type: 'invalid'},
-      )
+      if (!watch.cancelled) watch.onEvent(event)
     }
     if (this.holdWatch) this.held.push(send)
     else queueMicrotask(send)
@@ -160,15 +169,11 @@ export class FakeRegistry implements RegistryClient {
       this.failLists--
       throw new Error('etcd unavailable')
     }
-    const records = new Map<string, ServiceRecord>()
-    const invalid: InvalidRecord[] = []
-    for (const [key, {revision, value}] of this.kv) {
-      if (!inServiceRange(key)) continue
-      const check = checkRecord(key, value, this.check)
-      if (check.ok) records.set(key, check.record)
-      else invalid.push({key, reason: check.reason, revision: String(revision)})
-    }
-    return {invalid, records, revision: String(this.revision)}
+    return serviceListing(
+      [...this.kv].map(([key, {revision, value}]) => ({key, modRevision: String(revision), value})),
+      String(this.revision),
+      this.check,
+    )
   }
 
   async watchServices(fromRevision: string, onEvent: (event: ServiceEvent) => void, onBroken: (error: Error) => void): Promise<ServiceWatch> {
