@@ -295,7 +295,10 @@ export const isStopped = (answer) => answer.status === 503 && answer.kind === 's
 
 // ---- Docker engine API over the socket (precise timing without the CLI's start-up) ------------
 
-export function dockerApi(method, path, body) {
+/** This machine's engine socket (DOCKER_HOST when it names one); another host's engine passes its own to dockerApi/dockerEvents. */
+export const DOCKER_SOCKET = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock'
+
+export function dockerApi(method, path, body, socketPath = DOCKER_SOCKET) {
   return new Promise((resolvePromise, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body)
     const req = request(
@@ -303,7 +306,7 @@ export function dockerApi(method, path, body) {
         headers: payload ? {'content-length': Buffer.byteLength(payload), 'content-type': 'application/json'} : {},
         method,
         path: `/v1.41${path}`,
-        socketPath: process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock',
+        socketPath,
       },
       (res) => {
         let text = ''
@@ -324,9 +327,9 @@ export function dockerApi(method, path, body) {
  * Follows Docker's event stream for containers carrying `label`; `onEvent` gets each event with
  * `at` = the engine's own timestamp in epoch ms (timeNano). Returns a function that stops it.
  */
-export function dockerEvents(label, onEvent) {
+export function dockerEvents(label, onEvent, socketPath = DOCKER_SOCKET) {
   const filters = encodeURIComponent(JSON.stringify({label: [label], type: ['container']}))
-  const req = request({method: 'GET', path: `/v1.41/events?filters=${filters}`, socketPath: '/var/run/docker.sock'}, (res) => {
+  const req = request({method: 'GET', path: `/v1.41/events?filters=${filters}`, socketPath}, (res) => {
     let buffer = ''
     res.setEncoding('utf8')
     res.on('data', (chunk) => {
