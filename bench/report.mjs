@@ -803,7 +803,7 @@ if (HOSTS.some(([name]) => r[name])) {
     'B joins it with a join file (`up --join`, its lease TTL given), and runs one busybox service, `far`. Every clock stops at an answer from',
     "**A's** proxy, polled as in section 2 (a fresh-connection GET every ~1 ms, never waiting for earlier answers); B's engine runs on the",
     "same clock, so its event timestamps start the clock. With B a client, B's agent writes to A's etcd member over the segment; with",
-    "`MEMBER=1` B and a third host, C, run etcd members (three in all, so the cluster keeps its quorum without B), B's agent writes to its own.",
+    "`MEMBER=1` B and a third host, C, run etcd members (three in all, so the cluster keeps its quorum without B), and every agent's client picks one of them.",
     '',
     "**Propagation:** `far` stopped (`stop?t=0`) and started through B's engine API, then fresh services (`highway run -d` on B) force-removed there;",
     "clock from B's `start`, `die`, `destroy` event. An etcd watch on A splits each interval at the record's change.",
