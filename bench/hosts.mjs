@@ -115,6 +115,12 @@ const oddOf = (list) => ({
   oddMaxMs: Math.max(0, ...list.map((r) => r.oddMaxMs)),
   polledRequests: list.reduce((sum, r) => sum + r.polls, 0),
 })
+/** Sums watchTransition's answer counts. */
+const tally = (list) => {
+  const sum = {}
+  for (const answers of list) for (const [key, n] of Object.entries(answers)) sum[key] = (sum[key] ?? 0) + n
+  return sum
+}
 const watched = ({odd, sent}) => ({polls: sent, odd: odd.length, oddMaxMs: Math.max(0, ...odd.map((o) => o.ms))})
 
 /**
@@ -218,7 +224,7 @@ async function deadHost(cfg) {
     await setLink(B, true)
     const back = now()
     const answering = await watchTransition(cfg, host, isRouted, {interval: 10, timeout: 60_000})
-    rounds.push({goneMs: gone.at - cut, backMs: answering.at - back, bLed, cut: watched(gone), back: watched(answering)})
+    rounds.push({goneMs: gone.at - cut, backMs: answering.at - back, bLed, cut: watched(gone), back: watched(answering), cutAnswers: gone.answers})
     const leader = MEMBER ? ` (B's member ${bLed ? 'led' : 'did not lead'})` : ''
     log(`round ${round + 1}/${ROUNDS}: routes gone ${fmt(gone.at - cut, 0)} ms after the cut${leader}, back ${fmt(answering.at - back, 0)} ms after the return`)
   }
@@ -236,6 +242,8 @@ async function deadHost(cfg) {
     whileCut: oddOf(rounds.map((r) => r.cut)),
     // After B's return nothing should fail: the route answers 404 until B's records are back, then 200.
     afterReturn: oddOf(rounds.map((r) => r.back)),
+    // What a client of B's service met between the cut and the routes leaving, all rounds together.
+    answersWhileCut: tally(rounds.map((r) => r.cutAnswers)),
     samples: {gone: rounds.map((r) => +r.goneMs.toFixed(0)), back: rounds.map((r) => +r.backMs.toFixed(0)), ...(MEMBER && {bLed: rounds.map((r) => r.bLed)})},
   }
   const {p50, p95, max} = out.routesGoneMs
@@ -245,6 +253,7 @@ async function deadHost(cfg) {
   log(
     `   requests that failed while B was cut off: ${out.whileCut.oddRequests} of ${out.whileCut.polledRequests}; after its return: ${out.afterReturn.oddRequests} of ${out.afterReturn.polledRequests}`,
   )
+  log(`   answers while B was cut off: ${JSON.stringify(out.answersWhileCut)}`)
   return out
 }
 

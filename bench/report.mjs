@@ -843,12 +843,19 @@ if (HOSTS.some(([name]) => r[name])) {
         ],
       ),
       '',
+      "Stop is negative where A's proxy answered 503 before B's `die` event: the agent drains at the `kill` event (section 2).",
+      '',
       `Each round, ms from the cut to the routes gone: ${rounds}. ${h.met ? `Every round within B's TTL (${h.leaseTtlS} s).` : `**Not every round within B's TTL (${h.leaseTtlS} s).**`}`,
       '',
       `Requests that got neither the old nor the new answer: ${count(p.start.oddRequests)} of ${count(p.start.polledRequests)} while starting, ${count(p.stop.oddRequests)} of ${count(p.stop.polledRequests)} while stopping`,
       `(slowest ${ms(p.stop.oddMaxMs, 0)}), ${count(p.remove.oddRequests)} of ${count(p.remove.polledRequests)} while removing; ${count(d.afterReturn.oddRequests)} of ${count(d.afterReturn.polledRequests)} after B's return.`,
-      `While B was cut off and its routes still on A, ${count(d.whileCut.oddRequests)} of ${count(d.whileCut.polledRequests)} requests failed (HAProxy's 503 after its retries, or the poller's timeout):`,
-      'what a client of a dead host meets until its lease expires.',
+      `While B was cut off and its routes still on A, ${count(d.whileCut.oddRequests)} of ${count(d.whileCut.polledRequests)} requests failed (HAProxy's own 503 after its retries, or the poller's timeout)${
+        d.answersWhileCut
+          ? `; the answers, all rounds together: ${Object.entries(d.answersWhileCut)
+              .map(([answer, n]) => `${count(n)} \`${answer}\``)
+              .join(', ')} (a word after the status: highway's own page of that kind).`
+          : '.'
+      }`,
       '',
     )
   }

@@ -444,7 +444,8 @@ const cli = async (cmd) => { for (let i = 0; ; i++) { try { return await once(cm
  * for earlier answers (a request stuck on a dead backend must not hide the proxy's new state), until
  * an answer satisfies `done`. Resolves with the arrival time of the first such answer, after every
  * request in flight has finished, with the requests that got neither state (e.g. HAProxy's own 503
- * after its retries on a dead server) and their latencies.
+ * after its retries on a dead server) and their latencies, and how many of each answer came back
+ * (`answers`: "200", "503 stopped", "error", ...).
  */
 export function watchTransition(cfg, host, done, {interval = 1, timeout = 20_000, requestTimeout = 3000} = {}) {
   return new Promise((resolvePromise, reject) => {
@@ -453,8 +454,9 @@ export function watchTransition(cfg, host, done, {interval = 1, timeout = 20_000
     let sent = 0
     let inFlight = 0
     const odd = []
+    const answers = {}
     const finish = () => {
-      if (matchedAt !== null && inFlight === 0) resolvePromise({at: matchedAt, odd, sent})
+      if (matchedAt !== null && inFlight === 0) resolvePromise({at: matchedAt, odd, sent, answers})
     }
     const send = () => {
       if (matchedAt !== null) return
@@ -470,6 +472,8 @@ export function watchTransition(cfg, host, done, {interval = 1, timeout = 20_000
         .then((answer) => {
           const at = now()
           inFlight--
+          const key = answer.error ? 'error' : `${answer.status}${answer.kind ? ` ${answer.kind}` : ''}`
+          answers[key] = (answers[key] ?? 0) + 1
           if (done(answer)) {
             if (matchedAt === null || at < matchedAt) matchedAt = at
           } else if (answer.error || (answer.status >= 500 && !answer.kind)) {
