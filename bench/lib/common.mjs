@@ -148,7 +148,9 @@ export function distBuiltAt() {
 
 /**
  * Runs `main` with highway up and the bench containers cleaned before and after (also on Ctrl-C).
- * `main` receives {settings}; what it returns is written to RESULTS_DIR/<name>.json, with the commit
+ * `main` receives {settings, onAbort}: onAbort(fn) registers a teardown of what it set up beyond
+ * containers (another host, a namespace), run before the exit on Ctrl-C or past the limit, where
+ * `main`'s own finally never runs. What `main` returns is written to RESULTS_DIR/<name>.json, with the commit
  * it measured and whether the tree differed from it (bench/report.mjs refuses such figures).
  */
 export async function bench(name, main) {
@@ -156,11 +158,16 @@ export async function bench(name, main) {
   const started = now()
   let failed = false
   let interrupted = false
+  const teardowns = []
+  const abort = async () => {
+    for (const teardown of teardowns) await teardown().catch((error) => console.error(`${name}: teardown failed: ${error.message}`))
+    await cleanup().catch(() => {})
+  }
   const onSignal = async () => {
     if (interrupted) return
     interrupted = true
     console.error(`\n${name}: interrupted, removing bench containers`)
-    await cleanup().catch(() => {})
+    await abort()
     process.exit(130)
   }
   process.on('SIGINT', onSignal)
@@ -169,7 +176,7 @@ export async function bench(name, main) {
   const limitS = Number(process.env.HIGHWAY_BENCH_LIMIT_S ?? 295)
   setTimeout(async () => {
     console.error(`${name}: FAILED, still running after ${limitS} s (HIGHWAY_BENCH_LIMIT_S); removing bench containers`)
-    await cleanup().catch(() => {})
+    await abort()
     process.exit(1)
   }, limitS * 1000).unref()
   try {
@@ -183,7 +190,7 @@ export async function bench(name, main) {
     if (git.changes.length)
       console.error(`${name}: WARNING uncommitted changes (${git.changes.length} path(s)): bench/report.mjs will not publish these figures`)
     const image = await infraImage().catch(() => null)
-    const result = await main({settings: cfg})
+    const result = await main({settings: cfg, onAbort: (teardown) => teardowns.push(teardown)})
     const rebuilt = distBuiltAt() !== built
     const gitAfter = gitState()
     if (rebuilt) console.error(`${name}: WARNING dist/ was rebuilt during this run (${built} -> ${distBuiltAt()}): figures mix two builds`)
