@@ -14,10 +14,23 @@ const load = (name) => {
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null
 }
 const r = Object.fromEntries(
-  ['machine', 'run-d', 'propagation', 'proxy-overhead', 'reload', 'scale', 'cli', 'up', 'churn', 'replace', 'footprint', 'tcp', 'evidence'].map((n) => [
-    n,
-    load(n),
-  ]),
+  [
+    'machine',
+    'run-d',
+    'propagation',
+    'proxy-overhead',
+    'reload',
+    'scale',
+    'cli',
+    'up',
+    'churn',
+    'replace',
+    'footprint',
+    'tcp',
+    'hosts',
+    'hosts-member',
+    'evidence',
+  ].map((n) => [n, load(n)]),
 )
 const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : Number(v).toFixed(d))
 const ms = (v, d = 1) => `${f(v, d)} ms`
@@ -25,6 +38,8 @@ const sg = (v, d = 3) => (v >= 0 ? '+' : '') + f(v, d)
 const yes = (met) => (met ? '**met**' : '**missed**')
 const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n')
 const missing = (name) => `_Not in this run: \`node bench/${name}.mjs\` did not complete (see its output)._`
+/** The command behind a result: `hosts-member` is bench/hosts.mjs with MEMBER=1. */
+const scriptOf = (name) => (name === 'hosts-member' ? '`MEMBER=1 bench/hosts.mjs`' : `\`bench/${name}.mjs\``)
 const count = (v) => (Number.isFinite(v) ? v.toLocaleString('en-US') : 'n/a')
 
 // ---- provenance: every figure from one clean commit, named on the page ----------------------------
@@ -100,7 +115,7 @@ out.push(
     Object.entries(r)
       .filter(([, x]) => x)
       .map(([name, x]) => [
-        `\`bench/${name}.mjs\``,
+        scriptOf(name),
         x.date.slice(11, 19),
         `${f(x.durationS, 0)} s`,
         `${x.distBuiltAt?.slice(11, 19) ?? 'n/a'}${x.distRebuiltDuringRun ? ' **(rebuilt during the run)**' : ''}`,
@@ -345,6 +360,65 @@ if (tc) {
     'none (redis-benchmark counts no errors)',
   ])
 } else rows.push(['11', 'TCP by name', 'n/a', 'none set', 'not run', '', ''])
+/** Section 12's two runs: B a client of A's registry, and B an etcd member (leading every other round). */
+const HOSTS = [
+  ['hosts', 'B a client'],
+  ['hosts-member', 'B an etcd member'],
+]
+for (const [name, as] of HOSTS) {
+  const h = r[name]
+  if (!h) {
+    rows.push(['12', `many hosts (${as})`, 'n/a', T.deadHost.text, 'not run', '', ''])
+    continue
+  }
+  const p = h.propagation
+  const pp = (s) => `p50 ${ms(s.p50)}, p95 ${ms(s.p95)}, max ${ms(s.max)}`
+  for (const [key, text, n, during] of [
+    ['start', "start on B -> A's proxy answering", p.events, 'starts'],
+    ['stop', "stop on B -> A's proxy 503", p.events, 'stops'],
+    ['remove', "rm -f on B -> A's proxy 404", p.remove.count, 'removals'],
+  ]) {
+    const {oddRequests, polledRequests} = p[key]
+    if (oddRequests > 0)
+      failures.push(`${text} (${as}): ${count(oddRequests)} of ${count(polledRequests)} requests sent during ${during} got neither answer (section 12)`)
+    rows.push([
+      '12',
+      `${text} (${as}), p95 of ${n} (from B's Docker event)`,
+      pp(p[key].fromEvent),
+      `reported (one host: ${T.propagation.text})`,
+      '',
+      '',
+      failedOf(oddRequests, polledRequests),
+    ])
+  }
+  const d = h.deadHost
+  const ttl = h.leaseTtlS * 1000
+  if (d.whileCut.oddRequests > 0) {
+    failures.push(
+      `dead host (${as}): ${count(d.whileCut.oddRequests)} of ${count(d.whileCut.polledRequests)} requests to B's service sent between the cut and its routes leaving got HAProxy's 503 or no answer (B unreachable: the lease TTL's window; section 12)`,
+    )
+  }
+  if (d.afterReturn.oddRequests > 0)
+    failures.push(`B's return (${as}): ${count(d.afterReturn.oddRequests)} of ${count(d.afterReturn.polledRequests)} requests got neither answer (section 12)`)
+  rows.push([
+    '12',
+    `dead host (${as}): B cut off -> its routes gone from A's proxy, of ${d.rounds} (B's TTL ${h.leaseTtlS} s)`,
+    `p50 ${ms(d.routesGoneMs.p50, 0)}, p95 ${ms(d.routesGoneMs.p95, 0)}, max ${ms(d.routesGoneMs.max, 0)}`,
+    `${h.target} (${h.leaseTtlS} s)`,
+    yes(h.met),
+    h.met ? `${f(ttl - d.routesGoneMs.max, 0)} ms to spare (worst round)` : `${f(d.routesGoneMs.max - ttl, 0)} ms over (worst round)`,
+    `${failedOf(d.whileCut.oddRequests, d.whileCut.polledRequests)} while B was cut off (unreachable until its routes left)`,
+  ])
+  rows.push([
+    '12',
+    `B's return (${as}) -> its routes answering on A again, of ${d.rounds}`,
+    `p50 ${ms(d.routesBackMs.p50, 0)}, p95 ${ms(d.routesBackMs.p95, 0)}, max ${ms(d.routesBackMs.max, 0)}`,
+    'reported',
+    '',
+    '',
+    failedOf(d.afterReturn.oddRequests, d.afterReturn.polledRequests),
+  ])
+}
 out.push(
   '## Summary',
   '',
@@ -732,6 +806,78 @@ if (tc) {
   )
 } else out.push(missing('tcp'), '')
 
+// ---- 12 ----------------------------------------------------------------------------------------
+out.push(
+  '## 12. Many hosts',
+  '',
+  '`node --import tsx bench/hosts.mjs [EVENTS]` (default 30; `REMOVALS=10`, `ROUNDS=6`, `LEASE_TTL=10`), then again with `MEMBER=1`.',
+  '',
+)
+if (HOSTS.some(([name]) => r[name])) {
+  out.push(
+    "Host B is a second Docker engine on this machine, in a network namespace of its own, on the same default bridge subnet as this machine's",
+    "engine (host A); the hosts meet on one Ethernet segment (the multi-host e2e suite's hosts, `test/e2e/netns-hosts.ts`). A runs `up --advertise-ip`,",
+    'B joins it with a join file (`up --join`, its lease TTL given), and runs one busybox service, `far`. Every clock stops at an answer from',
+    "**A's** proxy, polled as in section 2 (a fresh-connection GET every ~1 ms, never waiting for earlier answers); B's engine runs on the",
+    "same clock, so its event timestamps start the clock. With B a client, B's agent writes to A's etcd member over the segment; with",
+    "`MEMBER=1` B and a third host, C, run etcd members (three in all, so the cluster keeps its quorum without B), and every agent's client picks one of them.",
+    '',
+    "**Propagation:** `far` stopped (`stop?t=0`) and started through B's engine API, then fresh services (`highway run -d` on B) force-removed there;",
+    "clock from B's `start`, `die`, `destroy` event. An etcd watch on A splits each interval at the record's change.",
+    '',
+    "**A dead host:** B's link to the segment set down (to A, a host that died with its whole network: no lease revoke), after a random",
+    "wait of up to a third of the TTL (B's agent renews its lease every third of it, so the rounds sample the whole window); clock from the cut",
+    "to highway's 404 for `far` on A, then from the link's return to `far` answering again (B's agent re-grants its lease and puts its records",
+    "again). Polled every ~10 ms here: a request routed to the dead host waits for HAProxy's connect retries or the poller's 3 s timeout.",
+    "With `MEMBER=1`, every other round first hands B's member the etcd leadership (MoveLeader): the others must elect a leader before the lease can expire.",
+    '',
+  )
+  for (const [name, as] of HOSTS) {
+    const h = r[name]
+    if (!h) {
+      out.push(`**${as}:** _not in this run: ${scriptOf(name)} did not complete (see its output)._`, '')
+      continue
+    }
+    const p = h.propagation
+    const d = h.deadHost
+    const row = (label, s = {}, d0 = 1) => [label, s.n ?? 'n/a', ms(s.p50, d0), ms(s.p95, d0), ms(s.max, d0)]
+    const rounds = d.samples.gone.map((gone, i) => `${gone}${d.samples.bLed?.[i] ? ' (B led)' : ''}`).join(', ')
+    out.push(
+      `**${as}** (setup ${f(h.phasesS.setup, 0)} s, propagation ${f(h.phasesS.propagation, 0)} s, dead-host rounds ${f(h.phasesS.deadHost, 0)} s):`,
+      '',
+      table(
+        ['', 'n', 'p50', 'p95', 'max'],
+        [
+          row("**start on B -> A's proxy answering**, from B's `start` event", p.start.fromEvent),
+          row("  of which: event -> record in etcd (B's agent)", p.start.eventToEtcd),
+          row("  of which: record -> A's proxy answers (A's agent)", p.start.etcdToProxy),
+          row("**stop on B -> A's proxy 503**, from B's `die` event", p.stop.fromEvent),
+          row('  of which: event -> record in etcd', p.stop.eventToEtcd),
+          row("  of which: record -> A's proxy answers", p.stop.etcdToProxy),
+          row("**rm -f on B -> A's proxy 404**, from B's `destroy` event", p.remove.fromEvent),
+          row(`**B cut off -> its routes gone from A's proxy** (B's TTL ${h.leaseTtlS} s)`, d.routesGoneMs, 0),
+          row("B's return -> its routes answering on A again", d.routesBackMs, 0),
+        ],
+      ),
+      '',
+      "Stop is negative where A's proxy answered 503 before B's `die` event: the agent drains at the `kill` event (section 2).",
+      '',
+      `Each round, ms from the cut to the routes gone: ${rounds}. ${h.met ? `Every round within B's TTL (${h.leaseTtlS} s).` : `**Not every round within B's TTL (${h.leaseTtlS} s).**`}`,
+      '',
+      `Requests that got neither the old nor the new answer: ${count(p.start.oddRequests)} of ${count(p.start.polledRequests)} while starting, ${count(p.stop.oddRequests)} of ${count(p.stop.polledRequests)} while stopping`,
+      `(slowest ${ms(p.stop.oddMaxMs, 0)}), ${count(p.remove.oddRequests)} of ${count(p.remove.polledRequests)} while removing; ${count(d.afterReturn.oddRequests)} of ${count(d.afterReturn.polledRequests)} after B's return.`,
+      `While B was cut off and its routes still on A, ${count(d.whileCut.oddRequests)} of ${count(d.whileCut.polledRequests)} requests failed (HAProxy's own 503 after its retries, or the poller's timeout)${
+        d.answersWhileCut
+          ? `; the answers, all rounds together: ${Object.entries(d.answersWhileCut)
+              .map(([answer, n]) => `${count(n)} \`${answer}\``)
+              .join(', ')} (a word after the status: highway's own page of that kind).`
+          : '.'
+      }`,
+      '',
+    )
+  }
+} else out.push(missing('hosts'), '')
+
 // ---- evidence ----------------------------------------------------------------------------------
 const ev = r.evidence
 out.push('## Supporting measurements', '', '`node bench/evidence.mjs`: measured to back the analysis below, not figures of their own.', '')
@@ -790,6 +936,11 @@ out.push(
       ['`bench/replace.mjs`', '9: `run --replace` and replica stops under load', ''],
       ['`bench/footprint.mjs`', '10: idle CPU, memory, image size', 'seconds per idle window (60)'],
       ['`bench/tcp.mjs`', '11: TCP by name vs direct (redis-benchmark)', 'requests per run (100000)'],
+      [
+        '`node --import tsx bench/hosts.mjs`',
+        "12: start/stop/rm -f on host B -> A's proxy, a dead host's routes gone and back (`MEMBER=1`: B an etcd member)",
+        'stop/start cycles (30); `REMOVALS` (10), `ROUNDS` (6), `LEASE_TTL` (10)',
+      ],
       ['`bench/evidence.mjs`', 'supporting measurements for the analysis', ''],
     ],
   ),

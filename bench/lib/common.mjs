@@ -148,7 +148,9 @@ export function distBuiltAt() {
 
 /**
  * Runs `main` with highway up and the bench containers cleaned before and after (also on Ctrl-C).
- * `main` receives {settings}; what it returns is written to RESULTS_DIR/<name>.json, with the commit
+ * `main` receives {settings, onAbort}: onAbort(fn) registers a teardown of what it set up beyond
+ * containers (another host, a namespace), run before the exit on Ctrl-C or past the limit, where
+ * `main`'s own finally never runs. What `main` returns is written to RESULTS_DIR/<name>.json, with the commit
  * it measured and whether the tree differed from it (bench/report.mjs refuses such figures).
  */
 export async function bench(name, main) {
@@ -156,11 +158,16 @@ export async function bench(name, main) {
   const started = now()
   let failed = false
   let interrupted = false
+  const teardowns = []
+  const abort = async () => {
+    for (const teardown of teardowns) await teardown().catch((error) => console.error(`${name}: teardown failed: ${error.message}`))
+    await cleanup().catch(() => {})
+  }
   const onSignal = async () => {
     if (interrupted) return
     interrupted = true
     console.error(`\n${name}: interrupted, removing bench containers`)
-    await cleanup().catch(() => {})
+    await abort()
     process.exit(130)
   }
   process.on('SIGINT', onSignal)
@@ -169,7 +176,7 @@ export async function bench(name, main) {
   const limitS = Number(process.env.HIGHWAY_BENCH_LIMIT_S ?? 295)
   setTimeout(async () => {
     console.error(`${name}: FAILED, still running after ${limitS} s (HIGHWAY_BENCH_LIMIT_S); removing bench containers`)
-    await cleanup().catch(() => {})
+    await abort()
     process.exit(1)
   }, limitS * 1000).unref()
   try {
@@ -183,7 +190,7 @@ export async function bench(name, main) {
     if (git.changes.length)
       console.error(`${name}: WARNING uncommitted changes (${git.changes.length} path(s)): bench/report.mjs will not publish these figures`)
     const image = await infraImage().catch(() => null)
-    const result = await main({settings: cfg})
+    const result = await main({settings: cfg, onAbort: (teardown) => teardowns.push(teardown)})
     const rebuilt = distBuiltAt() !== built
     const gitAfter = gitState()
     if (rebuilt) console.error(`${name}: WARNING dist/ was rebuilt during this run (${built} -> ${distBuiltAt()}): figures mix two builds`)
@@ -295,7 +302,10 @@ export const isStopped = (answer) => answer.status === 503 && answer.kind === 's
 
 // ---- Docker engine API over the socket (precise timing without the CLI's start-up) ------------
 
-export function dockerApi(method, path, body) {
+/** This machine's engine socket (DOCKER_HOST when it names one); another host's engine passes its own to dockerApi/dockerEvents. */
+export const DOCKER_SOCKET = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock'
+
+export function dockerApi(method, path, body, socketPath = DOCKER_SOCKET) {
   return new Promise((resolvePromise, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body)
     const req = request(
@@ -303,7 +313,7 @@ export function dockerApi(method, path, body) {
         headers: payload ? {'content-length': Buffer.byteLength(payload), 'content-type': 'application/json'} : {},
         method,
         path: `/v1.41${path}`,
-        socketPath: process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock',
+        socketPath,
       },
       (res) => {
         let text = ''
@@ -324,9 +334,9 @@ export function dockerApi(method, path, body) {
  * Follows Docker's event stream for containers carrying `label`; `onEvent` gets each event with
  * `at` = the engine's own timestamp in epoch ms (timeNano). Returns a function that stops it.
  */
-export function dockerEvents(label, onEvent) {
+export function dockerEvents(label, onEvent, socketPath = DOCKER_SOCKET) {
   const filters = encodeURIComponent(JSON.stringify({label: [label], type: ['container']}))
-  const req = request({method: 'GET', path: `/v1.41/events?filters=${filters}`, socketPath: '/var/run/docker.sock'}, (res) => {
+  const req = request({method: 'GET', path: `/v1.41/events?filters=${filters}`, socketPath}, (res) => {
     let buffer = ''
     res.setEncoding('utf8')
     res.on('data', (chunk) => {
@@ -441,7 +451,8 @@ const cli = async (cmd) => { for (let i = 0; ; i++) { try { return await once(cm
  * for earlier answers (a request stuck on a dead backend must not hide the proxy's new state), until
  * an answer satisfies `done`. Resolves with the arrival time of the first such answer, after every
  * request in flight has finished, with the requests that got neither state (e.g. HAProxy's own 503
- * after its retries on a dead server) and their latencies.
+ * after its retries on a dead server) and their latencies, and how many of each answer came back
+ * (`answers`: "200", "503 stopped", "error", ...).
  */
 export function watchTransition(cfg, host, done, {interval = 1, timeout = 20_000, requestTimeout = 3000} = {}) {
   return new Promise((resolvePromise, reject) => {
@@ -450,8 +461,9 @@ export function watchTransition(cfg, host, done, {interval = 1, timeout = 20_000
     let sent = 0
     let inFlight = 0
     const odd = []
+    const answers = {}
     const finish = () => {
-      if (matchedAt !== null && inFlight === 0) resolvePromise({at: matchedAt, odd, sent})
+      if (matchedAt !== null && inFlight === 0) resolvePromise({at: matchedAt, odd, sent, answers})
     }
     const send = () => {
       if (matchedAt !== null) return
@@ -467,6 +479,8 @@ export function watchTransition(cfg, host, done, {interval = 1, timeout = 20_000
         .then((answer) => {
           const at = now()
           inFlight--
+          const key = answer.error ? 'error' : `${answer.status}${answer.kind ? ` ${answer.kind}` : ''}`
+          answers[key] = (answers[key] ?? 0) + 1
           if (done(answer)) {
             if (matchedAt === null || at < matchedAt) matchedAt = at
           } else if (answer.error || (answer.status >= 500 && !answer.kind)) {

@@ -14,5 +14,7 @@ export const TARGETS = {
   churn: {text: 'all open, 0 unanswered'},
   /** Figure 10 (issue 17): idle CPU of highway's containers together, % of one core, and their RSS. */
   footprint: {idleCpuPercent: 0.5, rssMiB: 100, text: '<= 0.5% of a core idle, < 100 MiB'},
+  /** Figure 12 (issue 11): a dead host's routes leave the other proxies within its lease TTL, every round. */
+  deadHost: {text: "every round within B's lease TTL"},
 }
 export const TARGETS_SOURCE = 'issue 5 (figures 8 and 9: issue 10; figure 10: issue 17)'
