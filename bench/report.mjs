@@ -828,7 +828,7 @@ if (HOSTS.some(([name]) => r[name])) {
     "**A dead host:** B's link to the segment set down (to A, a host that died with its whole network: no lease revoke), after a random",
     "wait of up to a third of the TTL (B's agent renews its lease every third of it, so the rounds sample the whole window); clock from the cut",
     "to highway's 404 for `far` on A, then from the link's return to `far` answering again (B's agent re-grants its lease and puts its records",
-    "again). Polled every ~10 ms here: a request routed to the dead host waits for HAProxy's connect retries or the poller's 3 s timeout.",
+    "again). Polled every ~10 ms here, not ~1 ms: a request routed to the dead host may wait for HAProxy's connect retries or the poller's 3 s timeout.",
     "With `MEMBER=1`, every other round first hands B's member the etcd leadership (MoveLeader): the others must elect a leader before the lease can expire.",
     '',
   )
