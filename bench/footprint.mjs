@@ -8,7 +8,7 @@
 // ns), read before and after the idle window: `docker stats` samples too coarsely for a fraction of
 // a percent. Memory is the cgroup's RSS (anonymous memory: what the processes hold, not the page
 // cache of the image's files, which the kernel can drop). Nothing is called during a window; each
-// starts SETTLE_S seconds after the last change, so the reloads that change caused are over. A
+// starts SETTLE_S seconds after the last change (STARTUP_S after `up`), so what that change caused is over. A
 // container that only sleeps is measured in the same windows: what the accounting itself reads
 // for a process that does nothing (it should be 0).
 //
@@ -49,9 +49,12 @@ const IDLE_S = Number(process.argv[2] ?? process.env.IDLE_S ?? 60)
 const IDLE_SERVICES = Number(process.env.IDLE_SERVICES ?? 20)
 const SERVICES = Number(process.env.SERVICES ?? 1000)
 const SETTLE_S = Number(process.env.SETTLE_S ?? 5)
+// A process just started is not idle yet (the agent's first reconcile and lease, HAProxy's first checks):
+// the first window waits this long after `up`.
+const STARTUP_S = Number(process.env.STARTUP_S ?? 30)
 const AFTER_S = Number(process.env.AFTER_S ?? 30)
 // Two idle windows, a restart, 1,000 records and the wait after them: more than the default limit on holding the lock.
-process.env.HIGHWAY_BENCH_LIMIT_S ??= String(240 + 2 * IDLE_S)
+process.env.HIGHWAY_BENCH_LIMIT_S ??= String(240 + STARTUP_S + 2 * IDLE_S)
 const FAKE_HOST = 'benchfakehost'
 const COMPONENTS = Object.keys(CONTAINERS)
 const BASELINE = 'bench-footprint-sleep'
@@ -160,7 +163,8 @@ await bench('footprint', async ({settings: cfg}) => {
   const down = await highway(['down'], {timeout: 120_000})
   if (down.code !== 0) throw new Error(`highway down: ${down.stderr}`)
   const restart = await up()
-  log(`highway restarted (down, up: ${fmt(restart / 1000, 1)} s): every process starts fresh`)
+  log(`highway restarted (down, up: ${fmt(restart / 1000, 1)} s): every process starts fresh; ${STARTUP_S} s for it to settle`)
+  await sleep(STARTUP_S * 1000)
 
   await must('docker', ['run', '-d', '--label', BENCH_LABEL, '--name', BASELINE, image, 'sleep', 'infinity'])
   const idle = {}
