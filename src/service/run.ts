@@ -33,8 +33,10 @@ async function routeStateOrNotUp(settings: Settings, name: string, port?: number
     return await routeState(hostSideIp(settings), `${name}.${settings.domain}`, {port})
   } catch (error) {
     const up = await routeState(settings.bridgeIp, PROBE_HOST, {port}).catch(() => null)
-    if (up === 'none') return 'routed'
-    throw Object.assign(notUp, {cause: error})
+    if (up !== 'none') throw Object.assign(notUp, {cause: error})
+    // highway is up: a name whose request fails twice is routed to a container that does not answer.
+    // Once may be a connection lost on its way (refusing a free name for it would be wrong).
+    return routeState(hostSideIp(settings), `${name}.${settings.domain}`, {port}).catch(() => 'routed' as const)
   }
 }
 

@@ -125,3 +125,43 @@ describe('runService detached', () => {
     expect(probes).toBe(1)
   })
 })
+
+describe('runService before docker: a request for the name that fails', () => {
+  /** A proxy that cuts the connection of the first `failures` requests for api.local; highway's 404 otherwise. */
+  async function flakyProxy(failures: number): Promise<{server: Server; port: number; asked: string[]}> {
+    const asked: string[] = []
+    const server = createServer((request, response) => {
+      const host = request.headers.host ?? ''
+      asked.push(host)
+      if (host === 'api.local' && asked.filter((name) => name === host).length <= failures) return request.socket.destroy()
+      response.writeHead(404, {'x-highway': 'not-found'}).end('no such service')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return {asked, port: (server.address() as AddressInfo).port, server}
+  }
+
+  it('asks again once highway answers its probe: a connection lost once does not make a free name taken', async () => {
+    const flaky = await flakyProxy(1)
+    try {
+      const {dir, env} = fakeDocker('exit 0')
+      expect(await runService(['--rm', '--name', 'api', '-p', '9090', 'busybox', 'httpd'], {env, proxyPort: flaky.port, stderr: () => {}})).toBe(0)
+      expect(flaky.asked).toEqual(['api.local', 'highway-probe.invalid', 'api.local'])
+      expect(existsSync(join(dir, 'argv'))).toBe(true)
+    } finally {
+      flaky.server.close()
+    }
+  })
+
+  it('refuses the name when its request fails twice while highway answers (routed to a container that does not answer)', async () => {
+    const flaky = await flakyProxy(2)
+    try {
+      const {dir, env} = fakeDocker('exit 0')
+      await expect(runService(['--rm', '--name', 'api', '-p', '9090', 'busybox', 'httpd'], {env, proxyPort: flaky.port, stderr: () => {}})).rejects.toThrow(
+        'the name "api" is already registered to a running container',
+      )
+      expect(existsSync(join(dir, 'argv'))).toBe(false)
+    } finally {
+      flaky.server.close()
+    }
+  })
+})
