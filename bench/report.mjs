@@ -916,7 +916,7 @@ out.push(
   'that do not all come from one clean commit, unless given `--draft`):',
   '',
   '```sh',
-  'bash bench/run-all.sh            # every benchmark, then this page (about 12 minutes without lock waits)',
+  'bash bench/run-all.sh            # every benchmark, then this page (about 35 minutes without lock waits)',
   'node bench/<name>.mjs [COUNT]    # one benchmark; writes bench/results/<name>.json',
   'node bench/report.mjs            # this page from bench/results/*.json',
   '```',
