@@ -17,4 +17,4 @@ export const TARGETS = {
   /** Figure 12 (issue 11): a dead host's routes leave the other proxies within its lease TTL, every round. */
   deadHost: {text: "every round within B's lease TTL"},
 }
-export const TARGETS_SOURCE = 'issue 5 (figures 8 and 9: issue 10; figure 10: issue 17)'
+export const TARGETS_SOURCE = 'issue 5 (figures 8 and 9: issue 10; figure 10: issue 17; figure 12: issue 11)'
