@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {ConsecutiveBreaker, circuitBreaker, handleWhen} from 'cockatiel'
+import {ConsecutiveBreaker, circuitBreaker, handleWhen, noop} from 'cockatiel'
 import {Etcd3, Range, isRecoverableError, type IKeyValue} from 'etcd3'
 import type {AgentReport} from '../core/types.js'
 import {ROOT_USER, hostGrants, hostUser} from './access.js'
@@ -72,14 +72,18 @@ export class EtcdRegistry implements RegistryClient, RegistryAdmin {
       defaultCallOptions: (context) =>
         // Watches and lease keepalives are streams that must outlive any deadline.
         context.isStream ? {} : {deadline: Date.now() + options.callTimeout},
-      ...(options.endpoints.length > 1 && {
-        faultHandling: {
-          // A member that failed once is passed over for 5 s: a watch leaving a member whose host was cut
-          // off would otherwise pick among all members again, and a stream opened on that one waits for
-          // its TCP connect, which only the kernel gives up (tens of seconds), while the routes go stale.
-          host: () => circuitBreaker(handleWhen(isRecoverableError), {breaker: new ConsecutiveBreaker(1), halfOpenAfter: 5000}),
-        },
-      }),
+      faultHandling: {
+        host: () =>
+          options.endpoints.length > 1
+            ? // A member that failed once is passed over for 5 s: a watch leaving a member whose host was cut
+              // off would otherwise pick among all members again, and a stream opened on that one waits for
+              // its TCP connect, which only the kernel gives up (tens of seconds), while the routes go stale.
+              circuitBreaker(handleWhen(isRecoverableError), {breaker: new ConsecutiveBreaker(1), halfOpenAfter: 5000})
+            : // One member has no other to pass to: etcd3's default breaker would make three failed calls
+              // (etcd not started yet, or restarting) five seconds in which no call is even tried. `up`
+              // after `down` asks a stopped etcd for its peers, best effort, then sets up its users.
+              noop,
+      },
       grpcOptions: {
         'grpc.keepalive_time_ms': pingEveryMs(options),
         'grpc.keepalive_timeout_ms': tls ? 1000 : 2000,

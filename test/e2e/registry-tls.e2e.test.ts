@@ -184,4 +184,13 @@ describe('the files', () => {
     expect(again.stdout).toContain('nothing to change')
     expect(JSON.parse((await asB().get(agentKey(hostA)).string()) ?? 'null')).toMatchObject({hostId: hostA})
   })
+
+  it('comes back after `down`: `up --advertise-ip` with the PKI and etcd’s data kept, and host B still works', async () => {
+    const down = await highway(['down'], env)
+    expect(down.code, down.stderr).toBe(0)
+    // It asks the stopped etcd for its peers first (best effort): that must not hold up setting up its users.
+    const up = await highway(['up', '--advertise-ip', ADVERTISE], env)
+    expect(up.code, up.stdout + up.stderr).toBe(0)
+    expect(JSON.parse((await asB().get(agentKey(hostA)).string()) ?? 'null')).toMatchObject({hostId: hostA})
+  })
 })
