@@ -34,6 +34,7 @@ import {
   dockerApi,
   dockerEvents,
   ensureAppImage,
+  firstAfter,
   fmt,
   highway,
   infraImage,
@@ -47,7 +48,7 @@ import {
   summary,
   watchTransition,
 } from './lib/common.mjs'
-import {createClients, loadSettings} from './lib/highway.mjs'
+import {watchRecordPuts} from './lib/highway.mjs'
 import {TARGETS} from './lib/targets.mjs'
 import {Etcd3} from 'etcd3'
 import {ETCD_SERVER_NAME} from '../src/registry/pki.ts'
@@ -138,20 +139,9 @@ async function propagation(cfg, envB) {
   const {Id: id} = await dockerApi('GET', `/containers/${NAME}/json`, undefined, B.socket)
   const events = []
   const stopEvents = dockerEvents(BENCH_LABEL, (event) => events.push(event), B.socket)
-  const puts = []
-  const clients = createClients(ENV)
-  const registry = clients.registry(loadSettings(ENV))
-  const {revision} = await registry.listServices()
-  const watcher = await registry.watchServices(
-    String(BigInt(revision) + 1n),
-    (event) => {
-      if (event.type === 'put' && event.record.name === NAME) puts.push({at: now(), state: event.record.state})
-    },
-    (error) => log(`etcd watch broken: ${error.message}`),
-  )
+  const {puts, close: stopWatch} = await watchRecordPuts(ENV, NAME, now, (error) => log(`etcd watch broken: ${error.message}`))
   await sleep(300)
   const results = {start: [], stop: [], remove: []}
-  const firstAfter = (list, since, match) => list.find((item) => item.at >= since && match(item))
   try {
     for (let i = 0; i < EVENTS; i++) {
       for (const action of ['stop', 'start']) {
@@ -192,8 +182,7 @@ async function propagation(cfg, envB) {
     }
   } finally {
     stopEvents()
-    await watcher.cancel().catch(() => {})
-    clients.close()
+    await stopWatch()
   }
   const pick = (list, key) => list.map((r) => r[key]).filter(Number.isFinite)
   const out = {events: EVENTS}

@@ -22,6 +22,7 @@ import {
   dockerEvents,
   dockerOut,
   ensureAppImage,
+  firstAfter,
   fmt,
   highway,
   isRouted,
@@ -33,7 +34,7 @@ import {
   summary,
   watchTransition,
 } from './lib/common.mjs'
-import {createClients, haproxyDefault, loadSettings} from './lib/highway.mjs'
+import {haproxyDefault, watchRecordPuts} from './lib/highway.mjs'
 import {TARGETS} from './lib/targets.mjs'
 
 relaunchUnderLock(import.meta.url)
@@ -68,21 +69,10 @@ await bench('propagation', async ({settings: cfg}) => {
       )
     }
   })
-  const puts = []
-  const clients = createClients(ENV)
-  const registry = clients.registry(loadSettings(ENV))
-  const {revision} = await registry.listServices()
-  const watcher = await registry.watchServices(
-    String(BigInt(revision) + 1n),
-    (event) => {
-      if (event.type === 'put' && event.record.name === NAME) puts.push({at: now(), state: event.record.state})
-    },
-    (error) => log(`etcd watch broken: ${error.message}`),
-  )
+  const {puts, close: stopWatch} = await watchRecordPuts(ENV, NAME, now, (error) => log(`etcd watch broken: ${error.message}`))
   await sleep(300)
 
   const results = {start: [], stop: [], remove: []}
-  const firstAfter = (list, since, match) => list.find((item) => item.at >= since && match(item))
   try {
     for (let i = 0; i < EVENTS; i++) {
       for (const action of ['stop', 'start']) {
@@ -137,8 +127,7 @@ await bench('propagation', async ({settings: cfg}) => {
     }
   } finally {
     stopEvents()
-    await watcher.cancel().catch(() => {})
-    clients.close()
+    await stopWatch()
   }
 
   const pick = (list, key) => list.map((r) => r[key]).filter(Number.isFinite)

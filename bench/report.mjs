@@ -34,6 +34,8 @@ const r = Object.fromEntries(
 )
 const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : Number(v).toFixed(d))
 const ms = (v, d = 1) => `${f(v, d)} ms`
+/** A row of the n / p50 / p95 / max tables (sections 2 and 12). */
+const latencyRow = (label, s = {}, d = 1) => [label, s.n ?? 'n/a', ms(s.p50, d), ms(s.p95, d), ms(s.max, d)]
 const sg = (v, d = 3) => (v >= 0 ? '+' : '') + f(v, d)
 const yes = (met) => (met ? '**met**' : '**missed**')
 const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n')
@@ -488,7 +490,6 @@ if (rd) {
 // ---- 2 ---------------------------------------------------------------------------------------
 out.push('## 2. Propagation', '', '`node bench/propagation.mjs [EVENTS]` (default 50).', '')
 if (pr) {
-  const row = (label, s = {}) => [label, s.n ?? 'n/a', ms(s.p50), ms(s.p95), ms(s.max)]
   out.push(
     `One busybox service, stopped (\`POST /containers/ID/stop?t=0\`) and started again ${pr.events} times through the`,
     "engine API. Clock start: Docker's own event timestamp (`start`, `die`; same host clock), and for comparison",
@@ -502,19 +503,22 @@ if (pr) {
     table(
       ['', 'n', 'p50', 'p95', 'max'],
       [
-        row('**start -> answering**, from the `start` event', pr.start.fromEvent),
-        row('start -> answering, from the API call returning (negative: before)', pr.start.fromApiReturn),
-        row('  of which: event -> record in etcd (agent, Docker side)', pr.start.eventToEtcd),
-        row('  of which: record -> proxy answers (render, runtime API)', pr.start.etcdToProxy),
-        row('**stop -> 503**, from the `die` event', pr.stop.fromEvent),
-        row('stop -> 503, from the API call returning (negative: before)', pr.stop.fromApiReturn),
-        row('  of which: event -> record in etcd', pr.stop.eventToEtcd),
-        row('  of which: record -> proxy answers', pr.stop.etcdToProxy),
+        latencyRow('**start -> answering**, from the `start` event', pr.start.fromEvent),
+        latencyRow('start -> answering, from the API call returning (negative: before)', pr.start.fromApiReturn),
+        latencyRow('  of which: event -> record in etcd (agent, Docker side)', pr.start.eventToEtcd),
+        latencyRow('  of which: record -> proxy answers (render, runtime API)', pr.start.etcdToProxy),
+        latencyRow('**stop -> 503**, from the `die` event', pr.stop.fromEvent),
+        latencyRow('stop -> 503, from the API call returning (negative: before)', pr.stop.fromApiReturn),
+        latencyRow('  of which: event -> record in etcd', pr.stop.eventToEtcd),
+        latencyRow('  of which: record -> proxy answers', pr.stop.etcdToProxy),
         ...(pr.remove
-          ? [row('**rm -f -> 404**, from the `destroy` event', pr.remove.fromEvent), row('rm -f -> 404, from the API call returning', pr.remove.fromApiReturn)]
+          ? [
+              latencyRow('**rm -f -> 404**, from the `destroy` event', pr.remove.fromEvent),
+              latencyRow('rm -f -> 404, from the API call returning', pr.remove.fromApiReturn),
+            ]
           : []),
-        row('`docker inspect` sent on the `kill` event', pr.inspectAfterKill),
-        row('`docker inspect` sent on the `die` event', pr.inspectAfterDie),
+        latencyRow('`docker inspect` sent on the `kill` event', pr.inspectAfterKill),
+        latencyRow('`docker inspect` sent on the `die` event', pr.inspectAfterDie),
       ],
     ),
     '',
@@ -840,7 +844,6 @@ if (HOSTS.some(([name]) => r[name])) {
     }
     const p = h.propagation
     const d = h.deadHost
-    const row = (label, s = {}, d0 = 1) => [label, s.n ?? 'n/a', ms(s.p50, d0), ms(s.p95, d0), ms(s.max, d0)]
     const rounds = d.samples.gone.map((gone, i) => `${gone}${d.samples.bLed?.[i] ? ' (B led)' : ''}`).join(', ')
     out.push(
       `**${as}** (setup ${f(h.phasesS.setup, 0)} s, propagation ${f(h.phasesS.propagation, 0)} s, dead-host rounds ${f(h.phasesS.deadHost, 0)} s):`,
@@ -848,15 +851,15 @@ if (HOSTS.some(([name]) => r[name])) {
       table(
         ['', 'n', 'p50', 'p95', 'max'],
         [
-          row("**start on B -> A's proxy answering**, from B's `start` event", p.start.fromEvent),
-          row("  of which: event -> record in etcd (B's agent)", p.start.eventToEtcd),
-          row("  of which: record -> A's proxy answers (A's agent)", p.start.etcdToProxy),
-          row("**stop on B -> A's proxy 503**, from B's `die` event", p.stop.fromEvent),
-          row('  of which: event -> record in etcd', p.stop.eventToEtcd),
-          row("  of which: record -> A's proxy answers", p.stop.etcdToProxy),
-          row("**rm -f on B -> A's proxy 404**, from B's `destroy` event", p.remove.fromEvent),
-          row(`**B cut off -> its routes gone from A's proxy** (B's TTL ${h.leaseTtlS} s)`, d.routesGoneMs, 0),
-          row("B's return -> its routes answering on A again", d.routesBackMs, 0),
+          latencyRow("**start on B -> A's proxy answering**, from B's `start` event", p.start.fromEvent),
+          latencyRow("  of which: event -> record in etcd (B's agent)", p.start.eventToEtcd),
+          latencyRow("  of which: record -> A's proxy answers (A's agent)", p.start.etcdToProxy),
+          latencyRow("**stop on B -> A's proxy 503**, from B's `die` event", p.stop.fromEvent),
+          latencyRow('  of which: event -> record in etcd', p.stop.eventToEtcd),
+          latencyRow("  of which: record -> A's proxy answers", p.stop.etcdToProxy),
+          latencyRow("**rm -f on B -> A's proxy 404**, from B's `destroy` event", p.remove.fromEvent),
+          latencyRow(`**B cut off -> its routes gone from A's proxy** (B's TTL ${h.leaseTtlS} s)`, d.routesGoneMs, 0),
+          latencyRow("B's return -> its routes answering on A again", d.routesBackMs, 0),
         ],
       ),
       '',

@@ -23,6 +23,9 @@ export const ENV = {...process.env, HIGHWAY_CONFIG_DIR: CONFIG_DIR, NO_COLOR: '1
 
 /** Wall clock in ms with sub-ms precision, comparable across processes on this host. */
 export const now = () => performance.timeOrigin + performance.now()
+
+/** The first of `list` (items with `at`, in arrival order) at or after `since` that `match` accepts. */
+export const firstAfter = (list, since, match) => list.find((item) => item.at >= since && match(item))
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /**

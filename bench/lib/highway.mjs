@@ -15,6 +15,37 @@ import {createClients} from '../../dist/clients.js'
 export {CONFIG_PATH, HIGHWAY_HEADER, MASTER_SOCKET, createClients, loadSettings, serviceKey}
 
 /**
+ * Every put of `name`'s records in etcd from now on, timestamped on `now`'s clock as `{at, state}`, read
+ * through highway's own client with `env`'s certificates: where a benchmark splits a route change at the
+ * moment the record changed. Resolves once the watch is open; `close()` ends it.
+ */
+export async function watchRecordPuts(env, name, now, onBroken) {
+  const puts = []
+  const clients = createClients(env)
+  try {
+    const registry = clients.registry(loadSettings(env))
+    const {revision} = await registry.listServices()
+    const watcher = await registry.watchServices(
+      String(BigInt(revision) + 1n),
+      (event) => {
+        if (event.type === 'put' && event.record.name === name) puts.push({at: now(), state: event.record.state})
+      },
+      onBroken,
+    )
+    return {
+      puts,
+      close: async () => {
+        await watcher.cancel().catch(() => {})
+        clients.close()
+      },
+    }
+  } catch (error) {
+    clients.close()
+    throw error
+  }
+}
+
+/**
  * The argv `highway run` hands the docker CLI for `highwayArgs` (its own argv after `run`), as
  * dist/service/run.js builds it. `labels: false` drops highway's two service labels: the same
  * container without a route, for plain docker.
