@@ -3,6 +3,12 @@ import {NONCE, reachKey, shown, type Probe, type ReachAnswer} from '../registry/
 
 /** A connect that is neither answered nor refused within this is a dropped one (a firewall, no route). */
 export const DIAL_TIMEOUT_MS = 3000
+/**
+ * The least time between two dials for one probing host. A join needs one; a host that puts probe after
+ * probe to learn which ports answer where (the agents' networks, from their side) learns one port per
+ * this per agent, not thousands a second.
+ */
+export const DIAL_EVERY_MS = 2000
 
 /**
  * Dials a probe's address and port, and reads the line its listener sends; what went wrong otherwise,
@@ -34,6 +40,7 @@ export interface ReachOptions {
   held: {put(key: string, value: string): Promise<string>; delete(key: string): Promise<string>}
   log: (message: string) => void
   dial?: typeof dial
+  dialEveryMs?: number
 }
 
 /**
@@ -46,6 +53,8 @@ export interface ReachOptions {
 export class ReachAnswers {
   /** Probing host -> the probe id answered (or being answered). */
   private readonly answered = new Map<string, string>()
+  /** Probing host -> when this agent last dialled for it (kept for the agent's life: it is one number per host that ever probed). */
+  private readonly dialled = new Map<string, number>()
 
   constructor(private readonly options: ReachOptions) {}
 
@@ -67,6 +76,13 @@ export class ReachAnswers {
     }
     if (this.answered.get(hostId) === probe.id) return
     this.answered.set(hostId, probe.id)
+    const wait = (this.dialled.get(hostId) ?? -Infinity) + (this.options.dialEveryMs ?? DIAL_EVERY_MS) - Date.now()
+    if (wait > 0) {
+      await new Promise((resolve) => setTimeout(resolve, wait))
+      // Replaced or gone meanwhile: the newer probe, or none, is what counts.
+      if (this.answered.get(hostId) !== probe.id) return
+    }
+    this.dialled.set(hostId, Date.now())
     const outcome = await (this.options.dial ?? dial)(probe.address, probe.port)
     let answer: ReachAnswer
     if ('error' in outcome) answer = {error: outcome.error, probe: probe.id}

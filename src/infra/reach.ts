@@ -1,10 +1,10 @@
-import {randomBytes} from 'node:crypto'
+import {randomBytes, randomInt} from 'node:crypto'
 import {createServer, type Server} from 'node:net'
 import {TimeoutError, UserError} from '../core/errors.js'
 import {waitFor} from '../core/wait.js'
 import {DIAL_TIMEOUT_MS} from '../agent/reach.js'
 import {unreachable, type RegistryClient} from '../registry/registry.js'
-import {parseReachAnswer, probeKey, reachKey, shown} from '../registry/schema.js'
+import {PROBE_PORTS, parseReachAnswer, probeKey, reachKey, shown} from '../registry/schema.js'
 
 /** How long `up` waits for the other hosts' answers: a dial's timeout, the watch's way there and back, and room for a busy host. */
 export const REACH_WAIT_MS = DIAL_TIMEOUT_MS + 7000
@@ -13,17 +13,34 @@ const PROBE_TTL_S = 30
 
 const SUGGESTION = 'give --advertise-ip an address of this host that the other hosts reach (`ip -4 addr`), and check that no firewall drops connections to it'
 
-function listen(server: Server, address: string): Promise<number> {
+function listenOn(server: Server, address: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, address, () => resolve((server.address() as {port: number}).port))
+    server.listen(port, address, () => {
+      server.off('error', reject)
+      resolve()
+    })
   })
+}
+
+/** Listens on a free port of the range the agents dial (PROBE_PORTS), picked at random as the kernel would. */
+async function listen(server: Server, address: string): Promise<number> {
+  const span = PROBE_PORTS.max - PROBE_PORTS.min + 1
+  for (let attempt = 1; ; attempt++) {
+    const port = PROBE_PORTS.min + randomInt(span)
+    try {
+      await listenOn(server, address, port)
+      return port
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 20) throw error
+    }
+  }
 }
 
 /**
  * Refuses an advertise address the other hosts cannot reach: they would route to this host's services
- * there and fail. This run listens on the address (a port of the kernel's choosing, as Docker's
- * published ports are) and puts a probe under its own prefix; every other live host's agent dials it,
+ * there and fail. This run listens on the address (a free port of IANA's dynamic range, the only
+ * ports an agent dials for a probe) and puts a probe under its own prefix; every other live host's agent dials it,
  * reads the nonce the listener sends and answers under its own prefix (reach.ts in the agent). Every
  * live host reached it: fine. Any said it could not: refused once all have answered (or the wait is
  * over), naming each and why. None answered within REACH_WAIT_MS: refused. Some reached it and the

@@ -299,6 +299,13 @@ export interface ReachAnswer {
 }
 
 const PROBE_ID = /^[0-9a-f]{16}$/
+/**
+ * The ports a probe may name: IANA's dynamic range, where a joining host's listener picks one. An
+ * admitted host can make every other agent dial what it names and learn from the answers whether the
+ * port is open; kept to this range, that can never reach a well-known service (ssh, etcd's 2379, a
+ * database) on the agents' networks.
+ */
+export const PROBE_PORTS = {max: 65_535, min: 49_152} as const
 /** The nonce a probe's listener sends: anything else read there is another machine's answer, never written to etcd. */
 export const NONCE = /^[0-9a-f]{32}$/
 
@@ -313,13 +320,23 @@ function parseObject(value: string): Record<string, unknown> | null {
 
 /**
  * A probe read from etcd, or null when it is not a well-formed one. Any host may write one under its
- * own prefix, so what an agent dials is limited to a unicast IPv4 address that is not loopback.
+ * own prefix, so what an agent dials is limited to a unicast IPv4 address that is not loopback, on a
+ * port of PROBE_PORTS.
  */
 export function parseProbe(hostId: string, value: string): Probe | null {
   const probe = parseObject(value)
   if (!probe) return null
   const {address, id, port} = probe
-  if (typeof address !== 'string' || !isIPv4(address) || typeof port !== 'number' || !isPort(port) || typeof id !== 'string' || !PROBE_ID.test(id)) return null
+  if (
+    typeof address !== 'string' ||
+    !isIPv4(address) ||
+    typeof port !== 'number' ||
+    !isPort(port) ||
+    port < PROBE_PORTS.min ||
+    typeof id !== 'string' ||
+    !PROBE_ID.test(id)
+  )
+    return null
   const first = octets(address)[0]
   if (first === 0 || first === 127 || first >= 224) return null
   return {address, hostId, id, port}

@@ -4,7 +4,7 @@ import {ReachAnswers, dial} from '../../../src/agent/reach.js'
 import type {AgentReport} from '../../../src/core/types.js'
 import {assertReachable} from '../../../src/infra/reach.js'
 import type {ProbeEvent} from '../../../src/registry/registry.js'
-import {agentKey, probeKey, reachKey, type Probe} from '../../../src/registry/schema.js'
+import {PROBE_PORTS, agentKey, probeKey, reachKey, type Probe} from '../../../src/registry/schema.js'
 import {FakeRegistry} from '../support/fake-registry.js'
 
 // The registry is the in-memory fake (etcd's RBAC is the e2e suite's); the listener, the dial and
@@ -49,7 +49,12 @@ describe('assertReachable (up) and ReachAnswers (agent)', () => {
     const registry = new FakeRegistry()
     await otherHost(registry, 'a')
     await otherHost(registry, 'b')
+    const ports: number[] = []
+    await otherHost(registry, 'c', {dial: (address, port) => (ports.push(port), dial(address, port))})
     await assertReachable(registry, 'joiner', '127.0.0.1', {waitMs: 5000})
+    // The listener's port is one the agents dial at all (parseProbe).
+    expect(ports).toHaveLength(1)
+    expect(ports[0]).toBeGreaterThanOrEqual(PROBE_PORTS.min)
     expect(await registry.get(probeKey('joiner'))).toBeNull()
     // The answers go with the probe.
     await expect.poll(() => registry.get(reachKey('a', 'joiner'))).toBeNull()
@@ -89,6 +94,31 @@ describe('assertReachable (up) and ReachAnswers (agent)', () => {
     await expect(assertReachable(registry, 'joiner', '127.0.0.1', {waitMs: 60_000})).rejects.toThrow(/^no other host's agent is running/)
   })
 
+  it('dials for one probing host at most once per interval, and never for a probe replaced meanwhile', async () => {
+    const registry = new FakeRegistry()
+    const dialled: Array<{port: number; at: number}> = []
+    const answers = new ReachAnswers({
+      dial: async (_address, port) => {
+        dialled.push({at: Date.now(), port})
+        return {error: 'ECONNREFUSED'}
+      },
+      dialEveryMs: 300,
+      held: {delete: (key) => registry.delete(key), put: (key, value) => registry.putRaw(key, value)},
+      hostId: 'a',
+      log: () => {},
+    })
+    const probe = (id: string, port: number): Probe => ({address: '10.0.0.9', hostId: 'scanner', id, port})
+    await answers.onProbe('scanner', probe('0000000000000001', 50_001))
+    const second = answers.onProbe('scanner', probe('0000000000000002', 50_002))
+    const third = answers.onProbe('scanner', probe('0000000000000003', 50_003))
+    await Promise.all([second, third])
+    expect(dialled.map((dial) => dial.port)).toEqual([50_001, 50_003])
+    expect(dialled[1].at - dialled[0].at).toBeGreaterThanOrEqual(300)
+    // Another probing host has its own interval.
+    await answers.onProbe('other', {...probe('0000000000000004', 50_004), hostId: 'other'})
+    expect(dialled.map((dial) => dial.port)).toEqual([50_001, 50_003, 50_004])
+  })
+
   it('reaches the agent through its watch: probes of other hosts only, well-formed, answered once each', async () => {
     const registry = new FakeRegistry()
     const events: ProbeEvent[] = []
@@ -109,18 +139,20 @@ describe('assertReachable (up) and ReachAnswers (agent)', () => {
       hostId: 'a',
       log: () => {},
     })
-    await registry.putRaw(probeKey('joiner'), JSON.stringify({address: '10.0.0.9', id: '00112233445566ff', port: 4242}))
-    await registry.putRaw(probeKey('bad'), JSON.stringify({address: '127.0.0.1', id: '00112233445566ff', port: 4242}))
-    await registry.putRaw(probeKey('a'), JSON.stringify({address: '10.0.0.8', id: '00112233445566ff', port: 4242}))
-    await expect.poll(() => events.length).toBe(3)
+    await registry.putRaw(probeKey('joiner'), JSON.stringify({address: '10.0.0.9', id: '00112233445566ff', port: 54242}))
+    await registry.putRaw(probeKey('bad'), JSON.stringify({address: '127.0.0.1', id: '00112233445566ff', port: 54242}))
+    // A well-known port (ssh) is no listener of a joining host's.
+    await registry.putRaw(probeKey('scanner'), JSON.stringify({address: '10.0.0.7', id: '00112233445566ff', port: 22}))
+    await registry.putRaw(probeKey('a'), JSON.stringify({address: '10.0.0.8', id: '00112233445566ff', port: 54242}))
+    await expect.poll(() => events.length).toBe(4)
     for (const event of events) await answers.onProbe(event.hostId, event.probe)
     await answers.onProbe(events[0].hostId, events[0].probe)
-    expect(events.map((event) => event.probe?.address ?? null)).toEqual(['10.0.0.9', null, '10.0.0.8'])
-    expect(dialled).toEqual(['10.0.0.9:4242'])
+    expect(events.map((event) => event.probe?.address ?? null)).toEqual(['10.0.0.9', null, null, '10.0.0.8'])
+    expect(dialled).toEqual(['10.0.0.9:54242'])
     expect(JSON.parse((await registry.get(reachKey('a', 'joiner')))!)).toEqual({nonce: '0123456789abcdef0123456789abcdef', probe: '00112233445566ff'})
     await registry.delete(probeKey('joiner'))
-    await expect.poll(() => events.length).toBe(4)
-    await answers.onProbe(events[3].hostId, events[3].probe)
+    await expect.poll(() => events.length).toBe(5)
+    await answers.onProbe(events[4].hostId, events[4].probe)
     expect(await registry.get(reachKey('a', 'joiner'))).toBeNull()
   })
 })

@@ -11,6 +11,7 @@ import {
   hostPrefix,
   parseAgentKey,
   parseAgentReport,
+  parseProbe,
   parseRecord,
   parseServiceKey,
   serviceKey,
@@ -318,5 +319,31 @@ describe('parseAgentReport', () => {
   it('rejects a report stored under another host’s key (it would stand in for that host in `status`)', () => {
     expect(agentReportProblem(JSON.stringify(report), agentKey('hostb'))).toBe('hostId "hosta" does not match the key')
     expect(parseAgentReport(JSON.stringify(report), agentKey('hosta'))).toEqual(report)
+  })
+})
+
+describe('parseProbe', () => {
+  const probe = {address: '10.0.0.9', id: '00112233445566ff', port: 49_152}
+
+  it('parses a probe on a unicast address and a port of the dynamic range', () => {
+    expect(parseProbe('joiner', JSON.stringify(probe))).toEqual({...probe, hostId: 'joiner'})
+    expect(parseProbe('joiner', JSON.stringify({...probe, port: 65_535}))?.port).toBe(65_535)
+  })
+
+  // What an admitted host could make every agent dial: loopback, broadcast, a well-known or a registered port.
+  it.each([
+    {address: '127.0.0.1'},
+    {address: '0.0.0.0'},
+    {address: '224.0.0.1'},
+    {address: '255.255.255.255'},
+    {address: 'etcd'},
+    {port: 22},
+    {port: 2379},
+    {port: 49_151},
+    {port: 65_536},
+    {port: 50_000.5},
+    {id: 'short'},
+  ])('rejects %j', (change) => {
+    expect(parseProbe('joiner', JSON.stringify({...probe, ...change}))).toBeNull()
   })
 })
