@@ -294,7 +294,7 @@ describe('componentSpecs', () => {
       'HIGHWAY_ETCD_CERT=HOST CERT PEM',
       'HIGHWAY_ETCD_KEY=HOST KEY PEM',
     ])
-    expect(spec('agent').create.Cmd).toEqual(['node', '--max-semi-space-size=1', '--single-threaded', '/opt/highway/lib/agent.cjs'])
+    expect(spec('agent').create.Cmd).toEqual(['node', '--max-semi-space-size=1', '--single-threaded', '--optimize-for-size', '/opt/highway/lib/agent.cjs'])
   })
 
   it('mounts the docker socket into the agent only', () => {
@@ -466,7 +466,7 @@ describe('componentSpecs: TCP by name', () => {
       /^ip route replace local "\$HIGHWAY_TCP_RANGE" dev lo table local \|\| exit 1; setpriv --inh-caps=-all --bounding-set=-all,\+net_bind_service node /,
     )
     // The agent's Node flags too: a small young generation, no V8 helper threads keeping malloc arenas after a burst.
-    expect(script).toContain(' node --max-semi-space-size=1 --single-threaded /opt/highway/lib/tcp.cjs & pid=$!; ')
+    expect(script).toContain(' node --max-semi-space-size=1 --single-threaded --optimize-for-size /opt/highway/lib/tcp.cjs & pid=$!; ')
     expect(script).toContain(`trap 'kill -TERM $pid; wait $pid; ip route del local "$HIGHWAY_TCP_RANGE" dev lo table local; exit 0' TERM INT`)
     expect(tcp.create.Env).toEqual(['HIGHWAY_TCP_RANGE=198.19.0.0/16', `HIGHWAY_BRIDGE_IP=${SETTINGS.bridgeIp}`, `HIGHWAY_DOMAIN=${SETTINGS.domain}`])
     expect(tcp.create.HostConfig?.Binds).toEqual(['highway-proxy-run:/run/highway:ro', 'highway-names:/run/highway-names'])
