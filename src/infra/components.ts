@@ -362,7 +362,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           // One OS thread runs Go code: a timer's wakeup no longer spins up idle threads (idle CPU -30%).
           'GOMAXPROCS=1',
           // Go's heap may grow to twice what is live before it collects; half that with 1,000 names held
-          // etcd at 17.6-18.8 MiB in four runs, where 18.1-21.7 before. Idle, it collects every 2 min either way.
+          // etcd at 17.6-19.7 MiB in five runs, where 18.1-21.7 before. Idle, it collects every 2 min either way.
           'GOGC=50',
           `HIGHWAY_TLS_CA=${tls.ca}`,
           `HIGHWAY_TLS_CERT=${tls.cert}`,
