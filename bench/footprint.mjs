@@ -19,7 +19,6 @@
 // depend on what ran before (a churn benchmark just before grew them by half). What use leaves
 // behind is measured on its own, last: 0 services again once the 1,000 are gone, AFTER_S seconds on.
 import {randomBytes} from 'node:crypto'
-import {existsSync, readFileSync} from 'node:fs'
 import {
   ENV,
   APP_IMAGE,
@@ -38,7 +37,9 @@ import {
   must,
   now,
   containerIp,
+  cpuNs,
   relaunchUnderLock,
+  rssMiB,
   sleep,
   up,
 } from './lib/common.mjs'
@@ -58,29 +59,6 @@ process.env.HIGHWAY_BENCH_LIMIT_S ??= String(240 + STARTUP_S + 2 * IDLE_S)
 const FAKE_HOST = 'benchfakehost'
 const COMPONENTS = Object.keys(CONTAINERS)
 const BASELINE = 'bench-footprint-sleep'
-
-/** The container's cgroup directory for `controller` (cgroup v1, Docker's cgroupfs layout), or its v2 directory. */
-function cgroupDir(controller, id) {
-  for (const dir of [`/sys/fs/cgroup/${controller}/docker/${id}`, `/sys/fs/cgroup/system.slice/docker-${id}.scope`, `/sys/fs/cgroup/docker/${id}`]) {
-    if (existsSync(dir)) return dir
-  }
-  throw new Error(`no cgroup directory for container ${id.slice(0, 12)} (${controller})`)
-}
-
-/** CPU time the container has used since it started, in ns. */
-function cpuNs(id) {
-  const dir = cgroupDir('cpuacct', id)
-  if (existsSync(`${dir}/cpuacct.usage`)) return Number(readFileSync(`${dir}/cpuacct.usage`, 'utf8'))
-  const usec = /^usage_usec (\d+)$/m.exec(readFileSync(`${dir}/cpu.stat`, 'utf8'))
-  return Number(usec[1]) * 1000
-}
-
-/** Anonymous memory the container's processes hold, in MiB (v1 `rss`, v2 `anon`). */
-function rssMiB(id) {
-  const stat = readFileSync(`${cgroupDir('memory', id)}/memory.stat`, 'utf8')
-  const bytes = /^(?:total_rss|anon) (\d+)$/m.exec(stat)
-  return +(Number(bytes[1]) / 1048576).toFixed(1)
-}
 
 async function ids() {
   const out = {}

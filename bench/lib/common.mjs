@@ -4,7 +4,7 @@
 // highway config directory, brings highway up first (idempotent), labels every container it
 // creates with BENCH_LABEL and removes them all before it exits, whatever happened.
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {request} from 'node:http'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
@@ -230,6 +230,31 @@ export async function bench(name, main) {
   // Exit now: a client left open by a failure (etcd's gRPC channel, a socket) must not keep this
   // process, and with it the Docker lock, alive.
   process.exit(failed ? 1 : 0)
+}
+
+// ---- cgroups: a container's CPU time and memory, from the kernel's own accounting --------------
+
+/** The container's cgroup directory for `controller` (cgroup v1, Docker's cgroupfs layout), or its v2 directory. */
+function cgroupDir(controller, id) {
+  for (const dir of [`/sys/fs/cgroup/${controller}/docker/${id}`, `/sys/fs/cgroup/system.slice/docker-${id}.scope`, `/sys/fs/cgroup/docker/${id}`]) {
+    if (existsSync(dir)) return dir
+  }
+  throw new Error(`no cgroup directory for container ${id.slice(0, 12)} (${controller})`)
+}
+
+/** CPU time the container has used since it started, in ns. */
+export function cpuNs(id) {
+  const dir = cgroupDir('cpuacct', id)
+  if (existsSync(`${dir}/cpuacct.usage`)) return Number(readFileSync(`${dir}/cpuacct.usage`, 'utf8'))
+  const usec = /^usage_usec (\d+)$/m.exec(readFileSync(`${dir}/cpu.stat`, 'utf8'))
+  return Number(usec[1]) * 1000
+}
+
+/** Anonymous memory the container's processes hold, in MiB (v1 `rss`, v2 `anon`). */
+export function rssMiB(id) {
+  const stat = readFileSync(`${cgroupDir('memory', id)}/memory.stat`, 'utf8')
+  const bytes = /^(?:total_rss|anon) (\d+)$/m.exec(stat)
+  return +(Number(bytes[1]) / 1048576).toFixed(1)
 }
 
 // ---- statistics -----------------------------------------------------------------------------
