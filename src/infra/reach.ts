@@ -1,4 +1,5 @@
 import {randomBytes, randomInt} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {TimeoutError, UserError} from '../core/errors.js'
 import {waitFor} from '../core/wait.js'
@@ -23,11 +24,32 @@ function listenOn(server: Server, address: string, port: number): Promise<void> 
   })
 }
 
-/** Listens on a free port of the range the agents dial (PROBE_PORTS), picked at random as the kernel would. */
+/**
+ * The ports the listener picks from: those of PROBE_PORTS (the only ones agents dial) that are also in
+ * the kernel's range for local ports, `ip_local_port_range` on Linux (32768-60999 by default), which is
+ * where Docker's published ports come from: a firewall that lets the other hosts reach those lets the
+ * probe through too. All of PROBE_PORTS where the kernel says nothing (another OS) or the two do not meet.
+ */
+export function probePortRange(localPortRange?: string): {min: number; max: number} {
+  const [low, high] = (localPortRange ?? '').trim().split(/\s+/).map(Number)
+  const min = Math.max(low, PROBE_PORTS.min)
+  const max = Math.min(high, PROBE_PORTS.max)
+  return Number.isInteger(min) && Number.isInteger(max) && min <= max ? {max, min} : {...PROBE_PORTS}
+}
+
+function localPortRange(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+/** Listens on a free port of probePortRange(), picked at random as the kernel would. */
 async function listen(server: Server, address: string): Promise<number> {
-  const span = PROBE_PORTS.max - PROBE_PORTS.min + 1
+  const range = probePortRange(localPortRange())
   for (let attempt = 1; ; attempt++) {
-    const port = PROBE_PORTS.min + randomInt(span)
+    const port = range.min + randomInt(range.max - range.min + 1)
     try {
       await listenOn(server, address, port)
       return port

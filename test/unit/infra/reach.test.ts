@@ -2,7 +2,7 @@ import {createServer} from 'node:net'
 import {afterEach, describe, expect, it} from 'vitest'
 import {ReachAnswers, dial} from '../../../src/agent/reach.js'
 import type {AgentReport} from '../../../src/core/types.js'
-import {assertReachable} from '../../../src/infra/reach.js'
+import {assertReachable, probePortRange} from '../../../src/infra/reach.js'
 import type {ProbeEvent} from '../../../src/registry/registry.js'
 import {PROBE_PORTS, agentKey, probeKey, reachKey, type Probe} from '../../../src/registry/schema.js'
 import {FakeRegistry} from '../support/fake-registry.js'
@@ -43,6 +43,20 @@ async function otherHost(registry: FakeRegistry, hostId: string, options: {dial?
   }, 20)
   stops.push(() => clearInterval(timer))
 }
+
+describe('probePortRange', () => {
+  it('keeps to the ports agents dial that are also the kernel’s local ports, where Docker’s published ports come from', () => {
+    expect(probePortRange('32768\t60999\n')).toEqual({max: 60_999, min: 49_152})
+    expect(probePortRange('1024 65535')).toEqual({max: 65_535, min: 49_152})
+    expect(probePortRange('50000 51000')).toEqual({max: 51_000, min: 50_000})
+  })
+
+  it('falls back to every port agents dial where the kernel says nothing, or nothing of use', () => {
+    expect(probePortRange(undefined)).toEqual(PROBE_PORTS)
+    expect(probePortRange('20000 30000')).toEqual(PROBE_PORTS)
+    expect(probePortRange('garbage')).toEqual(PROBE_PORTS)
+  })
+})
 
 describe('assertReachable (up) and ReachAnswers (agent)', () => {
   it('passes when every other host read this run’s nonce, and leaves no probe behind', async () => {
