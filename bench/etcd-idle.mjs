@@ -6,7 +6,7 @@
 // network. A diagnostic, not a section of docs/benchmarks.md: run it by hand.
 //
 //   node bench/etcd-idle.mjs [IDLE_S]     (default 60)
-import {BENCH_LABEL, bench, cpuNs, dockerOut, fmt, infraImage, log, must, now, relaunchUnderLock, sleep} from './lib/common.mjs'
+import {BENCH_LABEL, bench, cpuPercentOver, dockerOut, fmt, infraImage, log, must, relaunchUnderLock, sleep} from './lib/common.mjs'
 import {CONTAINERS, componentsOf, etcdCommand} from './lib/highway.mjs'
 
 relaunchUnderLock(import.meta.url)
@@ -18,13 +18,9 @@ const BARE = 'bench-etcd-bare'
 /** % of one core each container used over IDLE_S seconds. */
 async function window(label, names) {
   const ids = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await dockerOut('inspect', '--format', '{{.Id}}', name)])))
-  const before = Object.fromEntries(names.map((name) => [name, cpuNs(ids[name])]))
-  const started = now()
-  await sleep(IDLE_S * 1000)
-  const seconds = (now() - started) / 1000
-  const percent = Object.fromEntries(names.map((name) => [name, +((cpuNs(ids[name]) - before[name]) / 1e9 / seconds / 0.01).toFixed(3)]))
+  const {seconds, percent} = await cpuPercentOver(ids, IDLE_S * 1000)
   log(`[${label}] % of one core over ${seconds.toFixed(1)} s: ${names.map((name) => `${name} ${fmt(percent[name], 3)}`).join(', ')}`)
-  return {seconds: +seconds.toFixed(1), percent}
+  return {seconds, percent}
 }
 
 await bench('etcd-idle', async ({onAbort}) => {

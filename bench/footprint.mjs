@@ -37,7 +37,7 @@ import {
   must,
   now,
   containerIp,
-  cpuNs,
+  cpuPercentOver,
   relaunchUnderLock,
   rssMiB,
   sleep,
@@ -69,20 +69,14 @@ async function ids() {
 /** Per component and in total: % of one core over the window. */
 async function idleCpu(label) {
   const containers = {...(await ids()), baseline: await dockerOut('inspect', '--format', '{{.Id}}', BASELINE)}
-  const measured = [...COMPONENTS, 'baseline']
   await sleep(SETTLE_S * 1000)
-  const before = Object.fromEntries(measured.map((c) => [c, cpuNs(containers[c])]))
-  const started = now()
-  await sleep(IDLE_S * 1000)
-  const after = Object.fromEntries(measured.map((c) => [c, cpuNs(containers[c])]))
-  const seconds = (now() - started) / 1000
-  const percent = Object.fromEntries(measured.map((c) => [c, +((after[c] - before[c]) / 1e9 / seconds / 0.01).toFixed(3)]))
+  const {seconds, percent} = await cpuPercentOver(containers, IDLE_S * 1000)
   const total = +COMPONENTS.reduce((sum, c) => sum + percent[c], 0).toFixed(3)
   log(
     `[${label}] idle CPU over ${seconds.toFixed(1)} s, % of one core: ${COMPONENTS.map((c) => `${c} ${fmt(percent[c], 3)}`).join(', ')}; ` +
       `total ${fmt(total, 3)} (a sleeping container: ${fmt(percent.baseline, 3)})`,
   )
-  return {seconds: +seconds.toFixed(1), percent, total}
+  return {seconds, percent, total}
 }
 
 async function memory(label) {

@@ -250,6 +250,18 @@ export function cpuNs(id) {
   return Number(usec[1]) * 1000
 }
 
+/** % of one core each container (`{key: container id}`) used while `ms` pass, and the seconds it measured. */
+export async function cpuPercentOver(ids, ms) {
+  const keys = Object.keys(ids)
+  const before = Object.fromEntries(keys.map((key) => [key, cpuNs(ids[key])]))
+  const started = now()
+  await sleep(ms)
+  const after = Object.fromEntries(keys.map((key) => [key, cpuNs(ids[key])]))
+  const seconds = (now() - started) / 1000
+  const percent = Object.fromEntries(keys.map((key) => [key, +((after[key] - before[key]) / 1e9 / seconds / 0.01).toFixed(3)]))
+  return {seconds: +seconds.toFixed(1), percent}
+}
+
 /** Anonymous memory the container's processes hold, in MiB (v1 `rss`, v2 `anon`). */
 export function rssMiB(id) {
   const stat = readFileSync(`${cgroupDir('memory', id)}/memory.stat`, 'utf8')

@@ -61,8 +61,8 @@ async function listen(server: Server, address: string): Promise<number> {
 
 /**
  * Refuses an advertise address the other hosts cannot reach: they would route to this host's services
- * there and fail. This run listens on the address (a free port of IANA's dynamic range, the only
- * ports an agent dials for a probe) and puts a probe under its own prefix; every other live host's agent dials it,
+ * there and fail. This run listens on the address (a free port of probePortRange(), the ports an agent
+ * dials for a probe) and puts a probe under its own prefix; every other live host's agent dials it,
  * reads the nonce the listener sends and answers under its own prefix (reach.ts in the agent). Every
  * live host reached it: fine. Any said it could not: refused once all have answered (or the wait is
  * over), naming each and why. None answered within REACH_WAIT_MS: refused. Some reached it and the
