@@ -668,8 +668,9 @@ out.push('## 7. `highway up`', '', '`node bench/up.mjs [RUNS]` (default 7 alread
 if (up) {
   const steps = Object.keys(up.alreadyUp.steps)
   out.push(
-    'From stopped: `docker stop` of the four highway-* containers, then `highway up`. Steps are timed from',
-    "each line of `up`'s own progress output (listr2's plain renderer).",
+    'From stopped: `docker stop` of the five highway-* containers, then `highway up`. Steps are timed from',
+    "each line of `up`'s own progress output (listr2's plain renderer). etcd, the proxy, dnsmasq and the TCP forwarder",
+    'start together, so their times overlap; the agent starts once all four answer.',
     '',
     table(
       ['', 'already up', 'from stopped'],

@@ -336,12 +336,13 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           // A peer's source address may be its host's NAT, not the address its certificate names: the CA is what counts.
           ...(settings.advertiseIp ? ['--experimental-peer-skip-client-san-verification'] : []),
           // etcd ticks its raft clock every heartbeat for as long as it runs, most of its idle CPU
-          // (measured alone: 10 ms ticks 0.87% of a core, 50 ms 0.35%). One member on one host: a lone
-          // member skips to the last tick of its election timeout, and so leads 1-5 ticks after it starts,
-          // only when it knows it is alone: at its first start, or restarting from a raft snapshot.
-          // Without one (etcd's default takes one every 100,000 entries) a restart waits a whole
-          // randomised timeout, 5-10 ticks: a snapshot every 20 entries makes every restart the fast
-          // kind, so 40 ms ticks elect in 40-200 ms where 10 ms ones took 100-200 after a reboot.
+          // (measured alone: 10 ms ticks 0.87% of a core, 50 ms 0.35%, 100 ms 0.26%). One member on one
+          // host: a lone member skips to the last tick of its election timeout, and so leads 1-5 ticks
+          // after it starts, only when it knows it is alone: at its first start, or restarting from a
+          // raft snapshot. Without one (etcd's default takes one every 100,000 entries) a restart waits
+          // a whole randomised timeout, 5-10 ticks: a snapshot every 20 entries makes every restart the
+          // fast kind, so 100 ms ticks elect in 100-500 ms, while `up` starts the other components
+          // (infra/up.ts): the election is off `up`'s critical path, and the ticks cost a third less.
           // Where other hosts may join, etcd's own defaults: short heartbeats between busy hosts flap the
           // leadership, and every new leader extends every lease by its TTL (a dead host's routes stay).
           `--heartbeat-interval=${raftOf(settings).heartbeatMs}`,

@@ -48,7 +48,7 @@ export class RunChanges {
     this.clear()
   }
 
-  /** Removes what this run created, then starts again what it stopped (in start order: etcd first). */
+  /** Removes what this run created, then starts again what it stopped (the agent, which needs the others, last). */
   async rollback(docker: DockerClient): Promise<void> {
     for (const id of this.containers.reverse()) await docker.containers.remove(id)
     const failures: string[] = []

@@ -9,7 +9,7 @@ export const LEASE_TTL_SECONDS = DEFAULT_SETTINGS.leaseTtl!
 /** etcd's raft timers (ms) where other hosts may join: see the etcd component. */
 export const JOINABLE_RAFT = {electionMs: 1000, heartbeatMs: 100}
 /** etcd's raft timers (ms) where it is alone on this host. */
-export const ALONE_RAFT = {electionMs: 200, heartbeatMs: 40}
+export const ALONE_RAFT = {electionMs: 500, heartbeatMs: 100}
 /** etcd's leader looks for expired leases every 500 ms (server/lease/lessor.go, runLoop). */
 const REVOKE_LOOP_MS = 500
 /** From etcd's revoke to every proxy: one raft commit, the watch's event, the agent's runtime update (tens of ms); a budget. */

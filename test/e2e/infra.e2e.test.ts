@@ -22,12 +22,15 @@ import {
 
 const env = makeEnv()
 let ip: string
+/** The first `up`'s progress lines (listr2's plain renderer: not a TTY). */
+let firstUp: string
 
 beforeAll(async () => {
   ip = await bridgeIp()
   await highway(['down'], env)
   const up = await highway(['up'], env)
   expect(up.code, up.stdout + up.stderr).toBe(0)
+  firstUp = up.stdout
 })
 
 afterAll(async () => {
@@ -40,6 +43,20 @@ describe('highway up', () => {
     expect(Object.keys(containers).sort()).toEqual(['agent', 'dns', 'etcd', 'proxy', 'tcp'])
     for (const id of Object.values(containers)) {
       expect(await docker('inspect', id, '--format', '{{.HostConfig.RestartPolicy.Name}}')).toBe('unless-stopped')
+    }
+  })
+
+  it('starts the components one after another, etcd first, and the agent once the other four answer', async () => {
+    const order = ['etcd', 'proxy', 'dns', 'tcp', 'agent']
+    const containers = await infraContainers()
+    const startedAt = await Promise.all(
+      order.map(async (component) => Date.parse(await docker('inspect', containers[component], '--format', '{{.State.StartedAt}}'))),
+    )
+    for (let i = 1; i < order.length; i++) expect(startedAt[i], `${order[i]} after ${order[i - 1]}`).toBeGreaterThan(startedAt[i - 1])
+    const answered = (component: string) => firstUp.indexOf(`✔ ${component}:`)
+    for (const component of order.slice(0, -1)) {
+      expect(answered(component), component).toBeGreaterThan(-1)
+      expect(answered('agent'), `agent after ${component}`).toBeGreaterThan(answered(component))
     }
   })
 

@@ -87,7 +87,7 @@ describe('componentSpecs', () => {
     expect(etcd.create.Cmd).toContain('--grpc-keepalive-min-time=1s')
     // The agent's lease leaves room for this member to be a leader that dies with the host.
     expect(spec('agent', specs({settings: {advertiseIp: '10.1.0.1'}})).create.Env).toContain('HIGHWAY_ETCD_ELECTION_MS=1000')
-    expect(spec('etcd', specs()).create.Cmd).toEqual(expect.arrayContaining(['--heartbeat-interval=40', '--election-timeout=200', '--snapshot-count=20']))
+    expect(spec('etcd', specs()).create.Cmd).toEqual(expect.arrayContaining(['--heartbeat-interval=100', '--election-timeout=500', '--snapshot-count=20']))
     expect(etcd.create.Cmd).toContain('--advertise-client-urls=https://10.1.0.1:2379')
     // The agent records services at that address, so other hosts need no route to this host's bridge.
     expect(spec('agent', specs({settings: {advertiseIp: '10.1.0.1'}})).create.Env).toContain('HIGHWAY_ADVERTISE_IP=10.1.0.1')
