@@ -670,7 +670,8 @@ if (up) {
   out.push(
     'From stopped: `docker stop` of the five highway-* containers, then `highway up`. Steps are timed from',
     "each line of `up`'s own progress output (listr2's plain renderer). etcd, the proxy, dnsmasq and the TCP forwarder",
-    'start together, so their times overlap; the agent starts once all four answer.',
+    'are started one after another, etcd first, and waited for together, so their times overlap; the agent starts once',
+    'all four answer.',
     '',
     table(
       ['', 'already up', 'from stopped'],
@@ -681,7 +682,7 @@ if (up) {
       ],
     ),
     '',
-    `(runs: ${up.runs} already up, ${up.stoppedRuns} from stopped; \`docker stop\` of the four took p50 ${ms(up.fromStopped.dockerStopMs.p50, 0)}.)`,
+    `(runs: ${up.runs} already up, ${up.stoppedRuns} from stopped; \`docker stop\` of the five took p50 ${ms(up.fromStopped.dockerStopMs.p50, 0)}.)`,
     '',
   )
 } else out.push(missing('up'), '')

@@ -36,7 +36,7 @@ function timedUp() {
       const at = (pattern) => lines.find((l) => pattern.test(l.line))?.at ?? NaN
       const firstLine = lines[0]?.at ?? NaN
       const image = at(/✔ image|image highway\//)
-      // etcd, the proxy, dnsmasq and the forwarder start together: each is timed from the image check
+      // etcd, the proxy, dnsmasq and the forwarder are started in turn and waited for together: each is timed from the image check
       // to its answer, the agent (which starts once they all answer) from the last of them.
       const done = {}
       for (const component of TOGETHER) done[component] = at(new RegExp(`✔ ${component}:`))
