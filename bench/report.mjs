@@ -740,7 +740,7 @@ if (fp) {
   const counts = Object.keys(fp.memory)
   out.push(
     "What highway costs while nothing happens. CPU: each container's cgroup CPU time over the idle window",
-    '(nothing is called; the window starts a few seconds after the last change), as % of one core. Memory: the',
+    `(nothing is called; the window starts ${fp.settleSeconds ?? 'a few'} s after the last change: \`up\`, or the ${fp.idleServices ?? 20} services' starts), as % of one core. Memory: the`,
     "cgroup's RSS (anonymous memory, not the page cache of the image's files). The 1,000 services are fake records",
     'of another host in etcd, as in section 5.',
     ...(fp.memoryAfter
