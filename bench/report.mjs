@@ -466,13 +466,13 @@ if (rd) {
     ),
     '',
     rd.labelled
-      ? "The third row runs exactly the argv highway hands the docker CLI, labels included, without highway: the agent then reacts to the container's `create` and `start` events (a proxy reload each) while docker is still working, on the same 2 cores."
+      ? "The third row runs exactly the argv highway hands the docker CLI, labels included, without highway: the agent then reacts to the container's `start` event (a runtime update of the proxy, then its files checked with `haproxy -c`) while docker is still working, on the same 2 cores."
       : '',
     '',
     `Ratio of medians: **${f(rd.ratio, 2)}x** (target ${T.runD.text}, i.e. ${ms(T.runD.maxRatio * rd.docker.p50, 0)} here).`,
     '',
-    "Where highway's time goes: `bench/lib/run-phases.mjs` runs the real path (`dist/service/main.js`'s `main`, as",
-    "bin/run.js does) with node's `http.request` and `child_process.spawn` wrapped to timestamp each proxy request",
+    "Where highway's time goes: `bench/lib/run-phases.cjs` runs the real path (`dist/service/main.bundle.cjs`'s `main`, as",
+    "bin/run.cjs does) with node's `net.connect` and `child_process.spawn` wrapped to timestamp each proxy request",
     `and the docker CLI (median of ${rd.profileRuns} runs; the total is a little above the plain runs' because of the wrapping):`,
     '',
     table(
@@ -482,7 +482,7 @@ if (rd) {
         .map(([k, v]) => [k, f(v)]),
     ),
     '',
-    `Proxy requests before docker: ${rd.profile.checksBeforeDocker}; route-wait polls: ${rd.profile.polls}. \`node\` + importing \`dist/service/main.js\` alone: ${ms(rd.importMainMs)}.`,
+    `Proxy requests before docker: ${rd.profile.checksBeforeDocker}; route-wait polls: ${rd.profile.polls}. \`node\` + loading \`dist/service/main.bundle.cjs\` alone: ${ms(rd.importMainMs)}.`,
     '',
   )
 } else out.push(missing('run-d'), '')

@@ -1,6 +1,6 @@
 // Figure 1: `highway run -d` wall time against plain `docker run -d` of the same image and arguments,
-// interleaved, plus a profile of where highway's time goes: bench/lib/run-phases.mjs runs the real
-// code path (dist/service/main.bundle.js, what bin/run.js loads) with node's http.request and child_process.spawn timestamped.
+// interleaved, plus a profile of where highway's time goes: bench/lib/run-phases.cjs runs the real
+// code path (dist/service/main.bundle.cjs, what bin/run.cjs loads) with node's net.connect and child_process.spawn timestamped.
 //
 //   node bench/run-d.mjs [RUNS]        (default 15 of each; the target needs at least 10)
 import {join} from 'node:path'
@@ -96,7 +96,7 @@ await bench('run-d', async ({settings: cfg}) => {
   for (let i = 0; i < PROFILE_RUNS; i++) {
     const name = `bench-rd-p${i}`
     const spawned = now()
-    const result = await run(process.execPath, [join(ROOT, 'bench', 'lib', 'run-phases.mjs'), ...highwayArgs(name).slice(1)], {env: {...ENV}})
+    const result = await run(process.execPath, [join(ROOT, 'bench', 'lib', 'run-phases.cjs'), ...highwayArgs(name).slice(1)], {env: {...ENV}})
     const closed = now()
     const line = result.stdout.split('\n').find((l) => l.startsWith('PHASES '))
     if (result.code !== 0 || !line) throw new Error(`run-phases failed: ${result.stderr}`)
@@ -130,11 +130,9 @@ await bench('run-d', async ({settings: cfg}) => {
   // node + importing the lean `run` path alone (no request, no docker).
   const importOnly = []
   for (let i = 0; i < 10; i++) {
-    importOnly.push(
-      (await run(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(join(ROOT, 'dist', 'service', 'main.bundle.js'))})`])).ms,
-    )
+    importOnly.push((await run(process.execPath, ['-e', `require(${JSON.stringify(join(ROOT, 'dist', 'service', 'main.bundle.cjs'))})`])).ms)
   }
-  log(`node + import dist/service/main.bundle.js: median ${fmt(median(importOnly))} ms (node -e 0: ${fmt(medians.node)} ms)`)
+  log(`node + require dist/service/main.bundle.cjs: median ${fmt(median(importOnly))} ms (node -e 0: ${fmt(medians.node)} ms)`)
 
   return {
     runs: RUNS,

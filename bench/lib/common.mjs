@@ -12,7 +12,7 @@ import {fileURLToPath} from 'node:url'
 import {CONFIG_PATH, CONTAINERS, HIGHWAY_HEADER, MASTER_SOCKET} from './highway.mjs'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const BIN = join(ROOT, 'bin', 'run.js')
+export const BIN = join(ROOT, 'bin', 'run.cjs')
 export const LOCK = process.env.HIGHWAY_BENCH_LOCK || '/tmp/highway-docker.lock'
 export const CONFIG_DIR = process.env.HIGHWAY_CONFIG_DIR || '/tmp/highway-bench-config'
 export const RESULTS_DIR = process.env.HIGHWAY_BENCH_RESULTS || join(ROOT, 'bench', 'results')
@@ -140,7 +140,7 @@ export function gitState() {
   return {commit, committedAt, changes: status.stdout.split('\n').filter(Boolean)}
 }
 
-/** When dist/ was last built (bin/run.js runs it): a rebuild in the middle of a run mixes two versions. */
+/** When dist/ was last built (bin/run.cjs runs it): a rebuild in the middle of a run mixes two versions. */
 export function distBuiltAt() {
   try {
     return statSync(join(ROOT, 'dist', 'service', 'run.js')).mtime.toISOString()

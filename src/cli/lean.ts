@@ -14,7 +14,7 @@ import {listServices} from '../service/list.js'
 import {lsLines, statusLines} from './render.js'
 
 /**
- * bin/run.js's lean path for `highway ls` and `highway status` (with or without `--json`): the
+ * bin/run.cjs's lean path for `highway ls` and `highway status` (with or without `--json`): the
  * same flows (service/list.ts, infra/status.ts) and the same lines (render.ts) as the oclif
  * commands, on clients that load neither oclif, dockerode nor etcd3: the engine's HTTP API on its
  * unix socket, and etcd's gRPC on node's HTTP/2 (registry/grpc-range.ts). Anything else (other
@@ -113,7 +113,7 @@ const COMMANDS = {
   },
 }
 
-/** Whether bin/run.js may take this command line here: exactly `ls` or `status`, `--json` or not, on a local engine. */
+/** Whether bin/run.cjs may take this command line here: exactly `ls` or `status`, `--json` or not, on a local engine. */
 export function isLean(argv: string[], env: NodeJS.ProcessEnv): boolean {
   const [command, ...flags] = argv
   if (!Object.hasOwn(COMMANDS, command)) return false

@@ -1,4 +1,4 @@
-import {httpGet} from '../core/http.js'
+import {httpHeaders} from '../core/http.js'
 import {INFRA_PORTS, type Settings} from '../core/types.js'
 import {parseRange, probeAddress} from '../tcp/addresses.js'
 import {HIGHWAY_HEADER} from './haproxy.js'
@@ -13,7 +13,7 @@ export type RouteState = 'none' | 'routed' | 'stopped'
 
 /** What the proxy on `bridgeIp` says about a host name: not routed, registered but stopped, or routed. */
 export async function routeState(bridgeIp: string, host: string, options: {port?: number; timeoutMs?: number} = {}): Promise<RouteState> {
-  const kind = (await httpGet(bridgeIp, options.port ?? INFRA_PORTS.http, host, '/', options.timeoutMs ?? 1000)).headers[HIGHWAY_HEADER]
+  const kind = (await httpHeaders(bridgeIp, options.port ?? INFRA_PORTS.http, host, '/', options.timeoutMs ?? 1000)).headers[HIGHWAY_HEADER]
   if (kind === 'not-found') return 'none'
   if (kind === 'stopped') return 'stopped'
   return 'routed'

@@ -3,7 +3,7 @@ import {parseRunArgs} from '../docker/run-args.js'
 import {runService} from './run.js'
 
 /**
- * bin/run.js's lean path for `highway run`: the same runService the oclif command calls, with the
+ * bin/run.cjs's lean path for `highway run`: the same runService the oclif command calls, with the
  * same one-line errors, without loading oclif. Returns 'help' when `--help` comes before IMAGE.
  */
 export async function main(argv: string[]): Promise<'help' | number> {

@@ -10,7 +10,7 @@ import {PROBE_HOST, routeState, type RouteState} from '../proxy/client.js'
 /**
  * `highway run`: the docker CLI itself runs the container (exact `docker run` behaviour: stdio,
  * TTY, signals, exit code, every flag), with highway's additions. This path imports only what it
- * uses, so it starts about as fast as node itself (bin/run.js takes it without loading oclif).
+ * uses, so it starts about as fast as node itself (bin/run.cjs takes it without loading oclif).
  */
 export interface RunIo {
   env: NodeJS.ProcessEnv

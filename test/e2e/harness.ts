@@ -11,7 +11,7 @@ import {promisify} from 'node:util'
 import {runProcess, type ProcessResult} from '../../src/core/process.js'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
-export const BIN = join(ROOT, 'bin', 'run.js')
+export const BIN = join(ROOT, 'bin', 'run.cjs')
 /** A 2 MB image: busybox httpd as the server, wget and nslookup as clients inside containers. */
 export const APP_IMAGE = 'highway-test/busybox:1'
 

@@ -1,4 +1,4 @@
-// `highway ls` and `highway status` have two paths: bin/run.js's lean one (src/cli/lean.ts: the
+// `highway ls` and `highway status` have two paths: bin/run.cjs's lean one (src/cli/lean.ts: the
 // engine's API on its socket, etcd's gRPC on node's HTTP/2) and the oclif commands (dockerode,
 // etcd3). Both must print the same bytes and exit the same way. Here both run against a real
 // `highway up`, one right after the other: with services, with etcd stopped, and with no engine.
@@ -22,10 +22,10 @@ async function withLoaded(args: string[], extra: NodeJS.ProcessEnv, tag: string)
   return {...result, loaded: JSON.parse(readFileSync(file, 'utf8')) as string[]}
 }
 
-/** bin/run.js as a user runs it (it takes the lean path for these command lines). */
+/** bin/run.cjs as a user runs it (it takes the lean path for these command lines). */
 const lean = (args: string[], extra: NodeJS.ProcessEnv = {}) => withLoaded([BIN, ...args], extra, 'lean')
 
-/** The same command line through oclif's own entry point, as bin/run.js runs every other command. */
+/** The same command line through oclif's own entry point, as bin/run.cjs runs every other command. */
 function oclif(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Run> {
   const core = join(ROOT, 'node_modules', '@oclif', 'core', 'lib', 'index.js')
   const code = `import {execute} from ${JSON.stringify(core)}; await execute({args: ${JSON.stringify(args)}, dir: ${JSON.stringify(`file://${BIN}`)}})`

@@ -65,11 +65,11 @@ describe('the npm package', () => {
     tarball = join(work, filename)
     const paths = files.map((file) => file.path)
     for (const needed of [
-      'bin/run.js',
+      'bin/run.cjs',
       'dist/commands/ls.js',
       'dist/service/main.js',
-      // What bin/run.js loads for run, ls and status (scripts/bundle-prompt.js).
-      'dist/service/main.bundle.js',
+      // What bin/run.cjs loads for run, ls and status (scripts/bundle-prompt.js).
+      'dist/service/main.bundle.cjs',
       'dist/cli/lean.bundle.js',
       'oclif.manifest.json',
       'dist/agent-image/Dockerfile',
@@ -101,7 +101,7 @@ describe('the npm package', () => {
     ])
     expect(install.code, install.stderr).toBe(0)
     const root = join(prefix, 'lib', 'node_modules', 'highway')
-    expect(realpathSync(join(prefix, 'bin', 'highway'))).toBe(join(root, 'bin', 'run.js'))
+    expect(realpathSync(join(prefix, 'bin', 'highway'))).toBe(join(root, 'bin', 'run.cjs'))
     // The shrinkwrap pins what was tested: the lockfile's @oclif/core, not whatever is newest.
     const json = <T>(path: string) => JSON.parse(readFileSync(path, 'utf8')) as T
     const locked = json<{packages: Record<string, {version: string}>}>(join(ROOT, 'package-lock.json'))

@@ -98,7 +98,7 @@ async function boot(target: string, options: {outerEngine?: boolean} = {}): Prom
 
 const PRELUDE = String.raw`
 set -u
-hw() { HIGHWAY_CONFIG_DIR=/hwconf NO_COLOR=1 node /highway/bin/run.js "$@"; }
+hw() { HIGHWAY_CONFIG_DIR=/hwconf NO_COLOR=1 node /highway/bin/run.cjs "$@"; }
 step() { echo "== $1"; eval "$2" 2>&1; echo "rc=$?"; }
 # Every file, link and directory under /etc with its content's hash: undo must leave it identical.
 etc_listing() { find /etc -xdev -type f -print0 | sort -z | xargs -0 sha256sum; find /etc -xdev -type l -printf '%p -> %l\n' | sort; find /etc -xdev -type d | sort; }
@@ -165,7 +165,7 @@ function reapplySteps(): string[] {
     `step lost 'resolvectl revert eth0; resolvectl dns eth0; getent hosts api.${DOMAIN}'`,
     `(node -e '${forward}' >/dev/null 2>&1 &)`,
     `wait_for 'bash -c "</dev/tcp/127.0.0.1/2379"'`,
-    `step up 'HIGHWAY_CONFIG_DIR=${env.HIGHWAY_CONFIG_DIR} NO_COLOR=1 node /highway/bin/run.js up'`,
+    `step up 'HIGHWAY_CONFIG_DIR=${env.HIGHWAY_CONFIG_DIR} NO_COLOR=1 node /highway/bin/run.cjs up'`,
     `step after-up 'resolvectl dns eth0; getent hosts api.${DOMAIN}'`,
   ]
 }

@@ -1,4 +1,4 @@
-// Which command lines bin/run.js may answer without oclif (src/cli/lean.ts): exactly those whose
+// Which command lines bin/run.cjs may answer without oclif (src/cli/lean.ts): exactly those whose
 // output the lean path prints the same (test/e2e/lean-cli.e2e.test.ts compares the two).
 import {describe, expect, it} from 'vitest'
 import {isLean} from '../../../src/cli/lean.js'

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// `highway run IMAGE ...` skips oclif's start-up and its argv scan: a `--help` or `-d` after IMAGE
+// belongs to the container, and `run` must start about as fast as `docker run` itself. `ls` skips it
+// too, and `status`: they are asked at the prompt, often. This file and `run`'s bundle are CommonJS:
+// node sets up its ES module loader only on the first import, about 4 ms of `run` (bench/run-d.mjs).
+'use strict'
+
+async function main(argv) {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    // oclif's own format, without loading oclif.
+    const {version} = require('../package.json')
+    console.log(`highway/${version} ${process.platform}-${process.arch} node-${process.version}`)
+    return
+  }
+  if (argv[0] === 'ls' || argv[0] === 'status') {
+    // Without oclif, dockerode or etcd3 (src/cli/lean.ts).
+    const {isLean, leanMain} = await import('../dist/cli/lean.bundle.js')
+    if (isLean(argv, process.env)) {
+      process.exitCode = await leanMain(argv)
+      return
+    }
+  }
+  if (argv[0] === 'run' && argv.length > 1) {
+    const code = await require('../dist/service/main.bundle.cjs').main(argv.slice(1))
+    if (code !== 'help') {
+      process.exitCode = code
+      return
+    }
+  }
+  const {execute} = await import('@oclif/core')
+  await execute({args: argv[0] === 'run' ? ['run', '--help'] : argv, dir: __dirname})
+}
+
+main(process.argv.slice(2)).catch((error) => {
+  // What an uncaught error in an ES module entry prints: its stack, and exit code 1.
+  console.error(error)
+  process.exitCode = 1
+})
