@@ -156,7 +156,8 @@ function agentReady(context: UpContext, since: number): Promise<string> {
       if (report?.lastReconcileAt && (!fresh || Date.parse(report.lastReconcileAt) >= since - 1000)) return `${report.routes} routes`
       return undefined
     },
-    {interval: 200, message: 'the route agent did not report a reconcile to etcd', signal: context.signal, timeout: READY_TIMEOUT_MS.agent},
+    // Asked often: this wait is the last step of `up`, and each answer is one small etcd range.
+    {interval: 50, message: 'the route agent did not report a reconcile to etcd', signal: context.signal, timeout: READY_TIMEOUT_MS.agent},
   )
 }
 
@@ -223,14 +224,21 @@ function group(specs: ComponentSpec[], halt: AbortController): Group {
   return {halt, oneAtATime, settle, settled}
 }
 
+/**
+ * What answers before the agent starts: etcd (and the agent's etcd user, granted once etcd answers)
+ * and the proxy it drives. Not dnsmasq nor the TCP forwarder: they read the files the agent writes
+ * whenever they start, so the agent starts while they are still coming up: with the 50 ms polls of
+ * agentReady, `up` from stopped took 1.68 s (p50 of 12 runs) where it took 1.75 s (bench/up.mjs).
+ */
+const AGENT_NEEDS: ReadonlySet<Component> = new Set(['etcd', 'proxy'])
+
 function componentTask(spec: ComponentSpec, started: Group): ListrTask<UpContext> {
   return {
     task: async (context, task) => {
       try {
         if (spec.component === 'agent') {
-          // The agent needs etcd (and its user) and the proxy it drives: it starts once they answer.
-          task.output = 'waiting for the other components'
-          await Promise.all([...started.settled].filter(([component]) => component !== 'agent').map(([, done]) => done))
+          task.output = 'waiting for etcd and the proxy'
+          await Promise.all([...started.settled].filter(([component]) => AGENT_NEEDS.has(component)).map(([, done]) => done))
           if (started.failure) return task.skip(`agent: not started, another component failed`)
         }
         await startComponent(spec, context, task, started.oneAtATime)
