@@ -436,7 +436,7 @@ if (failures.length) {
 }
 
 // ---- 1 ---------------------------------------------------------------------------------------
-out.push('## 1. `highway run -d` against `docker run -d`', '', '`node bench/run-d.mjs [RUNS]` (default 15).', '')
+out.push('## 1. `highway run -d` against `docker run -d`', '', '`node bench/run-d.mjs [RUNS]` (default 25).', '')
 if (rd) {
   out.push(
     `Same image (${rd.image}, a 2 MB busybox running \`httpd\`), same arguments; plain docker gets exactly the`,

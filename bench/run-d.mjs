@@ -2,7 +2,8 @@
 // interleaved, plus a profile of where highway's time goes: bench/lib/run-phases.cjs runs the real
 // code path (dist/service/main.bundle.cjs, what bin/run.cjs loads) with node's net.connect and child_process.spawn timestamped.
 //
-//   node bench/run-d.mjs [RUNS]        (default 15 of each; the target needs at least 10)
+//   node bench/run-d.mjs [RUNS]        (default 25 of each; the target needs at least 10. With 15, docker's
+//                                       median moved between 187 and 206 ms in three runs of one hour: 0.1x)
 import {join} from 'node:path'
 import {
   APP_IMAGE,
@@ -30,7 +31,7 @@ import {dockerArgvOf} from './lib/highway.mjs'
 import {TARGETS} from './lib/targets.mjs'
 
 relaunchUnderLock(import.meta.url)
-const RUNS = Number(process.argv[2] ?? process.env.RUNS ?? 15)
+const RUNS = Number(process.argv[2] ?? process.env.RUNS ?? 25)
 const PROFILE_RUNS = Math.max(5, Math.min(RUNS, 10))
 
 /** Waits until the proxy no longer knows `name` (its container was removed), so runs do not overlap. */
