@@ -671,7 +671,7 @@ if (up) {
     'From stopped: `docker stop` of the five highway-* containers, then `highway up`. Steps are timed from',
     "each line of `up`'s own progress output (listr2's plain renderer). etcd, the proxy, dnsmasq and the TCP forwarder",
     'are started one after another, etcd first, and waited for together, so their times overlap; the agent starts once',
-    'all four answer.',
+    'etcd and the proxy answer, and its row is what it adds after the last of the four.',
     '',
     table(
       ['', 'already up', 'from stopped'],

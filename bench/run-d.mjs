@@ -3,7 +3,7 @@
 // code path (dist/service/main.bundle.cjs, what bin/run.cjs loads) with node's net.connect and child_process.spawn timestamped.
 //
 //   node bench/run-d.mjs [RUNS]        (default 25 of each; the target needs at least 10. With 15, docker's
-//                                       median moved between 187 and 206 ms in three runs of one hour: 0.1x)
+//                                       median moved between 187 and 206 ms in three runs of one day: 0.1x)
 import {join} from 'node:path'
 import {
   APP_IMAGE,

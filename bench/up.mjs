@@ -37,7 +37,7 @@ function timedUp() {
       const firstLine = lines[0]?.at ?? NaN
       const image = at(/✔ image|image highway\//)
       // etcd, the proxy, dnsmasq and the forwarder are started in turn and waited for together: each is timed from the image check
-      // to its answer, the agent (which starts once they all answer) from the last of them.
+      // to its answer; the agent (which starts once etcd and the proxy answer) from the last of them, what it adds after them.
       const done = {}
       for (const component of TOGETHER) done[component] = at(new RegExp(`✔ ${component}:`))
       const lastTogether = Math.max(...TOGETHER.map((component) => done[component]))
