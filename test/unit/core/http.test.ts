@@ -72,6 +72,11 @@ describe('httpHeaders', () => {
     )
   })
 
+  it('gives up on headers that never end (a routed container is polled too) at 64 KiB, before its deadline', async () => {
+    const endless = `HTTP/1.1 200 OK\r\n${'X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n'.repeat(3000)}`
+    await expect(httpHeaders('127.0.0.1', await rawServer(endless, 'hold'), 'api.local', '/', 10_000)).rejects.toThrow(/no end of headers in 64 KiB/)
+  })
+
   it('rejects a refused connection with its error', async () => {
     const port = await rawServer(null)
     await new Promise((resolve) => servers.pop()!.close(resolve))
