@@ -10,6 +10,8 @@
 const childProcess = require('node:child_process')
 const net = require('node:net')
 const {join} = require('node:path')
+// bin/run.cjs's own way to end, so that "return + exit" times what `highway run` does.
+const {exitPromptly} = require(join(__dirname, '..', '..', 'bin', 'run.cjs'))
 
 const now = () => performance.timeOrigin + performance.now()
 const marks = {origin: performance.timeOrigin, script: now()}
@@ -48,5 +50,5 @@ childProcess.spawn = function (...args) {
   const code = await main(process.argv.slice(2))
   marks.mainReturned = now()
   process.stdout.write(`\nPHASES ${JSON.stringify({code, marks, requests, spawns})}\n`)
-  process.exitCode = typeof code === 'number' ? code : 0
+  exitPromptly(typeof code === 'number' ? code : 0)
 })()
