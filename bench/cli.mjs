@@ -77,7 +77,7 @@ await bench('cli', async () => {
     dockerode: "await import('dockerode')",
     'dist/commands/ls.js (all of ls)': `await import(${JSON.stringify(join(ROOT, 'dist', 'commands', 'ls.js'))})`,
     'dist/commands/status.js (all of status)': `await import(${JSON.stringify(join(ROOT, 'dist', 'commands', 'status.js'))})`,
-    'dist/cli/lean.bundle.js (lean ls and status, what bin/run.js loads)': `await import(${JSON.stringify(join(ROOT, 'dist', 'cli', 'lean.bundle.js'))})`,
+    'dist/cli/lean.bundle.js (lean ls and status, what bin/run.cjs loads)': `await import(${JSON.stringify(join(ROOT, 'dist', 'cli', 'lean.bundle.js'))})`,
   }
   const importMs = {}
   for (const [name, code] of Object.entries(imports)) {
