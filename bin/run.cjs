@@ -27,10 +27,11 @@ async function main(argv) {
 
 /**
  * Ends the process with `code` as soon as what it printed has left. node's own exit, once nothing is
- * pending, first frees everything it set up (the heap, closed sockets, the spawned docker's pipes):
- * process.exit skips that, 6 to 8 ms of `run -d` on a slow machine (bench/run-d.mjs, "return +
- * exit"). But it drops writes a pipe still queues (pipes are asynchronous on POSIX), so while
- * anything is queued, node's own exit is left to wait for it (test/unit/cli/entry.test.ts).
+ * pending, tears down what the process set up first, and takes longer the more it did: after `run -d`,
+ * 23 ms from its 'exit' event to the process ending on a slow machine, against 9 for a bare node.
+ * process.exit skips most of that (bench/run-d.mjs, "return + exit": 24 -> 18 ms there). But it drops
+ * writes a pipe still queues (pipes are asynchronous on POSIX), so while anything is queued, node's
+ * own exit is left to wait for it (test/unit/cli/entry.test.ts).
  */
 function exitPromptly(code) {
   process.exitCode = code
