@@ -127,7 +127,8 @@ describe('assertReachable (up) and ReachAnswers (agent)', () => {
     const third = answers.onProbe('scanner', probe('0000000000000003', 50_003))
     await Promise.all([second, third])
     expect(dialled.map((dial) => dial.port)).toEqual([50_001, 50_003])
-    expect(dialled[1].at - dialled[0].at).toBeGreaterThanOrEqual(300)
+    // The agent reads the clock just before calling dial, this test inside it: the millisecond may turn in between.
+    expect(dialled[1].at - dialled[0].at).toBeGreaterThanOrEqual(299)
     // Another probing host has its own interval.
     await answers.onProbe('other', {...probe('0000000000000004', 50_004), hostId: 'other'})
     expect(dialled.map((dial) => dial.port)).toEqual([50_001, 50_003, 50_004])
