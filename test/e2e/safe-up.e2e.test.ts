@@ -1,7 +1,7 @@
 // A failed `up` leaves the highway it found; two `up` at once take turns; every component runs
 // hardened. Real engine, real components, real clients (curl, dig).
 import {spawnSync} from 'node:child_process'
-import {cpSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -118,7 +118,11 @@ describe('a failed up leaves the highway it found', () => {
 describe('one up at a time', () => {
   it('makes a second up wait for the first, says who holds the lock, then finds nothing to change', async () => {
     await highway(['down'], env)
-    const [first, second] = await Promise.all([highway(['up'], env), new Promise((resolve) => setTimeout(resolve, 300)).then(() => highway(['up'], env))])
+    const firstUp = highway(['up'], env)
+    // The second starts once the first holds the lock: started a fixed time later, it won the lock on a loaded machine.
+    const lockFile = join(env.HIGHWAY_CONFIG_DIR!, 'up.lock')
+    await until('the first up to take the lock', async () => (existsSync(lockFile) ? true : undefined), 30_000)
+    const [first, second] = await Promise.all([firstUp, highway(['up'], env)])
     expect(first.code, first.stdout + first.stderr).toBe(0)
     expect(second.code, second.stdout + second.stderr).toBe(0)
     expect(second.stderr).toMatch(/^waiting for another `highway up` \(pid \d+ on \S+, since \S+\) to finish/m)
