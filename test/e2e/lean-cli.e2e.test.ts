@@ -45,7 +45,7 @@ const timeless = (text: string) =>
 
 /** Runs both paths and expects the same stdout, stderr and exit code; returns the lean run. */
 async function same(args: string[], extra: NodeJS.ProcessEnv = {}, options: {agentReports?: boolean} = {}): Promise<Run> {
-  if (options.agentReports) await clearOfReconcile(env, 0, 5000)
+  if (options.agentReports) await clearOfReconcile(env, 0, 10_000)
   const viaLean = await lean(args, extra)
   const viaOclif = await oclif(args, extra)
   const label = args.join(' ')
