@@ -53,6 +53,16 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     dir="$(mktemp -d)"
     log "building $BASE_IMAGE with debootstrap ($suite from $mirror)"
     debootstrap --variant=minbase "$suite" "$dir" "$mirror" >/dev/null
+    # Slim, as Debian's own -slim images are (debuerreotype's slimify): no documentation but the
+    # copyrights, no man pages or translations, now or in what is installed later, and no apt cache
+    # or package lists. debootstrap leaves all of that: 135 of its 214 MB, which every image built
+    # on this base (highway's included) would carry.
+    printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' 'path-exclude=/usr/share/man/*' \
+      'path-exclude=/usr/share/groff/*' 'path-exclude=/usr/share/info/*' 'path-exclude=/usr/share/lintian/*' \
+      'path-exclude=/usr/share/linda/*' 'path-exclude=/usr/share/locale/*' > "$dir/etc/dpkg/dpkg.cfg.d/docker-slim"
+    find "$dir/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+    find "$dir/usr/share/doc" -mindepth 1 -type d -empty -delete
+    rm -rf "$dir"/usr/share/{man,groff,info,lintian,linda,locale}/* "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin "$dir"/var/lib/apt/lists/*
     tar -C "$dir" -c . | docker import - "$BASE_IMAGE" >/dev/null
     rm -rf "$dir"
   fi
