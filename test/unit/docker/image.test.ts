@@ -285,6 +285,8 @@ describe('ensureInfraImage', () => {
     const error = await rejectedUserError(() => ensureInfraImage(images, 'debian:trixie-slim', () => {}, buildContext()))
     expect(error.message).toMatch(/^base image debian:trixie-slim is not on this engine and could not be pulled \(pull access denied/)
     expect(error.suggestion).toContain('debootstrap')
+    // A slim base: what debootstrap leaves of documentation and apt's cache would be in highway's image too.
+    expect(error.suggestion).toMatch(/rm -rf DIR\/usr\/share\/doc\/\* .*DIR\/var\/lib\/apt\/lists\/\* && tar/)
     expect(images.builds).toEqual([])
   })
 })
