@@ -24,9 +24,60 @@ export function httpGet(address: string, port: number, host: string, path = '/',
   return get({headers: {host}, host: address, path, port}, `${address}:${port}`, timeoutMs, tls)
 }
 
-/** The same GET over a unix socket (the Docker engine's API). */
+/**
+ * A GET over a unix socket (the Docker engine's API) on a socket of its own, in HTTP/1.0: the engine
+ * then ends its answer by closing the connection instead of chunking it. `ls` and `status` ask the
+ * engine at the prompt, and node:http's first request in a process took 14-16 ms where this takes 4
+ * (its client is compiled on first use).
+ */
 export function httpGetSocket(socketPath: string, path: string, timeoutMs = 2000): Promise<HttpAnswer> {
-  return get({path, socketPath}, socketPath, timeoutMs)
+  if (/[\s\0]/.test(path)) return Promise.reject(new Error(`not a path for a request line: ${JSON.stringify(path)}`))
+  return new Promise((resolve, reject) => {
+    const socket = connect({path: socketPath})
+    const chunks: Buffer[] = []
+    let settled = false
+    const settle = (outcome: HttpAnswer | Error) => {
+      if (settled) return
+      settled = true
+      clearTimeout(deadline)
+      socket.destroy()
+      if (outcome instanceof Error) reject(outcome)
+      else resolve(outcome)
+    }
+    const deadline = setTimeout(() => settle(new Error(`no answer from ${socketPath} within ${timeoutMs} ms`)), timeoutMs)
+    socket.on('connect', () => socket.write(`GET ${path} HTTP/1.0\r\nHost: localhost\r\n\r\n`))
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.on('end', () => settle(parseWhole(Buffer.concat(chunks), socketPath)))
+    socket.on('error', settle)
+    socket.on('close', () => settle(new Error(`${socketPath} closed the connection before its answer ended`)))
+  })
+}
+
+/** A whole answer, read to the connection's end: its body as a length, chunks or everything after the headers say. */
+function parseWhole(raw: Buffer, where: string): HttpAnswer | Error {
+  const end = raw.indexOf('\r\n\r\n')
+  if (end < 0) return new Error(`${where} closed the connection before its answer's headers`)
+  const head = parseHead(raw.subarray(0, end).toString('latin1'), where)
+  if (head instanceof Error) return head
+  let body: Buffer | Error = raw.subarray(end + 4)
+  const length = head.headers['content-length']
+  if (/\bchunked\b/i.test(head.headers['transfer-encoding'] ?? '')) body = unchunk(body, where)
+  else if (length !== undefined && body.length < Number(length)) body = new Error(`answer from ${where} ended after ${body.length} of ${length} bytes`)
+  return body instanceof Error ? body : {body: body.toString('utf8'), headers: head.headers, status: head.status}
+}
+
+/** A chunked body (RFC 9112 7.1), for an engine, or a proxy in front of it, that chunks even for HTTP/1.0. */
+function unchunk(data: Buffer, where: string): Buffer | Error {
+  const parts: Buffer[] = []
+  for (let at = 0; ;) {
+    const lineEnd = data.indexOf('\r\n', at)
+    const size = lineEnd < 0 ? Number.NaN : Number.parseInt(data.subarray(at, lineEnd).toString('latin1'), 16)
+    if (Number.isNaN(size) || size < 0) return new Error(`answer from ${where} is not a whole chunked body`)
+    if (size === 0) return Buffer.concat(parts)
+    at = lineEnd + 2 + size + 2
+    if (at > data.length) return new Error(`answer from ${where} is not a whole chunked body`)
+    parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size))
+  }
 }
 
 async function get(target: RequestOptions, where: string, timeoutMs: number, tls?: ClientTls): Promise<HttpAnswer> {

@@ -129,14 +129,21 @@ export function serviceRows(
 /** `highway ls`: every record in the registry, joined with this host's labelled containers. */
 export async function listServices(clients: ReadClients, settings: Settings): Promise<ServiceRow[]> {
   if (!settings.bridgeIp) throw new UserError('highway is not set up on this host', {suggestion: 'run `highway up` first'})
-  const docker = await clients.docker()
-  const registry = clients.registry(settings)
-  const [{invalid, records}, containers] = await Promise.all([
-    registry.listServices().catch((error) => {
+  // etcd is asked while the engine answers its ping and list (`ls` is asked at the prompt), but the
+  // engine's failure is still the one said: without it, etcd (its container) is usually down too.
+  const listed = (async () => {
+    const registry = clients.registry(settings)
+    try {
+      return await registry.listServices()
+    } catch (error) {
       throw unreachable(registry.endpoints, error)
-    }),
-    docker.containers.list([SERVICE]),
-  ])
+    }
+  })()
+  // Awaited below; until then its failure must not count as unhandled, should the engine fail first.
+  listed.catch(() => {})
+  const docker = await clients.docker()
+  const containers = await docker.containers.list([SERVICE])
+  const {invalid, records} = await listed
   // Only a container without a record needs its image's labels: to say why it is not routed.
   const registered = new Set([...records.values()].map((record) => record.containerId))
   const imageLabels = await imageLabelsOf(
