@@ -110,6 +110,9 @@ describe('lean ls and status', () => {
       expect(ls.stderr).toMatch(/^highway: cannot reach etcd at https:\/\/127\.0\.0\.1:2379 /)
       const lsJson = await same(['ls', '--json'])
       expect(JSON.parse(lsJson.stdout)).toMatchObject({error: {exitCode: 1}})
+      // Neither answers: the engine's failure is the one said, though etcd's refusal may come first.
+      const neither = await same(['ls'], {DOCKER_HOST: `unix://${join(scratch, 'no-engine.sock')}`})
+      expect(neither.stderr).toMatch(/^highway: cannot reach the Docker engine at unix:\/\/.*no-engine\.sock \(ENOENT\)\n/)
     } finally {
       await docker('start', 'highway-etcd')
     }
@@ -117,7 +120,8 @@ describe('lean ls and status', () => {
 
   it('fail the same without an engine', async () => {
     const missing = {DOCKER_HOST: `unix://${join(scratch, 'no-engine.sock')}`}
-    for (const args of [['status'], ['status', '--json']]) {
+    // `ls` asks etcd (which answers here) while it asks the engine.
+    for (const args of [['status'], ['status', '--json'], ['ls'], ['ls', '--json']]) {
       const result = await same(args, missing)
       expect(result.code).toBe(1)
       expect(result.stderr).toMatch(/^highway: cannot reach the Docker engine at unix:\/\/.*no-engine\.sock \(ENOENT\)\n/)
