@@ -393,10 +393,14 @@ describe('NetworkManager with its dnsmasq plugin', () => {
     const id = await boot('resolved')
     const prep = [
       // NetworkManager writes /etc/resolv.conf itself (nameserver 127.0.0.1, its dnsmasq); resolved is off.
-      // Masked too: NetworkManager would start it again over D-Bus as a second consumer of its DNS
-      // (nss-resolve then answers .local first and never asks dnsmasq: checked at the end).
-      'systemctl stop systemd-resolved',
+      // Masked first: NetworkManager would start it again over D-Bus as a second consumer of its DNS
+      // (nss-resolve then answers .local first and never asks dnsmasq: checked at the end). Its runtime
+      // directory, which dns-setup takes for resolved running, outlives a stop (RuntimeDirectoryPreserve):
+      // removed, as on a machine where resolved never ran. Left, it failed CI once, when resolved had
+      // started at boot before this ran.
       'systemctl mask systemd-resolved',
+      'systemctl stop systemd-resolved',
+      'rm -rf /run/systemd/resolve',
       'umount /etc/resolv.conf',
       // rc-manager=file: the image has resolved's resolvconf, which "auto" would pick; a desktop without resolved has none.
       networkManagerPrep('dnsmasq', 'file'),
