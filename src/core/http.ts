@@ -1,5 +1,5 @@
 import {request as plainRequest, type IncomingMessage, type RequestOptions} from 'node:http'
-import {connect} from 'node:net'
+import {connect, type NetConnectOpts} from 'node:net'
 
 /**
  * One HTTP GET, the way a user's client would make it, with a deadline that keeps the process alive
@@ -32,24 +32,10 @@ export function httpGet(address: string, port: number, host: string, path = '/',
  */
 export function httpGetSocket(socketPath: string, path: string, timeoutMs = 2000): Promise<HttpAnswer> {
   if (/[\s\0]/.test(path)) return Promise.reject(new Error(`not a path for a request line: ${JSON.stringify(path)}`))
-  return new Promise((resolve, reject) => {
-    const socket = connect({path: socketPath})
-    const chunks: Buffer[] = []
-    let settled = false
-    const settle = (outcome: HttpAnswer | Error) => {
-      if (settled) return
-      settled = true
-      clearTimeout(deadline)
-      socket.destroy()
-      if (outcome instanceof Error) reject(outcome)
-      else resolve(outcome)
-    }
-    const deadline = setTimeout(() => settle(new Error(`no answer from ${socketPath} within ${timeoutMs} ms`)), timeoutMs)
-    socket.on('connect', () => socket.write(`GET ${path} HTTP/1.0\r\nHost: localhost\r\n\r\n`))
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-    socket.on('end', () => settle(parseWhole(Buffer.concat(chunks), socketPath)))
-    socket.on('error', settle)
-    socket.on('close', () => settle(new Error(`${socketPath} closed the connection before its answer ended`)))
+  const chunks: Buffer[] = []
+  return exchange({path: socketPath}, socketPath, `GET ${path} HTTP/1.0\r\nHost: localhost\r\n\r\n`, timeoutMs, {
+    data: (chunk) => void chunks.push(chunk),
+    end: () => parseWhole(Buffer.concat(chunks), socketPath),
   })
 }
 
@@ -119,13 +105,37 @@ export interface HttpHead {
  */
 export function httpHeaders(address: string, port: number, host: string, path = '/', timeoutMs = 2000): Promise<HttpHead> {
   if (/[\s\0]/.test(host + path)) return Promise.reject(new Error(`not a host and path for a request line: ${JSON.stringify(host + path)}`))
+  const where = `${address}:${port}`
+  let received = ''
+  return exchange({host: address, port}, where, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, timeoutMs, {
+    data: (chunk) => {
+      received += chunk.toString('latin1')
+      const end = received.indexOf('\r\n\r\n')
+      if (end >= 0) return parseHead(received.slice(0, end), where)
+      if (received.length > 65_536) return new Error(`answer from ${where} has no end of headers in 64 KiB`)
+      return undefined
+    },
+    end: () => new Error(`${where} closed the connection before its answer's headers`),
+  })
+}
+
+/**
+ * One request on a socket of its own, for the two GETs above: `data` sees each chunk and settles the
+ * answer by returning it (or an Error), `end` when the other side has closed; a deadline, a socket
+ * error or a close before either settles it otherwise. The socket is destroyed once it is settled.
+ */
+function exchange<T>(
+  target: NetConnectOpts,
+  where: string,
+  request: string,
+  timeoutMs: number,
+  read: {data: (chunk: Buffer) => T | Error | undefined; end: () => T | Error},
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const where = `${address}:${port}`
-    const socket = connect({host: address, port})
-    let received = ''
+    const socket = connect(target)
     let settled = false
-    const settle = (outcome: HttpHead | Error) => {
-      if (settled) return
+    const settle = (outcome: T | Error | undefined) => {
+      if (settled || outcome === undefined) return
       settled = true
       clearTimeout(deadline)
       socket.destroy()
@@ -133,16 +143,11 @@ export function httpHeaders(address: string, port: number, host: string, path = 
       else resolve(outcome)
     }
     const deadline = setTimeout(() => settle(new Error(`no answer from ${where} within ${timeoutMs} ms`)), timeoutMs)
-    socket.setEncoding('latin1')
-    socket.on('connect', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`))
-    socket.on('data', (chunk: string) => {
-      received += chunk
-      const end = received.indexOf('\r\n\r\n')
-      if (end >= 0) settle(parseHead(received.slice(0, end), where))
-      else if (received.length > 65_536) settle(new Error(`answer from ${where} has no end of headers in 64 KiB`))
-    })
+    socket.on('connect', () => socket.write(request))
+    socket.on('data', (chunk: Buffer) => settle(read.data(chunk)))
+    socket.on('end', () => settle(read.end()))
     socket.on('error', settle)
-    socket.on('close', () => settle(new Error(`${where} closed the connection before its answer's headers`)))
+    socket.on('close', () => settle(new Error(`${where} closed the connection before its answer ended`)))
   })
 }
 

@@ -17,8 +17,8 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port
 }
 
-/** A TCP server that answers every connection with `answer` (or nothing), then does what `after` says. */
-function rawServer(answer: string | null, after: 'end' | 'hold' = 'end'): Promise<number> {
+/** A server that answers every connection with `answer` (or nothing), then does what `after` says; not yet listening. */
+function answering(answer: string | null, after: 'end' | 'hold'): Server {
   const sockets: Socket[] = []
   const server = createServer((socket) => {
     sockets.push(socket)
@@ -28,8 +28,11 @@ function rawServer(answer: string | null, after: 'end' | 'hold' = 'end'): Promis
     })
   })
   server.on('close', () => sockets.forEach((socket) => socket.destroy()))
-  return listen(server)
+  return server
 }
+
+/** `answering` on a TCP port of loopback; its port. */
+const rawServer = (answer: string | null, after: 'end' | 'hold' = 'end'): Promise<number> => listen(answering(answer, after))
 
 describe('httpHeaders', () => {
   it('sends the Host header and reads the status and headers of a real HTTP server, names in lower case', async () => {
@@ -105,19 +108,8 @@ describe('httpGetSocket', () => {
     return path
   }
 
-  /** A unix-socket server that answers every request with `answer` (or nothing), then ends or holds. */
-  function rawSocketServer(answer: string | null, after: 'end' | 'hold' = 'end'): Promise<string> {
-    const held: Socket[] = []
-    const server = createServer((socket) => {
-      held.push(socket)
-      socket.once('data', () => {
-        if (answer !== null) socket.write(answer)
-        if (after === 'end') socket.end()
-      })
-    })
-    server.on('close', () => held.forEach((socket) => socket.destroy()))
-    return onSocket(server)
-  }
+  /** `answering` on a unix socket; its path. */
+  const rawSocketServer = (answer: string | null, after: 'end' | 'hold' = 'end'): Promise<string> => onSocket(answering(answer, after))
 
   it('reads a whole answer from a real HTTP server, status, headers and a body longer than one read, in UTF-8', async () => {
     const seen: Array<string | undefined> = []
