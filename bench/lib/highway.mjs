@@ -77,12 +77,17 @@ export const CONTAINERS = Object.fromEntries(Object.entries(componentsOf()).map(
 /**
  * etcd's own command line as `highway up` runs it (with `bridgeIp` as the bridge address), without
  * its TLS: what the election-time evidence compares is the raft timers, and a bare etcd container
- * has no certificates to present. The start script that writes them (`sh -c SCRIPT etcd`) is dropped.
+ * has no certificates to present. The start script that writes them (`sh -c SCRIPT NAME`) is dropped;
+ * what it runs stays, with the launcher that sets etcd's timer slack.
  */
 export function etcdCommand(bridgeIp) {
   const command = componentsOf({bridgeIp}).etcd.create.Cmd
-  const etcd = command.slice(command.indexOf('etcd'))
-  return etcd.filter((flag) => !/cert|key-file|trusted-ca|client-cert-auth/.test(flag)).map((flag) => flag.replaceAll('https://', 'http://'))
+  if (command[0] !== 'sh' || command[1] !== '-c')
+    throw new Error(`etcd no longer starts with \`sh -c SCRIPT NAME ...\`: update bench/lib/highway.mjs (${command.slice(0, 2)})`)
+  return command
+    .slice(4)
+    .filter((flag) => !/cert|key-file|trusted-ca|client-cert-auth/.test(flag))
+    .map((flag) => flag.replaceAll('https://', 'http://'))
 }
 
 /**

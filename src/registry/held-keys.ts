@@ -6,14 +6,17 @@ import type {RegistryClient, RegistryLease} from './registry.js'
 /** The TTL the user sets by default (`up --lease-ttl`): a dead host's routes are gone from every proxy within it. */
 export const LEASE_TTL_SECONDS = DEFAULT_SETTINGS.leaseTtl!
 
-/** etcd's raft timers (ms) where other hosts may join: see the etcd component. */
-export const JOINABLE_RAFT = {electionMs: 1000, heartbeatMs: 100}
-/** etcd's raft timers (ms) where it is alone on this host. */
-export const ALONE_RAFT = {electionMs: 500, heartbeatMs: 100}
-/** etcd's leader looks for expired leases every 500 ms (server/lease/lessor.go, runLoop). */
-const REVOKE_LOOP_MS = 500
+/**
+ * etcd's timers (ms) where other hosts may join: see the etcd component. `timerSlackMs`: how late
+ * the kernel may run etcd's timers (PR_SET_TIMERSLACK), 0 for the kernel's own 50 µs.
+ */
+export const JOINABLE_RAFT = {electionMs: 1000, heartbeatMs: 100, timerSlackMs: 0}
+/** etcd's timers (ms) where it is alone on this host. */
+export const ALONE_RAFT = {electionMs: 500, heartbeatMs: 100, timerSlackMs: 100}
+/** etcd's leader looks for expired leases every 500 ms (server/lease/lessor.go, runLoop), up to its timer slack late. */
+const REVOKE_LOOP_MS = 500 + Math.max(JOINABLE_RAFT.timerSlackMs, ALONE_RAFT.timerSlackMs)
 /** From etcd's revoke to every proxy: one raft commit, the watch's event, the agent's runtime update (tens of ms); a budget. */
-const PROPAGATION_MS = 500
+const PROPAGATION_MS = 400
 
 /**
  * The etcd lease that keeps the user's promise "a dead host's routes leave every proxy within

@@ -1,7 +1,7 @@
 // highway up / down / status against the real engine, with real clients: dig, curl, etcd3.
 import {Etcd3} from 'etcd3'
 import {spawn} from 'node:child_process'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {
@@ -65,6 +65,18 @@ describe('highway up', () => {
     expect(bindings).toContain('127.0.0.1:2379->2379/tcp')
     expect(bindings).not.toContain(`${ip}:2379`)
     expect(bindings).not.toMatch(/0\.0\.0\.0|:::/)
+  })
+
+  it('runs etcd with every thread’s timer slack at 100 ms, so that its idle timers wake it together, and the other components on the kernel’s default', async () => {
+    // The kernel's own figure, read from the host (the engine runs here): etcd's threads, each in nanoseconds.
+    const slack = (pid: string) => readFileSync(`/proc/${pid}/timerslack_ns`, 'utf8').trim()
+    const pidOf = (component: string) => docker('inspect', `highway-${component}`, '--format', '{{.State.Pid}}')
+    const etcd = await pidOf('etcd')
+    expect(readFileSync(`/proc/${etcd}/comm`, 'utf8').trim()).toBe('etcd')
+    const threads = readdirSync(`/proc/${etcd}/task`)
+    expect(threads.length).toBeGreaterThan(1)
+    expect(threads.map((thread) => slack(thread))).toEqual(threads.map(() => '100000000'))
+    for (const component of ['proxy', 'dns', 'agent']) expect(slack(await pidOf(component)), component).toBe('50000')
   })
 
   it('answers every name under the domain with the bridge IP, over UDP and TCP', async () => {

@@ -215,7 +215,8 @@ describe('componentSpecs', () => {
     expect(etcd.create.Cmd).toEqual(expect.arrayContaining(['--auto-compaction-mode=periodic', '--auto-compaction-retention=1h']))
     expect(etcd.create.Cmd).toContain('--advertise-client-urls=https://127.0.0.1:2379')
     expect(etcd.create.Cmd).toContain('--data-dir=/var/lib/etcd/data')
-    expect(etcd.create.Cmd?.slice(0, 4)).toEqual(['sh', '-c', ETCD_START_SCRIPT, 'etcd'])
+    expect(etcd.create.Cmd?.slice(0, 4)).toEqual(['sh', '-c', ETCD_START_SCRIPT, 'highway-etcd'])
+    expect(etcd.create.Cmd?.[etcd.create.Cmd.indexOf('etcd') + 1]).toBe('--name=highway')
     expect(etcd.create.HostConfig?.Binds).toEqual(['highway-etcd-v2:/var/lib/etcd'])
     expect(etcd.volumes).toEqual(['highway-etcd-v2'])
   })
@@ -247,7 +248,7 @@ describe('componentSpecs', () => {
     const [sh, flag, script, name, ...flags] = spec('etcd').create.Cmd as string[]
     // The real script in a scratch directory, with a recorder standing in for etcd.
     const dir = mkdtempSync(join(tmpdir(), 'highway-etcd-'))
-    const local = script.replaceAll(ETCD_TLS_DIR, `${dir}/tls`).replace('exec etcd "$@"', `env > ${dir}/env; printf '%s\\n' "$@" > ${dir}/args`)
+    const local = script.replaceAll(ETCD_TLS_DIR, `${dir}/tls`).replace('exec "$@"', `env > ${dir}/env; printf '%s\\n' "$@" > ${dir}/args`)
     execFileSync(sh, [flag, local, name, ...flags], {env: {PATH: process.env.PATH, HIGHWAY_TLS_CA: 'CA PEM', HIGHWAY_TLS_CERT: 'C', HIGHWAY_TLS_KEY: 'K'}})
     expect(readFileSync(join(dir, 'tls', 'ca.crt'), 'utf8')).toBe('CA PEM')
     expect(readFileSync(join(dir, 'tls', 'etcd.crt'), 'utf8')).toBe('C')
@@ -256,6 +257,19 @@ describe('componentSpecs', () => {
     expect(statSync(join(dir, 'tls')).mode & 0o777).toBe(0o700)
     expect(readFileSync(join(dir, 'env'), 'utf8')).not.toContain('HIGHWAY_TLS')
     expect(readFileSync(join(dir, 'args'), 'utf8').trim().split('\n')).toEqual(flags)
+  })
+
+  it('runs a lone etcd with 100 ms of timer slack, which every thread of what it starts inherits; a member other hosts share on the kernel’s default', () => {
+    const command = spec('etcd').create.Cmd!
+    const launcher = command.slice(4, command.indexOf('etcd'))
+    expect(launcher[0]).toBe('perl')
+    // The launcher itself, on this machine's perl: what it starts reads its own slack, in ns.
+    const slack = execFileSync(launcher[0], [...launcher.slice(1), 'cat', '/proc/self/timerslack_ns'], {encoding: 'utf8'})
+    expect(Number(slack)).toBe(['x64', 'arm64'].includes(process.arch) ? 100_000_000 : 50_000)
+    const shared = spec('etcd', specs({settings: {advertiseIp: '10.1.0.1'}})).create.Cmd!
+    expect(shared.slice(3, shared.indexOf('etcd'))).toEqual(['highway-etcd'])
+    // It fails as exec would: the command's own name and why.
+    expect(() => execFileSync(launcher[0], [...launcher.slice(1), 'no-such-command'], {stdio: 'pipe'})).toThrow(/cannot run no-such-command: No such file/)
   })
 
   it('recreates etcd and the agent, nothing else, when their certificates change', () => {
