@@ -281,7 +281,7 @@ function container(
   }
 }
 
-/** etcd's raft timers: its own defaults where other hosts may join, faster where it is alone (see the etcd component). */
+/** etcd's timers: its own defaults where other hosts may join, faster ticks and a timer slack where it is alone (see the etcd component). */
 function raftOf(settings: Settings): typeof ALONE_RAFT {
   return settings.advertiseIp ? JOINABLE_RAFT : ALONE_RAFT
 }
@@ -331,6 +331,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
   if (runsEtcd(settings)) {
     const tls = context.tls.etcd
     if (!tls) throw new Error('etcd runs on this host but was given no certificate')
+    const raft = raftOf(settings)
     specs.push(
       container('etcd', context, {
         binds: [`${ETCD_VOLUME}:/var/lib/etcd`],
@@ -340,7 +341,7 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           '-c',
           ETCD_START_SCRIPT,
           'highway-etcd',
-          ...withTimerSlack(raftOf(settings).timerSlackMs),
+          ...withTimerSlack(raft.timerSlackMs),
           'etcd',
           `--name=${settings.etcdMember?.name ?? 'highway'}`,
           '--data-dir=/var/lib/etcd/data',
@@ -373,8 +374,8 @@ export function componentSpecs(context: SpecContext): ComponentSpec[] {
           // and the ticks cost a third less.
           // Where other hosts may join, etcd's own defaults: short heartbeats between busy hosts flap the
           // leadership, and every new leader extends every lease by its TTL (a dead host's routes stay).
-          `--heartbeat-interval=${raftOf(settings).heartbeatMs}`,
-          `--election-timeout=${raftOf(settings).electionMs}`,
+          `--heartbeat-interval=${raft.heartbeatMs}`,
+          `--election-timeout=${raft.electionMs}`,
           // Clients ping every second (src/registry/etcd.ts) to find a member that vanished, its host cut
           // off, and move their watches well within a lease TTL; etcd's floor is 5 s unless told.
           '--grpc-keepalive-min-time=1s',
