@@ -262,6 +262,10 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  // Halted first (the Dockerfile's STOPSIGNAL), so the engine removes containers whose systemd has
+  // already exited: removed while running, one of them once left Debian's dockerd 20.10 hung for
+  // good on "failed to remove runc container", and every later file's `up` failed.
+  if (containers.length > 0) await dockerResult('stop', '--time', '10', ...containers)
   const all = [...containers, ...started]
   if (all.length > 0) await docker('rm', '-f', ...all)
   await removeServices()
