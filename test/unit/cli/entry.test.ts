@@ -1,5 +1,5 @@
-// How bin/run.cjs ends a lean command (run, ls, status): at once, yet never before what it printed
-// has left. Real node processes and real pipes: what is at stake is what reaches the reader.
+// How bin/run.cjs ends a command (lean: run, ls, status; and oclif's): at once, yet never before what
+// it printed has left. Real node processes and real pipes: what is at stake is what reaches the reader.
 import {spawn} from 'node:child_process'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -35,6 +35,23 @@ describe('bin/run.cjs exitPromptly', () => {
   it('ends the process with its code while work that never ends is still pending', async () => {
     // An interval keeps node's own exit waiting for ever: only an exit of its own ends this process.
     expect(await node("setInterval(() => {}, 1000); process.stdout.write('done\\n'); entry.exitPromptly(3)")).toEqual({code: 3, stdout: 'done\n'})
+  })
+
+  it('ends the process after an oclif command that succeeded, while work that never ends is still pending', async () => {
+    // As a socket a client gave up on can: oclif exits by itself only on an error.
+    const result = await new Promise<{code: number | null; stdout: string}>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'data:text/javascript,setInterval(() => {}, 1000)', ENTRY, '--help'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        timeout: 20_000,
+        killSignal: 'SIGKILL',
+      })
+      let stdout = ''
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+      child.on('error', reject)
+      child.on('close', (code) => resolve({code, stdout}))
+    })
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('docker run with service discovery')
   })
 
   it('loses nothing a pipe still queues: 4 MiB written to a reader that waits first all arrive', async () => {
