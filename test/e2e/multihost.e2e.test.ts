@@ -120,7 +120,7 @@ async function joinHost(host: NetnsHost, env: NodeJS.ProcessEnv, extra: string[]
 
 async function teardown(): Promise<void> {
   // Together: each host leaves the cluster before its etcd stops (down's leaveCluster), and etcd
-  // orders the two removals (one after the other took 50 s in CI, together 10 s).
+  // orders the two removals.
   const hosts = [
     [B, envB],
     [C, envC],
