@@ -52,7 +52,8 @@ describe('bin/run.cjs exitPromptly', () => {
     })
     expect(result.code).toBe(0)
     expect(result.stdout).toContain('docker run with service discovery')
-  })
+    // Past the child's own kill: a process that does not end fails here, and is not left behind.
+  }, 30_000)
 
   it('loses nothing a pipe still queues: 4 MiB written to a reader that waits first all arrive', async () => {
     // A pipe holds 64 KiB; the rest waits in node's queue until the reader reads, after the call.
