@@ -23,10 +23,10 @@ async function main(argv) {
   }
   const {execute} = await import('@oclif/core')
   await execute({args: argv[0] === 'run' ? ['run', '--help'] : argv, dir: __dirname})
-  // oclif exits by itself on an error, not after a command that succeeded. A socket a client gave up
-  // on can then keep node alive long after the command is done: `down` on the last host of a
-  // cluster, whose saved peers' addresses drop packets, printed its last line and then stayed
-  // another 70 s, until the kernel gave up connecting (test/e2e/multihost.e2e.test.ts's teardown).
+  // oclif exits by itself on an error, not after a command that succeeded. Whatever a client left
+  // pending can then keep node alive long after the command is done: `down` on the last host of a
+  // cluster, whose saved peers' addresses drop packets, was done in 7 s and ended 70 s later
+  // (test/e2e/multihost.e2e.test.ts's teardown), most likely on its connects to those addresses.
   exitPromptly(process.exitCode)
 }
 
