@@ -7,10 +7,10 @@ import {describe, expect, it} from 'vitest'
 
 const ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.cjs')
 
-/** Runs `script` in a node that has required bin/run.cjs as `entry`; reads its stdout only after `readAfterMs`. */
-function node(script: string, readAfterMs = 0): Promise<{code: number | null; stdout: string}> {
+/** Runs node with `args`; reads its stdout only after `readAfterMs`. */
+function nodeWith(args: string[], readAfterMs = 0): Promise<{code: number | null; stdout: string}> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', `const entry = require(${JSON.stringify(ENTRY)}); ${script}`], {
+    const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
       // A process that does not end is killed (code null) rather than left behind.
       timeout: 20_000,
@@ -27,6 +27,11 @@ function node(script: string, readAfterMs = 0): Promise<{code: number | null; st
   })
 }
 
+/** Runs `script` in a node that has required bin/run.cjs as `entry`. */
+function node(script: string, readAfterMs = 0): Promise<{code: number | null; stdout: string}> {
+  return nodeWith(['-e', `const entry = require(${JSON.stringify(ENTRY)}); ${script}`], readAfterMs)
+}
+
 describe('bin/run.cjs exitPromptly', () => {
   it('is all that requiring the entry does: no command runs', async () => {
     expect(await node("process.stdout.write(typeof entry.exitPromptly + '\\n')")).toEqual({code: 0, stdout: 'function\n'})
@@ -39,17 +44,7 @@ describe('bin/run.cjs exitPromptly', () => {
 
   it('ends the process after an oclif command that succeeded, while work that never ends is still pending', async () => {
     // As a socket a client gave up on can: oclif exits by itself only on an error.
-    const result = await new Promise<{code: number | null; stdout: string}>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'data:text/javascript,setInterval(() => {}, 1000)', ENTRY, '--help'], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        timeout: 20_000,
-        killSignal: 'SIGKILL',
-      })
-      let stdout = ''
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-      child.on('error', reject)
-      child.on('close', (code) => resolve({code, stdout}))
-    })
+    const result = await nodeWith(['--import', 'data:text/javascript,setInterval(() => {}, 1000)', ENTRY, '--help'])
     expect(result.code).toBe(0)
     expect(result.stdout).toContain('docker run with service discovery')
     // Past the child's own kill: a process that does not end fails here, and is not left behind.
